@@ -1,0 +1,54 @@
+#pragma once
+// The probe objective: mean cross-entropy of a multinomial softmax head with
+// intercept plus l2/2 |W|^2 (bias not penalised), over the rows of a task.
+// Evaluated on a block of rows; the reduction sums partial results over all
+// blocks, so the same code is the serial and the distributed objective.
+#include "wsc/core/probe_head.hpp"
+#include "wsc/core/types.hpp"
+
+namespace wsc::core {
+
+/// Parameters are packed as a C x (d+1) matrix theta = [W | b], flattened
+/// column-major into a vector of length C*(d+1).
+class SoftmaxObjective {
+ public:
+  /// x: this participant's rows (n x d). y: n labels, negative = skip row.
+  /// classes: C >= 2. The global number of counted rows is obtained through
+  /// `reduce` at construction (collective).
+  SoftmaxObjective(const RowMatrix& x, const Labels& y, int classes, double l2, SumReduce reduce);
+
+  Index classes() const { return classes_; }
+  Index dim() const { return x_.cols(); }
+  Index parameters() const { return classes_ * (x_.cols() + 1); }
+  /// Rows counted over all participants (labels >= 0).
+  double total_rows() const { return total_rows_; }
+
+  /// Objective value and gradient at theta; caches the probabilities so that
+  /// a following hessian_vector() uses this point. Collective.
+  double value_and_gradient(const Vector& theta, Vector& gradient);
+
+  /// Hessian-vector product at the point of the last value_and_gradient().
+  /// Collective.
+  void hessian_vector(const Vector& v, Vector& hv) const;
+
+  /// Diagonal of the Hessian at the last point (for preconditioning). Collective.
+  Vector hessian_diagonal() const;
+
+  static Vector pack(const ProbeHead& head);
+  static ProbeHead unpack(const Vector& theta, Index classes, Index dim);
+
+ private:
+  const RowMatrix& x_;
+  const Labels& y_;
+  Index classes_;
+  double l2_;
+  SumReduce reduce_;
+  double total_rows_ = 0.0;
+  Matrix prob_;  // n x C probabilities at the last point (zero rows for skipped)
+  Vector mask_;  // n: 1 for counted rows, 0 for skipped
+};
+
+/// Class probabilities (n x C) of a head on rows x.
+Matrix predict_proba(const ProbeHead& head, const RowMatrix& x);
+
+}  // namespace wsc::core

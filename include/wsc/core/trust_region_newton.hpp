@@ -1,0 +1,24 @@
+#pragma once
+// Trust-region Newton with conjugate gradients (the TRON method of LIBLINEAR:
+// Lin, Weng & Keerthi 2008). Needs only values, gradients and Hessian-vector
+// products, each one collective pass over the rows.
+#include "wsc/core/probe_head.hpp"
+#include "wsc/core/softmax_objective.hpp"
+
+namespace wsc::core {
+
+struct SolverOptions {
+  double tol = 1e-8;    ///< stop when the gradient's max-norm is <= tol
+  int max_iter = 1000;  ///< outer iterations
+};
+
+/// Minimises the objective from `head` (used as the start; zeros are fine) and
+/// returns the optimum in `head`. Collective when the objective is.
+FitReport fit_trust_region_newton(SoftmaxObjective& objective, ProbeHead& head,
+                                  const SolverOptions& options);
+
+/// Convenience: a probe fitted from zero on rows x with labels y.
+ProbeHead fit_probe(const RowMatrix& x, const Labels& y, int classes, double l2,
+                    const SolverOptions& options, const SumReduce& reduce, FitReport* report);
+
+}  // namespace wsc::core

@@ -1,0 +1,91 @@
+#pragma once
+// The model file of the contract: /embeddings [N,d], /heads/<task>/weight
+// [C,d] (+ optional bias [C]), /labels/<name> [N] (integer or float),
+// /groups/<name> [N] (integer), root attribute `model`.
+// Opened by every rank with MPI-IO; embeddings are read as collective
+// hyperslabs, each rank its own contiguous block of rows.
+#include "wsc/core/probe_head.hpp"
+#include "wsc/core/types.hpp"
+#include "wsc/io/hdf5_handles.hpp"
+#include "wsc/par/communicator.hpp"
+#include "wsc/par/row_partition.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace wsc::io {
+
+enum class ElementKind { Integer, Float, String, Other };
+
+struct DatasetInfo {
+  std::vector<std::int64_t> dims;
+  ElementKind kind = ElementKind::Other;
+  std::size_t element_size = 0;
+  std::string type_name;  ///< e.g. "float32", "int64", "string"
+};
+
+/// One labels dataset, whole (every rank holds all N entries).
+struct LabelColumn {
+  std::string name;
+  bool continuous = false;           ///< stored as float
+  std::vector<std::int64_t> codes;   ///< integer datasets: values as stored (-1 missing)
+  std::vector<double> values;        ///< float datasets: values (NaN missing)
+  std::vector<std::string> class_names;  ///< optional attribute `class_names`
+};
+
+class ModelFile {
+ public:
+  /// Opens read-only. With a communicator: MPI-IO, collective over it.
+  /// Without (nullptr): plain POSIX access from this process alone.
+  /// Throws HdfError naming the file when it is missing, not HDF5, or truncated.
+  ModelFile(const std::string& path, const par::Communicator* comm);
+
+  const std::string& path() const { return path_; }
+  /// Root attribute `model`, or the file name's stem.
+  std::string model_name() const;
+
+  bool exists(const std::string& object_path) const;
+  /// Throws "<file>: dataset <path> is missing" when absent.
+  DatasetInfo info(const std::string& dataset_path) const;
+  /// Member names of a group ("/labels", "/heads", "/groups"); empty if absent.
+  std::vector<std::string> members(const std::string& group_path) const;
+
+  /// Shape of /embeddings, validated: rank 2, float32/float64, N >= 1, d >= 1.
+  std::int64_t rows() const { return rows_; }
+  std::int64_t dim() const { return dim_; }
+  bool embeddings_float32() const { return embeddings_float32_; }
+
+  /// Reads rows [block.begin, block.end()) of /embeddings as doubles.
+  /// Collective when opened with a communicator (every rank must call, an
+  /// empty block is fine).
+  core::RowMatrix read_embeddings(const par::RowBlock& block) const;
+
+  /// Reads /labels/<name>: rank 1, length N, integer or float. Throws naming
+  /// the dataset on a wrong type, rank or length.
+  LabelColumn read_labels(const std::string& name, std::int64_t expected_rows) const;
+
+  /// Reads /groups/<name>: rank 1, length N, integer.
+  std::vector<std::int64_t> read_groups(const std::string& name, std::int64_t expected_rows) const;
+
+  /// Reads /heads/<task>: weight [C, d] (or [1, d], expanded to the two-class
+  /// head), optional bias [C]; checks d and finiteness. Class names from the
+  /// weight's optional `class_names` attribute.
+  core::ProbeHead read_head(const std::string& task, std::int64_t expected_dim,
+                            std::vector<std::string>* class_names) const;
+
+ private:
+  std::string path_;
+  bool parallel_ = false;
+  Handle file_;
+  std::int64_t rows_ = 0;
+  std::int64_t dim_ = 0;
+  bool embeddings_float32_ = false;
+};
+
+/// Builds the human-readable report of `wsc inspect` (what the file holds, and
+/// what is wrong with it). Returns the number of problems found.
+int inspect_model_file(const std::string& path, std::string& report);
+
+}  // namespace wsc::io
