@@ -1,1 +1,77 @@
-int main() { return 0; }
+// wsc: Weight Space Correlation analysis. Fatal errors are handled here only:
+// an error agreed by all ranks prints one line on rank 0 and every rank exits
+// non-zero; an unexpected error on one rank alone aborts the job.
+#include "wsc/app/commands.hpp"
+#include "wsc/app/config.hpp"
+#include "wsc/io/hdf5_handles.hpp"
+#include "wsc/par/communicator.hpp"
+#include "wsc/version.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+int main(int argc, char** argv) {
+  wsc::par::Environment mpi(argc, argv);
+  wsc::io::silence_hdf5_errors();
+  int code = 0;
+  {
+    wsc::par::Communicator world(MPI_COMM_WORLD);
+    CLI::App app{"wsc: does a trained model use the confounders its embeddings encode?\n"
+                 "Weight Space Correlation between a model's primary head and metadata probes,\n"
+                 "with permutation p-values. Runs under mpiexec -n R or alone."};
+    app.set_version_flag("--version", std::string(wsc::kVersion) + " (" + wsc::kGitCommit + ")");
+    app.require_subcommand(1);
+
+    wsc::app::RunOptions run_options;
+    CLI::App* run = app.add_subcommand("run", "the whole analysis of one model");
+    run->add_option("config", run_options.config_path, "analysis config (TOML)")->required();
+    run->add_option("--set", run_options.overrides, "override a config key: key=value (repeatable)");
+    run->add_flag("--quiet,-q", run_options.quiet, "print nothing on success");
+
+    std::string inspect_path;
+    CLI::App* inspect = app.add_subcommand("inspect", "check a model file and print what it holds");
+    inspect->add_option("file", inspect_path, "model file (HDF5)")->required();
+
+    std::string demo_dir = "wsc-demo";
+    std::int64_t demo_permutations = 100;
+    CLI::App* demo = app.add_subcommand("demo", "synthetic biased model vs balanced control, analysed");
+    demo->add_option("dir", demo_dir, "folder for the demo's files")->capture_default_str();
+    demo->add_option("--permutations", demo_permutations, "permutations per model")
+        ->capture_default_str()
+        ->check(CLI::Range(static_cast<std::int64_t>(0), static_cast<std::int64_t>(1000000)));
+
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+      int rc = 0;
+      if (world.is_root()) {
+        rc = app.exit(e);
+      } else {
+        rc = e.get_exit_code();
+      }
+      return rc;
+    }
+
+    try {
+      if (*run) {
+        code = wsc::app::run_command(run_options, world);
+      } else if (*inspect) {
+        double rc = 0;
+        if (world.is_root()) rc = wsc::app::inspect_command(inspect_path);
+        world.broadcast(&rc, 1);
+        code = static_cast<int>(rc);
+      } else if (*demo) {
+        code = wsc::app::demo_command(demo_dir, demo_permutations, world);
+      }
+    } catch (const wsc::par::AgreedError& e) {
+      if (world.is_root()) std::cerr << "wsc: error: " << e.what() << std::endl;
+      code = 1;
+    } catch (const std::exception& e) {
+      std::cerr << "wsc: error on rank " << world.rank() << ": " << e.what() << std::endl;
+      if (world.size() > 1) MPI_Abort(MPI_COMM_WORLD, 1);
+      code = 1;
+    }
+  }
+  return code;
+}

@@ -20,6 +20,8 @@ class SoftmaxObjective {
   Index classes() const { return classes_; }
   Index dim() const { return x_.cols(); }
   Index parameters() const { return classes_ * (x_.cols() + 1); }
+  /// The L2 penalty on W (the solver scales its preconditioner with it).
+  double l2() const { return l2_; }
   /// Rows counted over all participants (labels >= 0).
   double total_rows() const { return total_rows_; }
 
@@ -34,6 +36,15 @@ class SoftmaxObjective {
   /// Diagonal of the Hessian at the last point (for preconditioning). Collective.
   Vector hessian_diagonal() const;
 
+  /// Mean of the counted rows over all participants (d), obtained in the
+  /// constructor's reduction. The solver centres its parametrisation on it.
+  const Vector& row_mean() const { return row_mean_; }
+
+  /// Diagonal of the Hessian at the last point in the centred parametrisation
+  /// (W, b + W row_mean()), i.e. with features x - row_mean(): the solver's
+  /// preconditioner. Collective.
+  Vector centred_hessian_diagonal() const;
+
   static Vector pack(const ProbeHead& head);
   static ProbeHead unpack(const Vector& theta, Index classes, Index dim);
 
@@ -46,6 +57,7 @@ class SoftmaxObjective {
   double total_rows_ = 0.0;
   Matrix prob_;  // n x C probabilities at the last point (zero rows for skipped)
   Vector mask_;  // n: 1 for counted rows, 0 for skipped
+  Vector row_mean_;  // d: global mean of the counted rows
 };
 
 /// Class probabilities (n x C) of a head on rows x.

@@ -40,7 +40,11 @@ class ModelFile {
   /// Opens read-only. With a communicator: MPI-IO, collective over it.
   /// Without (nullptr): plain POSIX access from this process alone.
   /// Throws HdfError naming the file when it is missing, not HDF5, or truncated.
-  ModelFile(const std::string& path, const par::Communicator* comm);
+  /// With require_embeddings == false (a separate labels file) /embeddings is
+  /// neither required nor validated: rows() and dim() are then 0 and
+  /// read_embeddings() throws.
+  ModelFile(const std::string& path, const par::Communicator* comm,
+            bool require_embeddings = true);
 
   const std::string& path() const { return path_; }
   /// Root attribute `model`, or the file name's stem.
@@ -77,7 +81,9 @@ class ModelFile {
 
  private:
   std::string path_;
+  std::string name_;  ///< file name used in messages
   bool parallel_ = false;
+  bool has_embeddings_ = false;
   Handle file_;
   std::int64_t rows_ = 0;
   std::int64_t dim_ = 0;

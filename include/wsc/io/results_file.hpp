@@ -24,6 +24,9 @@ class ResultsFile {
   /// String attribute on an object (group or dataset; "/" for the file).
   void write_attribute(const std::string& object, const std::string& name, const std::string& value);
   void write_attribute(const std::string& object, const std::string& name, double value);
+  /// String-array attribute (e.g. class_names on a labels dataset).
+  void write_attribute_strings(const std::string& object, const std::string& name,
+                               const std::vector<std::string>& values);
 
   /// Flushes and closes; errors surface here rather than in a destructor.
   void close();

@@ -1,0 +1,34 @@
+#pragma once
+// The output files of one analysis: wsc.csv, probes.csv, summary.json and
+// results.h5, written by the root to temporary names and renamed together
+// when all are complete.
+#include "wsc/app/config.hpp"
+#include "wsc/engine/analysis.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace wsc::app {
+
+struct RunInfo {
+  std::string model_name;
+  int ranks = 1;
+  std::int64_t rows = 0;
+  std::int64_t dim = 0;
+  bool embeddings_float32 = false;
+  std::vector<double> peak_rss_per_rank;  ///< bytes, gathered at the root
+  double wall_seconds = 0.0;
+};
+
+/// The summary document (also printed by `wsc run --json`).
+nlohmann::json make_summary(const Config& config, const RunInfo& info,
+                            const engine::AnalysisResult& result);
+
+/// Writes the four files into config.output.dir (created if needed). Root only.
+void write_outputs(const Config& config, const RunInfo& info, const engine::AnalysisResult& result);
+
+/// A short human-readable table of the result (what `wsc run` prints).
+std::string result_table(const RunInfo& info, const engine::AnalysisResult& result);
+
+}  // namespace wsc::app

@@ -1,0 +1,154 @@
+#include "wsc/app/model_inputs.hpp"
+
+#include "wsc/app/resources.hpp"
+#include "wsc/io/model_file.hpp"
+#include "wsc/par/row_partition.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <stdexcept>
+
+namespace wsc::app {
+
+namespace {
+
+engine::LabelSpec label_spec(const MetadataSpec& spec) {
+  engine::LabelSpec s;
+  s.bins = spec.bins;
+  s.method = spec.binning == "quantile" ? core::BinMethod::Quantile : core::BinMethod::EqualWidth;
+  s.declared_classes = spec.classes;
+  return s;
+}
+
+engine::TaskLabels task_from_column(const io::LabelColumn& column, const std::string& where,
+                                    const engine::LabelSpec& spec) {
+  if (column.continuous) return engine::make_task_labels(column.name, where, column.values, spec);
+  return engine::make_task_labels(column.name, where, column.codes, column.class_names, spec);
+}
+
+std::string file_name(const std::string& path) {
+  return std::filesystem::path(path).filename().string();
+}
+
+/// Refuses sizes that cannot fit before anything is allocated.
+void check_memory(std::int64_t rows, std::int64_t dim, int ranks, int ranks_on_node,
+                  const std::string& where) {
+  const double per_rank_rows = std::ceil(static_cast<double>(rows) / ranks);
+  // Rows as doubles, the probabilities and residuals of a fit, the d x d
+  // covariance with its eigen-decomposition workspace, and the labels.
+  const double per_rank = per_rank_rows * static_cast<double>(dim) * 8.0 * 1.25 +
+                          3.0 * static_cast<double>(dim) * static_cast<double>(dim) * 8.0 +
+                          static_cast<double>(rows) * 64.0;
+  const double node = per_rank * ranks_on_node;
+  const double available = static_cast<double>(available_memory_bytes());
+  if (available > 0 && node > 0.9 * available) {
+    throw std::invalid_argument(
+        where + ": /embeddings declares " + std::to_string(rows) + " x " + std::to_string(dim) +
+        ", which needs about " + human_bytes(per_rank) + " per rank (" + std::to_string(ranks_on_node) +
+        " ranks on this node) but the node has " + human_bytes(available) +
+        " available; use more nodes or fewer ranks per node");
+  }
+}
+
+}  // namespace
+
+engine::AnalysisSettings analysis_settings(const Config& config) {
+  engine::AnalysisSettings s;
+  s.pca.variance = config.pca.variance;
+  s.pca.min_components = config.pca.min_components;
+  s.pca.components = config.pca.components;
+  s.l2 = config.probe.l2;
+  s.solver.tol = config.probe.tol;
+  s.solver.max_iter = config.probe.max_iter;
+  s.folds = config.cv.folds;
+  s.cv_seed = config.cv.seed;
+  s.permutations = config.permutation.count;
+  s.permutation_seed = config.permutation.seed;
+  return s;
+}
+
+LoadedModel load_model(const Config& config, const par::Communicator& comm) {
+  // Ranks sharing this node's memory (collective, before any agreement).
+  MPI_Comm node_comm = MPI_COMM_NULL;
+  WSC_MPI_CHECK(MPI_Comm_split_type(comm.get(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL,
+                                    &node_comm));
+  int ranks_on_node = 1;
+  WSC_MPI_CHECK(MPI_Comm_size(node_comm, &ranks_on_node));
+  WSC_MPI_CHECK(MPI_Comm_free(&node_comm));
+
+  LoadedModel model;
+  engine::AnalysisInput& in = model.input;
+  const std::string& path = config.input.embeddings;
+  const std::string label_path = config.input.labels.empty() ? path : config.input.labels;
+
+  // Phase 1, on every rank alone (no collective calls): open serially,
+  // check shapes and types, read the small datasets, check memory.
+  comm.agree_on([&] {
+    io::ModelFile file(path, nullptr);
+    in.rows = file.rows();
+    in.dim = file.dim();
+    model.model_name = file.model_name();
+    model.embeddings_float32 = file.embeddings_float32();
+    if (in.rows < 2) {
+      throw std::invalid_argument(file_name(path) + ": /embeddings has " + std::to_string(in.rows) +
+                                  " row(s); the analysis needs at least 2");
+    }
+    check_memory(in.rows, in.dim, comm.size(), ranks_on_node, file_name(path));
+
+    std::unique_ptr<io::ModelFile> separate;
+    if (label_path != path) separate = std::make_unique<io::ModelFile>(label_path, nullptr, false);
+    const io::ModelFile& labels = separate ? *separate : file;
+    const std::string lname = file_name(label_path);
+
+    in.primary_task = config.primary.task;
+    in.primary_from_file = config.primary.source == "file";
+    const bool primary_has_labels = labels.exists("/labels/" + config.primary.task);
+    if (in.primary_from_file) {
+      in.primary_head = file.read_head(config.primary.task, in.dim, &in.primary_class_names);
+      if (in.primary_class_names.empty()) {
+        for (core::Index c = 0; c < in.primary_head.classes(); ++c) {
+          in.primary_class_names.push_back(std::to_string(c));
+        }
+      }
+    } else if (!primary_has_labels) {
+      throw std::invalid_argument(lname + ": dataset /labels/" + config.primary.task +
+                                  " is missing (primary.source = \"probe\" fits it from these labels)");
+    }
+    if (primary_has_labels) {
+      engine::LabelSpec spec;
+      if (in.primary_from_file) spec.declared_classes = static_cast<int>(in.primary_head.classes());
+      const io::LabelColumn column = labels.read_labels(config.primary.task, in.rows);
+      if (column.continuous) {
+        throw std::invalid_argument(lname + ": /labels/" + config.primary.task +
+                                    " is float; the primary task needs integer class labels");
+      }
+      engine::TaskLabels task =
+          task_from_column(column, lname + ": /labels/" + config.primary.task, spec);
+      if (!in.primary_from_file) in.primary_class_names = task.class_names;
+      in.primary_labels = std::move(task);
+    }
+    for (const MetadataSpec& spec : config.metadata) {
+      if (!labels.exists("/labels/" + spec.name)) {
+        std::string known;
+        for (const std::string& name : labels.members("/labels")) known += (known.empty() ? "" : ", ") + name;
+        throw std::invalid_argument(lname + ": metadata '" + spec.name + "' has no dataset /labels/" +
+                                    spec.name + " (labels in file: " + (known.empty() ? "none" : known) + ")");
+      }
+      const io::LabelColumn column = labels.read_labels(spec.name, in.rows);
+      in.metadata.push_back(task_from_column(column, lname + ": /labels/" + spec.name, label_spec(spec)));
+    }
+    if (!config.cv.groups.empty()) {
+      in.cv_groups = labels.read_groups(config.cv.groups, in.rows);
+    }
+  });
+
+  // Phase 2, collective: each rank reads its own block of rows.
+  const par::RowBlock block = par::block_of(in.rows, comm.size(), comm.rank());
+  in.row_begin = block.begin;
+  std::unique_ptr<io::ModelFile> parallel;
+  comm.agree_on([&] { parallel = std::make_unique<io::ModelFile>(path, &comm); });
+  comm.agree_on([&] { in.x = parallel->read_embeddings(block); });
+  return model;
+}
+
+}  // namespace wsc::app

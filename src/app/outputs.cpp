@@ -1,0 +1,286 @@
+#include "wsc/app/outputs.hpp"
+
+#include "wsc/io/results_file.hpp"
+#include "wsc/io/text_output.hpp"
+#include "wsc/version.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+#include <unistd.h>
+
+namespace wsc::app {
+
+namespace {
+
+using io::csv_line;
+using io::format_double;
+
+nlohmann::json number(double v) {
+  if (std::isfinite(v)) return v;
+  return nullptr;  // JSON has no NaN
+}
+
+nlohmann::json fit_json(const core::FitReport& fit) {
+  return {{"iterations", fit.iterations},
+          {"cg_iterations", fit.inner_iterations},
+          {"grad_max_norm", number(fit.grad_max_norm)},
+          {"objective", number(fit.objective)},
+          {"converged", fit.converged}};
+}
+
+nlohmann::json quality_json(const engine::QualityResult& q) {
+  nlohmann::json j{{"method", q.method}, {"folds", q.folds}};
+  auto list = [](const std::vector<double>& v) {
+    nlohmann::json a = nlohmann::json::array();
+    for (double x : v) a.push_back(number(x));
+    return a;
+  };
+  j["accuracy"] = {{"mean", number(q.accuracy_stat.mean)}, {"sd", number(q.accuracy_stat.sd)},
+                   {"per_fold", list(q.accuracy)}};
+  j["f1_macro"] = {{"mean", number(q.f1_stat.mean)}, {"sd", number(q.f1_stat.sd)},
+                   {"per_fold", list(q.f1_macro)}};
+  j["auroc_macro"] = {{"mean", number(q.auroc_stat.mean)}, {"sd", number(q.auroc_stat.sd)},
+                      {"per_fold", list(q.auroc_macro)}};
+  return j;
+}
+
+nlohmann::json task_json(const engine::TaskResult& t) {
+  nlohmann::json j{{"name", t.name},        {"kind", t.kind},
+                   {"classes", t.classes},  {"class_names", t.class_names},
+                   {"labelled_rows", t.labelled_rows}, {"fitted", t.fitted},
+                   {"quality", quality_json(t.quality)}};
+  if (t.fitted) j["fit"] = fit_json(t.fit);
+  return j;
+}
+
+/// Cells of metadata task t whose p_fwer < 0.05, and its largest |cos|.
+struct TaskCells {
+  int significant = 0;
+  double max_abs_cos = 0.0;
+  double min_p_fwer = std::nan("");
+};
+
+TaskCells task_cells(const engine::AnalysisResult& r, std::size_t t) {
+  std::size_t offset = 0;
+  for (std::size_t u = 0; u < t; ++u) offset += static_cast<std::size_t>(r.metadata[u].cos.size());
+  TaskCells c;
+  const engine::TaskResult& task = r.metadata[t];
+  std::size_t cell = offset;
+  for (core::Index i = 0; i < task.cos.rows(); ++i) {
+    for (core::Index j = 0; j < task.cos.cols(); ++j, ++cell) {
+      c.max_abs_cos = std::max(c.max_abs_cos, std::fabs(task.cos(i, j)));
+      if (r.permutations > 0) {
+        const double p = r.p_fwer[cell];
+        if (p < 0.05) ++c.significant;
+        if (std::isnan(c.min_p_fwer) || p < c.min_p_fwer) c.min_p_fwer = p;
+      }
+    }
+  }
+  return c;
+}
+
+std::string wsc_csv(const std::string& model, const engine::AnalysisResult& r) {
+  std::ostringstream out;
+  out << csv_line({"model", "primary_task", "primary_class", "metadata", "metadata_class", "cos",
+                   "p_perm", "p_fwer", "q_fdr", "permutations", "primary_class_index",
+                   "metadata_class_index"});
+  std::size_t cell = 0;
+  const bool tested = r.permutations > 0;
+  for (const engine::TaskResult& task : r.metadata) {
+    for (core::Index i = 0; i < task.cos.rows(); ++i) {
+      for (core::Index j = 0; j < task.cos.cols(); ++j, ++cell) {
+        out << csv_line({io::csv_field(model), io::csv_field(r.primary.name),
+                         io::csv_field(r.primary.class_names[static_cast<std::size_t>(i)]),
+                         io::csv_field(task.name),
+                         io::csv_field(task.class_names[static_cast<std::size_t>(j)]),
+                         format_double(task.cos(i, j)),
+                         tested ? format_double(r.p_perm[cell]) : "nan",
+                         tested ? format_double(r.p_fwer[cell]) : "nan",
+                         tested ? format_double(r.q_fdr[cell]) : "nan",
+                         std::to_string(r.permutations), std::to_string(i), std::to_string(j)});
+      }
+    }
+  }
+  return out.str();
+}
+
+std::string probe_row(const std::string& model, const engine::TaskResult& t, const std::string& role) {
+  const engine::QualityResult& q = t.quality;
+  return csv_line({io::csv_field(model), io::csv_field(t.name), std::to_string(t.classes),
+                   format_double(q.accuracy_stat.mean), format_double(q.f1_stat.mean),
+                   format_double(q.auroc_stat.mean), format_double(q.accuracy_stat.sd),
+                   format_double(q.f1_stat.sd), format_double(q.auroc_stat.sd),
+                   std::to_string(q.folds), q.method, role, std::to_string(t.labelled_rows),
+                   t.fitted ? std::to_string(t.fit.iterations) : "",
+                   t.fitted ? format_double(t.fit.grad_max_norm) : "",
+                   t.fitted ? (t.fit.converged ? "true" : "false") : ""});
+}
+
+std::string probes_csv(const std::string& model, const engine::AnalysisResult& r) {
+  std::ostringstream out;
+  out << csv_line({"model", "task", "classes", "accuracy", "f1_macro", "auroc_macro", "accuracy_sd",
+                   "f1_macro_sd", "auroc_macro_sd", "folds", "evaluation", "role", "labelled_rows",
+                   "fit_iterations", "fit_grad_max_norm", "fit_converged"});
+  if (r.primary.quality.method != "none") out << probe_row(model, r.primary, "primary");
+  for (const engine::TaskResult& t : r.metadata) out << probe_row(model, t, "metadata");
+  return out.str();
+}
+
+void write_results_h5(const std::string& path, const Config& config, const RunInfo& info,
+                      const engine::AnalysisResult& r, const nlohmann::json& summary) {
+  io::ResultsFile h5(path);
+  h5.write_attribute("/", "model", info.model_name);
+  h5.write_attribute("/", "version", kVersion);
+  h5.write_attribute("/", "git_commit", kGitCommit);
+  h5.write_attribute("/", "config", to_json(config).dump());
+  h5.write_attribute("/", "summary", summary.dump());
+  h5.write_vector("/pca/mean", r.pca.mean);
+  h5.write_vector("/pca/eigenvalues", r.pca.eigenvalues);
+  h5.write_matrix("/pca/components", r.pca.components);
+  h5.write_attribute("/pca", "k", static_cast<double>(r.pca.k));
+  h5.write_attribute("/pca", "explained", r.pca.explained);
+  auto head = [&](const std::string& group, const engine::TaskResult& t) {
+    h5.write_matrix(group + "/weight", t.head.weight);
+    h5.write_vector(group + "/bias", t.head.bias);
+    h5.write_matrix(group + "/projected", t.projected);
+    h5.write_strings(group + "/class_names", t.class_names);
+    h5.write_attribute(group, "kind", t.kind);
+  };
+  head("/heads/primary/" + r.primary.name, r.primary);
+  std::size_t cell = 0;
+  for (const engine::TaskResult& t : r.metadata) {
+    head("/heads/metadata/" + t.name, t);
+    const std::string g = "/wsc/" + t.name;
+    h5.write_matrix(g + "/cos", t.cos);
+    core::Matrix p(t.cos.rows(), t.cos.cols()), f(t.cos.rows(), t.cos.cols()), q(t.cos.rows(), t.cos.cols());
+    for (core::Index i = 0; i < t.cos.rows(); ++i) {
+      for (core::Index j = 0; j < t.cos.cols(); ++j, ++cell) {
+        const bool tested = r.permutations > 0;
+        p(i, j) = tested ? r.p_perm[cell] : std::nan("");
+        f(i, j) = tested ? r.p_fwer[cell] : std::nan("");
+        q(i, j) = tested ? r.q_fdr[cell] : std::nan("");
+      }
+    }
+    h5.write_matrix(g + "/p_perm", p);
+    h5.write_matrix(g + "/p_fwer", f);
+    h5.write_matrix(g + "/q_fdr", q);
+  }
+  h5.write_doubles("/null/max_abs_cos", r.null_max);
+  if (r.null_cells.size() > 0) h5.write_matrix("/null/abs_cos", r.null_cells);
+  h5.write_attribute("/null", "permutations", static_cast<double>(r.permutations));
+  h5.write_attribute("/null", "cell_order", "metadata task, primary class, metadata class (as wsc.csv)");
+  auto cv = [&](const engine::TaskResult& t) {
+    if (t.quality.method == "none") return;
+    const std::string g = "/quality/" + t.name;
+    h5.write_doubles(g + "/accuracy", t.quality.accuracy);
+    h5.write_doubles(g + "/f1_macro", t.quality.f1_macro);
+    h5.write_doubles(g + "/auroc_macro", t.quality.auroc_macro);
+    h5.write_attribute(g, "method", t.quality.method);
+    if (!t.quality.fold_of_row.empty()) {
+      h5.write_ints(g + "/fold", std::vector<std::int64_t>(t.quality.fold_of_row.begin(),
+                                                           t.quality.fold_of_row.end()));
+    }
+  };
+  cv(r.primary);
+  for (const engine::TaskResult& t : r.metadata) cv(t);
+  h5.close();
+}
+
+}  // namespace
+
+nlohmann::json make_summary(const Config& config, const RunInfo& info,
+                            const engine::AnalysisResult& r) {
+  nlohmann::json j;
+  j["wsc_version"] = kVersion;
+  j["git_commit"] = kGitCommit;
+  j["model"] = info.model_name;
+  j["config"] = to_json(config);
+  j["ranks"] = info.ranks;
+  j["rows"] = info.rows;
+  j["dim"] = info.dim;
+  j["embeddings_dtype"] = info.embeddings_float32 ? "float32" : "float64";
+  j["pca"] = {{"k", r.pca.k},
+              {"projected", r.pca.projected},
+              {"variance_explained", number(r.pca.explained)}};
+  j["primary"] = task_json(r.primary);
+  nlohmann::json tasks = nlohmann::json::array();
+  for (std::size_t t = 0; t < r.metadata.size(); ++t) {
+    nlohmann::json tj = task_json(r.metadata[t]);
+    const TaskCells c = task_cells(r, t);
+    tj["max_abs_cos"] = number(c.max_abs_cos);
+    tj["min_p_fwer"] = number(c.min_p_fwer);
+    tj["cells_significant_fwer_0.05"] = c.significant;
+    tasks.push_back(tj);
+  }
+  j["metadata"] = tasks;
+  j["permutations"] = {{"count", r.permutations},
+                       {"fits", r.permutation_fits},
+                       {"unconverged_fits", r.permutation_unconverged},
+                       {"max_iterations", r.permutation_max_iterations},
+                       {"max_grad_max_norm", number(r.permutation_max_grad)},
+                       {"null_cells_kept", r.null_cells.size() > 0}};
+  j["warnings"] = r.warnings;
+  nlohmann::json timings = nlohmann::json::object();
+  for (const auto& [phase, seconds] : r.timings) timings[phase] = seconds;
+  timings["total"] = info.wall_seconds;
+  j["timings_seconds"] = timings;
+  j["peak_rss_bytes_per_rank"] = info.peak_rss_per_rank;
+  return j;
+}
+
+void write_outputs(const Config& config, const RunInfo& info, const engine::AnalysisResult& r) {
+  namespace fs = std::filesystem;
+  const fs::path dir(config.output.dir);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw std::runtime_error("cannot create output directory '" + dir.string() + "': " + ec.message());
+
+  const nlohmann::json summary = make_summary(config, info, r);
+  // Everything goes to temporary names first; renamed only when all are complete.
+  io::AtomicFile wsc((dir / "wsc.csv").string());
+  wsc.stream() << wsc_csv(info.model_name, r);
+  io::AtomicFile probes((dir / "probes.csv").string());
+  probes.stream() << probes_csv(info.model_name, r);
+  io::AtomicFile json((dir / "summary.json").string());
+  json.stream() << summary.dump(2) << "\n";
+  const std::string h5_final = (dir / "results.h5").string();
+  const std::string h5_temp = h5_final + ".tmp." + std::to_string(::getpid());
+  try {
+    write_results_h5(h5_temp, config, info, r, summary);
+  } catch (...) {
+    std::remove(h5_temp.c_str());
+    throw;
+  }
+  io::rename_into_place(h5_temp, h5_final);
+  wsc.commit();
+  probes.commit();
+  json.commit();
+}
+
+std::string result_table(const RunInfo& info, const engine::AnalysisResult& r) {
+  std::ostringstream out;
+  char line[512];
+  std::snprintf(line, sizeof line, "model %s: N = %lld, d = %lld, k = %d (%.1f%% of variance), %lld permutations\n",
+                info.model_name.c_str(), static_cast<long long>(info.rows),
+                static_cast<long long>(info.dim), r.pca.k, 100.0 * r.pca.explained,
+                static_cast<long long>(r.permutations));
+  out << line;
+  std::snprintf(line, sizeof line, "  %-16s %7s %8s %8s %9s %10s %s\n", "metadata", "classes",
+                "cv_acc", "cv_auroc", "max|cos|", "min_p_fwer", "cells p_fwer<0.05");
+  out << line;
+  for (std::size_t t = 0; t < r.metadata.size(); ++t) {
+    const engine::TaskResult& task = r.metadata[t];
+    const TaskCells c = task_cells(r, t);
+    std::snprintf(line, sizeof line, "  %-16s %7d %8.3f %8.3f %9.3f %10.4g %d of %lld\n",
+                  task.name.c_str(), task.classes, task.quality.accuracy_stat.mean,
+                  task.quality.auroc_stat.mean, c.max_abs_cos, c.min_p_fwer, c.significant,
+                  static_cast<long long>(task.cos.size()));
+    out << line;
+  }
+  for (const std::string& w : r.warnings) out << "  warning: " << w << "\n";
+  return out.str();
+}
+
+}  // namespace wsc::app

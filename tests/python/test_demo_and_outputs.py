@@ -1,0 +1,104 @@
+"""The demo finds the shortcut it planted and not the control's; outputs
+follow the contract (columns, summary echo, no temporary files left)."""
+import json
+import os
+
+import h5py
+import numpy as np
+
+from wsctest import check, main, make_model, read_csv, read_summary, run_wsc, write_config
+
+WSC_COLUMNS = ["model", "primary_task", "primary_class", "metadata", "metadata_class", "cos",
+               "p_perm", "p_fwer", "q_fdr"]
+PROBE_COLUMNS = ["model", "task", "classes", "accuracy", "f1_macro", "auroc_macro"]
+
+
+def test_demo(tmp):
+    proc = run_wsc(["demo", tmp, "--permutations", "60"], ranks=2)
+    print(proc.stdout)
+    for name in ("biased", "balanced"):
+        out = os.path.join(tmp, name)
+        rows = read_csv(os.path.join(out, "wsc.csv"))
+        scanner = [r for r in rows if r["metadata"] == "scanner"]
+        check(len(scanner) == 9, "%s: 9 plane x scanner cells expected" % name)
+        best = min(float(r["p_fwer"]) for r in scanner)
+        top = max(abs(float(r["cos"])) for r in scanner)
+        print("%s: max |cos| %.3f, min p_fwer %.4f" % (name, top, best))
+        if name == "biased":
+            check(best <= 1.0 / 61 + 1e-12, "biased: the shortcut should beat every permutation")
+            diag = [float(r["cos"]) for r in scanner if r["primary_class_index"] == r["metadata_class_index"]]
+            check(min(diag) > 0.2, "biased: plane i / scanner i cosines should be clearly positive: %s" % diag)
+        else:
+            check(best > 0.05, "balanced: no plane x scanner cell should be significant (min %.4f)" % best)
+            check(top < 0.2, "balanced: cosines should stay small (max %.3f)" % top)
+        probes = {r["task"]: r for r in read_csv(os.path.join(out, "probes.csv"))}
+        check(float(probes["scanner"]["auroc_macro"]) > 0.9, "%s: scanner should be encoded" % name)
+        check(float(probes["sex"]["auroc_macro"]) < 0.65, "%s: sex is not in the embedding" % name)
+    check("ENCODED AND USED" in proc.stdout, "the demo table should flag the shortcut")
+    # The written config runs again on its own.
+    run_wsc(["run", os.path.join(tmp, "balanced.toml"), "-q", "--set", "permutation.count=5",
+             "--set", "output.dir=" + os.path.join(tmp, "again")])
+
+
+def test_outputs_contract(tmp):
+    model = os.path.join(tmp, "model.h5")
+    make_model(model, n=150, d=8, seed=2)
+    out = os.path.join(tmp, "out")
+    cfg = write_config(os.path.join(tmp, "c.toml"), model, out, metadata=("site", ("age", 3)),
+                       permutations=15)
+    run_wsc(["run", cfg, "-q", "--set", "cv.folds=4"])
+    files = sorted(os.listdir(out))
+    check(files == ["probes.csv", "results.h5", "summary.json", "wsc.csv"], "output files: %s" % files)
+    rows = read_csv(os.path.join(out, "wsc.csv"))
+    check(list(rows[0].keys())[:9] == WSC_COLUMNS, "wsc.csv columns: %s" % list(rows[0].keys()))
+    check(len(rows) == 3 * 3 + 3 * 3, "wsc.csv rows: %d" % len(rows))
+    check(all(r["model"] == "fixture" for r in rows), "model name from the root attribute")
+    # Round-trip digits: cos in the CSV equals the HDF5 double exactly.
+    with h5py.File(os.path.join(out, "results.h5"), "r") as f:
+        cos = f["wsc/site/cos"][()]
+        null = f["null/abs_cos"][()]
+        check(null.shape == (15, 18), "null shape %s" % (null.shape,))
+    site = [r for r in rows if r["metadata"] == "site"]
+    for r in site:
+        check(float(r["cos"]) == cos[int(r["primary_class_index"]), int(r["metadata_class_index"])],
+              "cos in wsc.csv does not round-trip")
+    # p-values follow their definitions from the stored null.
+    cells = np.array([abs(float(r["cos"])) for r in rows])
+    p_perm = (1 + (null >= cells[None, :]).sum(axis=0)) / 16.0
+    p_fwer = (1 + (null.max(axis=1)[:, None] >= cells[None, :]).sum(axis=0)) / 16.0
+    check(np.allclose([float(r["p_perm"]) for r in rows], p_perm, rtol=0, atol=0), "p_perm definition")
+    check(np.allclose([float(r["p_fwer"]) for r in rows], p_fwer, rtol=0, atol=0), "p_fwer definition")
+    age = [r["metadata_class"] for r in rows if r["metadata"] == "age"][:3]
+    check(age[0].startswith("[") and age[-1].endswith("]"), "age bins named by interval: %s" % age)
+    probes = read_csv(os.path.join(out, "probes.csv"))
+    check(list(probes[0].keys())[:6] == PROBE_COLUMNS, "probes.csv columns")
+    s = read_summary(out)
+    check(s["config"]["cv"]["folds"] == 4, "summary echoes the config as run (with --set)")
+    check(s["config"]["permutation"]["count"] == 15, "summary permutation count")
+    for key in ("wsc_version", "git_commit", "ranks", "pca", "timings_seconds", "peak_rss_bytes_per_rank"):
+        check(key in s, "summary.json lacks %s" % key)
+    check(s["pca"]["k"] >= 4, "k at least min_components")
+    check(s["primary"]["quality"]["method"] == "model-head", "primary evaluated as the model's head")
+
+
+def test_second_labels_file(tmp):
+    model = os.path.join(tmp, "model.h5")
+    arr = make_model(model, n=120, d=6, seed=4)
+    meta = os.path.join(tmp, "meta.h5")
+    with h5py.File(meta, "w") as f:
+        f["labels/site"] = arr["site"]
+        f["labels/plane"] = arr["plane"]
+        f["groups/patient"] = arr["patient"]
+    bare = os.path.join(tmp, "bare.h5")
+    with h5py.File(bare, "w") as f:
+        f["embeddings"] = arr["embeddings"]
+        f["heads/plane/weight"] = arr["head_w"]
+    out1, out2 = os.path.join(tmp, "o1"), os.path.join(tmp, "o2")
+    run_wsc(["run", write_config(os.path.join(tmp, "a.toml"), model, out1, metadata=("site",)), "-q"])
+    run_wsc(["run", write_config(os.path.join(tmp, "b.toml"), bare, out2, metadata=("site",), labels=meta), "-q"])
+    a, b = read_csv(os.path.join(out1, "wsc.csv")), read_csv(os.path.join(out2, "wsc.csv"))
+    check([r["cos"] for r in a] == [r["cos"] for r in b], "labels from a second file give the same cosines")
+
+
+if __name__ == "__main__":
+    main({"demo": test_demo, "outputs": test_outputs_contract, "labels_file": test_second_labels_file})

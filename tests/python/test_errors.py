@@ -1,0 +1,216 @@
+"""Malformed inputs and impossible settings: each gets one line on stderr
+naming the problem, a non-zero exit (on every rank under mpiexec), no hang,
+no crash, and no output files."""
+import os
+import sys
+
+import h5py
+import numpy as np
+
+from wsctest import check, main, make_model, run_wsc, write_config
+
+
+def expect_error(tmp, args, pattern, ranks=0, out=None):
+    proc = run_wsc(args, ranks=ranks, timeout=120, check_ok=False)
+    check(proc.returncode != 0, "expected failure, got exit 0: %s" % proc.stdout)
+    check(proc.returncode < 128 and proc.returncode != 134 and proc.returncode != 139,
+          "crashed with status %d" % proc.returncode)
+    ours = [l for l in proc.stderr.splitlines() if l.startswith("wsc: error:")]
+    check(len(ours) == 1, "expected exactly one error line, got:\n%s" % proc.stderr)
+    check(pattern.lower() in ours[0].lower(), "error line %r lacks %r" % (ours[0], pattern))
+    check("MPI_ABORT" not in proc.stderr and "MPI_Abort" not in proc.stderr,
+          "MPI_Abort banner:\n%s" % proc.stderr)
+    check(proc.seconds < 60, "took %.1f s" % proc.seconds)
+    if out is not None and os.path.isdir(out):
+        check(os.listdir(out) == [], "output left behind: %s" % os.listdir(out))
+    print("ok (%d ranks, %.1f s): %s" % (ranks or 1, proc.seconds, ours[0]))
+
+
+def model_case(mutate, pattern, ranks_list=(0, 2), metadata=("site",), config_extra="", **make):
+    """Builds a valid fixture, lets `mutate(path)` break it, expects the error."""
+    def test(tmp):
+        model = os.path.join(tmp, "model.h5")
+        make_model(model, n=make.pop("n", 60), d=6, seed=1, **make)
+        mutate(model)
+        out = os.path.join(tmp, "out")
+        cfg = write_config(os.path.join(tmp, "c.toml"), model, out, metadata=metadata,
+                           permutations=3, extra=config_extra)
+        for ranks in ranks_list:
+            expect_error(tmp, ["run", cfg], pattern, ranks=ranks, out=out)
+    return test
+
+
+def config_case(setting, pattern, ranks_list=(0,)):
+    def test(tmp):
+        model = os.path.join(tmp, "model.h5")
+        make_model(model, n=60, d=6, seed=1)
+        out = os.path.join(tmp, "out")
+        cfg = write_config(os.path.join(tmp, "c.toml"), model, out, metadata=("site", ("age", 3)),
+                           permutations=3)
+        for ranks in ranks_list:
+            expect_error(tmp, ["run", cfg, "--set", setting], pattern, ranks=ranks, out=out)
+    return test
+
+
+def replace(name, data):
+    def mutate(path):
+        with h5py.File(path, "a") as f:
+            del f[name]
+            f[name] = data
+    return mutate
+
+
+def delete(name):
+    def mutate(path):
+        with h5py.File(path, "a") as f:
+            del f[name]
+    return mutate
+
+
+def set_value(name, index, value):
+    def mutate(path):
+        with h5py.File(path, "a") as f:
+            d = f[name][()]
+            d[index] = value
+            del f[name]
+            f[name] = d
+    return mutate
+
+
+def missing_file(tmp):
+    out = os.path.join(tmp, "out")
+    cfg = write_config(os.path.join(tmp, "c.toml"), os.path.join(tmp, "nope.h5"), out)
+    expect_error(tmp, ["run", cfg], "nope.h5", out=out)
+    expect_error(tmp, ["run", cfg], "nope.h5", ranks=2, out=out)
+
+
+def not_hdf5(tmp):
+    bad = os.path.join(tmp, "bad.h5")
+    with open(bad, "w") as f:
+        f.write("this is not an HDF5 file\n" * 10)
+    out = os.path.join(tmp, "out")
+    cfg = write_config(os.path.join(tmp, "c.toml"), bad, out)
+    expect_error(tmp, ["run", cfg], "not an HDF5 file", out=out)
+    expect_error(tmp, ["run", cfg], "not an HDF5 file", ranks=2, out=out)
+
+
+def truncated(tmp):
+    model = os.path.join(tmp, "model.h5")
+    make_model(model, n=300, d=12, seed=1)
+    size = os.path.getsize(model)
+    with open(model, "r+b") as f:
+        f.truncate(size // 2)
+    out = os.path.join(tmp, "out")
+    cfg = write_config(os.path.join(tmp, "c.toml"), model, out)
+    expect_error(tmp, ["run", cfg], "model.h5", out=out)
+    expect_error(tmp, ["run", cfg], "model.h5", ranks=2, out=out)
+
+
+def empty_data(tmp):
+    model = os.path.join(tmp, "model.h5")
+    with h5py.File(model, "w") as f:
+        f.create_dataset("embeddings", shape=(0, 6), dtype="f8")
+        f["heads/plane/weight"] = np.ones((3, 6))
+        f.create_dataset("labels/site", shape=(0,), dtype="i8")
+    out = os.path.join(tmp, "out")
+    cfg = write_config(os.path.join(tmp, "c.toml"), model, out)
+    expect_error(tmp, ["run", cfg], "/embeddings", out=out)
+
+
+def absurd_size(tmp):
+    # 10^12 rows declared, one chunk actually written: refused before allocation.
+    model = os.path.join(tmp, "model.h5")
+    with h5py.File(model, "w") as f:
+        d = f.create_dataset("embeddings", shape=(10**12, 128), dtype="f4", chunks=(64, 128))
+        d[0:64] = np.ones((64, 128), dtype="f4")
+        f["heads/plane/weight"] = np.ones((3, 128))
+    out = os.path.join(tmp, "out")
+    cfg = write_config(os.path.join(tmp, "c.toml"), model, out)
+    expect_error(tmp, ["run", cfg], "1000000000000", out=out)
+    expect_error(tmp, ["run", cfg], "1000000000000", ranks=2, out=out)
+
+
+def missing_config(tmp):
+    expect_error(tmp, ["run", os.path.join(tmp, "none.toml")], "none.toml")
+
+
+def toml_syntax(tmp):
+    cfg = os.path.join(tmp, "c.toml")
+    with open(cfg, "w") as f:
+        f.write("[input]\nembeddings = \"x.h5\n")
+    expect_error(tmp, ["run", cfg], "c.toml")
+
+
+def unknown_key(tmp):
+    model = os.path.join(tmp, "model.h5")
+    make_model(model, n=60, d=6)
+    cfg = write_config(os.path.join(tmp, "c.toml"), model, os.path.join(tmp, "o"),
+                       extra="\n[probe2]\nl2 = 1\n")
+    expect_error(tmp, ["run", cfg], "probe2")
+    expect_error(tmp, ["run", cfg, "--set", "pca.varianse=0.9"], "varianse")
+
+
+def inspect_problems(tmp):
+    model = os.path.join(tmp, "model.h5")
+    make_model(model, n=60, d=6)
+    set_value("embeddings", (5, 2), np.nan)(model)
+    replace("labels/site", np.arange(59))(model)
+    proc = run_wsc(["inspect", model], check_ok=False)
+    check(proc.returncode != 0, "inspect should report problems")
+    check("/labels/site" in proc.stdout and "NaN" in proc.stdout, "inspect report:\n%s" % proc.stdout)
+    good = os.path.join(tmp, "good.h5")
+    make_model(good, n=60, d=6)
+    proc = run_wsc(["inspect", good])
+    check("/embeddings" in proc.stdout and "plane" in proc.stdout, "inspect lists contents")
+
+
+def groups_missing(tmp):
+    """A grouped-CV config names a groups dataset the file lacks."""
+    model = os.path.join(tmp, "model.h5")
+    make_model(model, n=60, d=6)
+    out = os.path.join(tmp, "out")
+    cfg = write_config(os.path.join(tmp, "c.toml"), model, out, permutations=3)
+    expect_error(tmp, ["run", cfg, "--set", "cv.groups=hospital"], "/groups/hospital", out=out)
+    expect_error(tmp, ["run", cfg, "--set", "cv.groups=hospital"], "/groups/hospital", ranks=2, out=out)
+
+
+
+TESTS = {
+    "missing_file": missing_file,
+    "not_hdf5": not_hdf5,
+    "truncated": truncated,
+    "empty_data": empty_data,
+    "absurd_size": absurd_size,
+    "missing_config": missing_config,
+    "toml_syntax": toml_syntax,
+    "unknown_key": unknown_key,
+    "mistyped_key": config_case("permutation.count=\"many\"", "permutation.count"),
+    "folds_below_2": config_case("cv.folds=1", "cv.folds"),
+    "folds_above_samples": config_case("cv.folds=500", "folds", ranks_list=(0, 2)),
+    "bins_below_2": config_case("metadata.1.bins=1", "bins"),
+    "negative_count": config_case("permutation.count=-5", "permutation.count"),
+    "unknown_metadata": config_case("metadata.0.name=hospital", "hospital", ranks_list=(0, 2)),
+    "missing_embeddings": model_case(delete("embeddings"), "/embeddings"),
+    "embeddings_rank": model_case(replace("embeddings", np.zeros(60)), "/embeddings"),
+    "embeddings_integer": model_case(replace("embeddings", np.zeros((60, 6), dtype=np.int32)), "/embeddings"),
+    "embeddings_nan": model_case(set_value("embeddings", (47, 3), np.nan), "row 47"),
+    "embeddings_inf": model_case(set_value("embeddings", (2, 0), np.inf), "row 2"),
+    "label_length": model_case(replace("labels/site", np.zeros(59, dtype=np.int64)), "/labels/site"),
+    "label_below_minus_one": model_case(set_value("labels/site", 7, -3), "/labels/site"),
+    "label_type": model_case(replace("labels/site", np.array([b"a"] * 60)), "/labels/site"),
+    "label_rank": model_case(replace("labels/site", np.zeros((60, 2), dtype=np.int64)), "/labels/site"),
+    "primary_label_out_of_range": model_case(set_value("labels/plane", 4, 3), "/labels/plane"),
+    "empty_class": model_case(replace("labels/site", np.where(np.arange(60) % 2 == 0, 0, 2)), "class 1"),
+    "float_labels_without_bins": model_case(lambda p: None, "bins", metadata=("age",)),
+    "head_width": model_case(replace("heads/plane/weight", np.ones((3, 5))), "/heads/plane/weight"),
+    "head_nan": model_case(set_value("heads/plane/weight", (1, 1), np.nan), "/heads/plane/weight"),
+    "head_missing": model_case(delete("heads/plane"), "/heads/plane"),
+    "groups_missing": groups_missing,
+    "inspect": inspect_problems,
+}
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--list":
+        print(";".join(TESTS))
+        sys.exit(0)
+    main(TESTS)

@@ -1,0 +1,18 @@
+# End-to-end tests (Python drivers); each function is its own ctest test.
+wsc_add_python_test(e2e_sklearn_serial test_sklearn_agreement.py 1 serial)
+wsc_add_python_test(e2e_sklearn_ranks3_float32 test_sklearn_agreement.py 2 ranks3_float32)
+wsc_add_python_test(e2e_ranks_1_to_4 test_rank_invariance.py 2 ranks_1_to_4)
+wsc_add_python_test(e2e_ranks_small_blocks test_rank_invariance.py 2 small_blocks)
+wsc_add_python_test(e2e_demo test_demo_and_outputs.py 2 demo)
+wsc_add_python_test(e2e_outputs_contract test_demo_and_outputs.py 1 outputs)
+wsc_add_python_test(e2e_second_labels_file test_demo_and_outputs.py 1 labels_file)
+# One ctest test per malformed-input case.
+execute_process(COMMAND ${WSC_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_errors.py --list
+                OUTPUT_VARIABLE WSC_ERROR_CASES OUTPUT_STRIP_TRAILING_WHITESPACE
+                RESULT_VARIABLE WSC_ERROR_LIST_RC)
+if(NOT WSC_ERROR_LIST_RC EQUAL 0)
+  message(FATAL_ERROR "cannot list the error cases (python3-h5py installed?)")
+endif()
+foreach(case ${WSC_ERROR_CASES})
+  wsc_add_python_test(error_${case} test_errors.py 2 ${case})
+endforeach()

@@ -1,0 +1,93 @@
+// Held-out metrics on hand cases; expected values match scikit-learn 1.2
+// (accuracy_score, f1_score(average="macro"), roc_auc_score).
+#include "wsc/core/metrics.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace wsc::core {
+namespace {
+
+TEST(Metrics, Accuracy) {
+  EXPECT_DOUBLE_EQ(accuracy({0, 1, 2, 2, 1, 0, 3}, {0, 2, 2, 2, 1, 1, 0}), 4.0 / 7.0);
+  EXPECT_DOUBLE_EQ(accuracy({1, 1}, {1, 1}), 1.0);
+  EXPECT_TRUE(std::isnan(accuracy({}, {})));
+  EXPECT_THROW(accuracy({0, 1}, {0}), std::invalid_argument);
+}
+
+TEST(Metrics, F1MacroOverLabelsInTruthOrPrediction) {
+  // Per class F1 = 2tp / (2tp + fp + fn): 0.5, 0.5, 0.8 and 0 (class 3 never
+  // predicted right) -> 0.45.
+  EXPECT_DOUBLE_EQ(f1_macro({0, 1, 2, 2, 1, 0, 3}, {0, 2, 2, 2, 1, 1, 0}), 0.45);
+  // Label 2 occurs only in the prediction and still counts (F1 = 0):
+  // (2/3 + 1 + 0) / 3.
+  EXPECT_DOUBLE_EQ(f1_macro({0, 0, 1, 1}, {0, 2, 1, 1}), 5.0 / 9.0);
+  EXPECT_DOUBLE_EQ(f1_macro({3, 3}, {3, 3}), 1.0);
+  EXPECT_THROW(f1_macro({0}, {0, 1}), std::invalid_argument);
+}
+
+TEST(Metrics, AurocBinaryWithTies) {
+  // 3 positives x 4 negatives = 12 pairs; wins 3.5 + 3 + 2 (ties count half).
+  const std::vector<int> positive = {1, 0, 1, 0, 1, 0, 0};
+  const std::vector<double> score = {0.9, 0.9, 0.5, 0.2, 0.2, 0.2, 0.1};
+  EXPECT_DOUBLE_EQ(auroc_binary(positive, score), 8.5 / 12.0);
+  EXPECT_DOUBLE_EQ(auroc_binary({0, 0, 1, 1}, {0.1, 0.2, 0.3, 0.4}), 1.0);
+  EXPECT_DOUBLE_EQ(auroc_binary({1, 1, 0, 0}, {0.1, 0.2, 0.3, 0.4}), 0.0);
+  EXPECT_DOUBLE_EQ(auroc_binary({1, 0, 1, 0}, {0.5, 0.5, 0.5, 0.5}), 0.5);
+  EXPECT_TRUE(std::isnan(auroc_binary({1, 1}, {0.1, 0.2})));
+  EXPECT_TRUE(std::isnan(auroc_binary({0, 1}, {0.1, std::nan("")})));
+}
+
+TEST(Metrics, AurocTwoClassesUsesColumnOne) {
+  Matrix p(5, 2);
+  p << 0.7, 0.3, 0.4, 0.6, 0.5, 0.5, 0.5, 0.5, 0.2, 0.8;
+  EXPECT_DOUBLE_EQ(auroc_macro_ovr({0, 1, 1, 0, 1}, p), 11.0 / 12.0);
+}
+
+TEST(Metrics, AurocMacroOneVsRest) {
+  Matrix p(8, 3);
+  p << .6, .3, .1, .2, .5, .3, .1, .2, .7, .3, .3, .4, .4, .4, .2, .5, .25, .25, .2, .5, .3, .1,
+      .8, .1;
+  const std::vector<int> y = {0, 1, 2, 2, 1, 0, 2, 1};
+  // sklearn roc_auc_score(y, p, multi_class="ovr") = 0.9555...
+  EXPECT_NEAR(auroc_macro_ovr(y, p), 0.9555555555555556, 1e-15);
+
+  // A fourth, absent class is skipped: the mean over the present three.
+  Matrix p4(8, 4);
+  p4.leftCols(3) = p;
+  p4.col(3).setConstant(0.0);
+  EXPECT_NEAR(auroc_macro_ovr(y, p4), 0.9555555555555556, 1e-15);
+  // Rows with a negative label are not evaluated.
+  Matrix p9(9, 3);
+  p9.topRows(8) = p;
+  p9.row(8) << 0.0, 0.0, 1.0;
+  std::vector<int> y9 = y;
+  y9.push_back(-1);
+  EXPECT_NEAR(auroc_macro_ovr(y9, p9), 0.9555555555555556, 1e-15);
+
+  // Fewer than two classes present: undefined.
+  EXPECT_TRUE(std::isnan(auroc_macro_ovr({1, 1, 1}, Matrix::Constant(3, 3, 1.0 / 3.0))));
+  EXPECT_THROW(auroc_macro_ovr({0, 5}, Matrix::Zero(2, 3)), std::invalid_argument);
+  EXPECT_THROW(auroc_macro_ovr({0, 1}, Matrix::Zero(3, 3)), std::invalid_argument);
+}
+
+TEST(Metrics, ArgmaxRowsFirstMaximum) {
+  Matrix p(3, 3);
+  p << 0.2, 0.5, 0.3, 0.4, 0.2, 0.4, 0.1, 0.1, 0.8;
+  EXPECT_EQ(argmax_rows(p), (std::vector<int>{1, 0, 2}));
+}
+
+TEST(Metrics, MeanSdSampleStandardDeviation) {
+  const MeanSd a = mean_sd({1.0, 2.0, 4.0});
+  EXPECT_DOUBLE_EQ(a.mean, 7.0 / 3.0);
+  EXPECT_NEAR(a.sd, 1.5275252316519465, 1e-15);  // numpy.std(ddof=1)
+  const MeanSd one = mean_sd({3.5});
+  EXPECT_EQ(one.mean, 3.5);
+  EXPECT_EQ(one.sd, 0.0);
+  EXPECT_TRUE(std::isnan(mean_sd({}).mean));
+}
+
+}  // namespace
+}  // namespace wsc::core

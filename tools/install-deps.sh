@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every Debian package wsc needs to build, test and cross-check.
+# Idempotent: skips apt when everything is already installed.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake git pkg-config
+  libopenmpi-dev openmpi-bin            # MPI
+  libhdf5-openmpi-dev hdf5-tools        # parallel HDF5 (+ h5dump for users)
+  libeigen3-dev                         # linear algebra
+  libboost-serialization-dev            # checkpoints
+  libgtest-dev                          # unit tests
+  libcli11-dev                          # command line
+  libtoml11-dev                         # config files
+  nlohmann-json3-dev                    # summary.json
+  librandom123-dev                      # counter-based permutations
+  python3 python3-numpy python3-h5py python3-sklearn   # reference checks in tests
+  slurm-wlm munge                       # the local SLURM cluster of cluster/
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
