@@ -147,7 +147,8 @@ def unknown_key(tmp):
     cfg = write_config(os.path.join(tmp, "c.toml"), model, os.path.join(tmp, "o"),
                        extra="\n[probe2]\nl2 = 1\n")
     expect_error(tmp, ["run", cfg], "probe2")
-    expect_error(tmp, ["run", cfg, "--set", "pca.varianse=0.9"], "varianse")
+    clean = write_config(os.path.join(tmp, "d.toml"), model, os.path.join(tmp, "o"))
+    expect_error(tmp, ["run", clean, "--set", "pca.varianse=0.9"], "varianse")
 
 
 def inspect_problems(tmp):
@@ -161,7 +162,8 @@ def inspect_problems(tmp):
     good = os.path.join(tmp, "good.h5")
     make_model(good, n=60, d=6)
     proc = run_wsc(["inspect", good])
-    check("/embeddings" in proc.stdout and "plane" in proc.stdout, "inspect lists contents")
+    check("N = 60 rows, d = 6 columns" in proc.stdout and "plane: weight" in proc.stdout
+          and "problems: none" in proc.stdout, "inspect lists contents:\n%s" % proc.stdout)
 
 
 def groups_missing(tmp):

@@ -1,6 +1,6 @@
 """The same analysis under mpiexec -n 1, 2, 3 and 4 (and without mpiexec):
-cosines agree to 1e-9 (well inside the 1e-6 promised), p-values are
-identical, and the nulls agree cell by cell. N = 203 is divisible by none of
+cosines agree to 1e-7 (inside the 1e-6 promised), p-values are
+identical, and the nulls agree cell by cell to the solver's tolerance. N = 203 is divisible by none of
 2, 3, 4; a second case gives each rank fewer rows than dimensions."""
 import os
 
@@ -9,7 +9,11 @@ import numpy as np
 
 from wsctest import check, main, make_model, read_csv, run_wsc, write_config
 
-COS_TOL = 1e-9
+# Every fit stops at a gradient max-norm of tol = 1e-10, so weights (and
+# cosines, observed or permuted) agree across rank counts to about
+# tol / l2 = 1e-7: ten times inside the 1e-6 promised.
+COS_TOL = 1e-7
+NULL_TOL = 1e-7
 
 
 def results(out):
@@ -40,7 +44,7 @@ def compare_over_ranks(tmp, n, ranks_list, permutations):
         check(dcos < COS_TOL, "cosines at %d ranks differ by %.3e" % (ranks, dcos))
         check(r[1] == base[1], "p-values at %d ranks differ:\n%s\n%s" % (ranks, r[1], base[1]))
         dnull = np.max(np.abs(r[2] - base[2]))
-        check(dnull < COS_TOL, "null at %d ranks differs by %.3e" % (ranks, dnull))
+        check(dnull < NULL_TOL, "null at %d ranks differs by %.3e" % (ranks, dnull))
         dpca = np.max(np.abs(r[3] - base[3]))
         check(dpca < 1e-9, "PCA basis at %d ranks differs by %.3e" % (ranks, dpca))
 
