@@ -45,7 +45,7 @@ void check_memory(std::int64_t rows, std::int64_t dim, int ranks, int ranks_on_n
     throw std::invalid_argument(
         where + ": /embeddings declares " + std::to_string(rows) + " x " + std::to_string(dim) +
         ", which needs about " + human_bytes(per_rank) + " per rank (" + std::to_string(ranks_on_node) +
-        " ranks on this node) but the node has " + human_bytes(available) +
+        (ranks_on_node == 1 ? " rank" : " ranks") + " on this node) but the node has " + human_bytes(available) +
         " available; use more nodes or fewer ranks per node");
   }
 }

@@ -279,7 +279,6 @@ std::string result_table(const RunInfo& info, const engine::AnalysisResult& r) {
                   static_cast<long long>(task.cos.size()));
     out << line;
   }
-  for (const std::string& w : r.warnings) out << "  warning: " << w << "\n";
   return out.str();
 }
 

@@ -35,6 +35,10 @@ CompletedRun run_configured(const Config& config, const par::Communicator& comm,
   }
   comm.agree(ok, message);
   if (show_progress && comm.is_root()) reporter.finish();
+  if (comm.is_root()) {
+    // Unconverged fits and dropped bins are said loudly, even with --quiet.
+    for (const std::string& w : run.result.warnings) std::cerr << "wsc: warning: " << w << "\n";
+  }
 
   run.info.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -99,7 +99,8 @@ QualityResult cross_validate(const core::RowMatrix& x, std::int64_t begin, const
                : core::stratified_group_folds(task.labels, input.cv_groups, settings.folds,
                                               settings.cv_seed);
   } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument("cv for task '" + task.name + "': " + e.what());
+    throw std::invalid_argument("cv.folds = " + std::to_string(settings.folds) +
+                                " is impossible for task '" + task.name + "': " + e.what());
   }
   FitSettings fit{settings.l2, settings.solver};
   for (int f = 0; f < settings.folds; ++f) {

@@ -100,5 +100,43 @@ def test_second_labels_file(tmp):
     check([r["cos"] for r in a] == [r["cos"] for r in b], "labels from a second file give the same cosines")
 
 
+def test_probe_primary_grouped_folds(tmp):
+    """primary.source = "probe" fits the primary head from its labels and
+    cross-validates it; cv.groups keeps each patient in one fold."""
+    model = os.path.join(tmp, "model.h5")
+    arr = make_model(model, n=200, d=8, seed=9)
+    out = os.path.join(tmp, "out")
+    cfg = write_config(os.path.join(tmp, "c.toml"), model, out, metadata=("site",), source="probe",
+                       permutations=5, folds=4)
+    run_wsc(["run", cfg, "-q", "--set", "cv.groups=patient"], ranks=2)
+    probes = {r["task"]: r for r in read_csv(os.path.join(out, "probes.csv"))}
+    check(probes["plane"]["evaluation"] == "cv" and probes["plane"]["role"] == "primary",
+          "primary probe is cross-validated: %s" % probes["plane"])
+    check(float(probes["plane"]["accuracy"]) > 0.6, "the primary probe learns the plane")
+    with h5py.File(os.path.join(out, "results.h5"), "r") as f:
+        w = f["heads/primary/plane/weight"][()]
+        check(np.abs(w - arr["head_w"]).max() > 1e-3, "primary head is the fitted probe, not the file's")
+        check(np.abs(w.sum(axis=0)).max() < 1e-8, "an L2 probe's rows sum to zero")
+        for task in ("plane", "site"):
+            fold = f["quality/%s/fold" % task][()]
+            for p in np.unique(arr["patient"]):
+                check(len(np.unique(fold[arr["patient"] == p])) == 1, "patient %d split across folds" % p)
+            check(sorted(np.unique(fold)) == [0, 1, 2, 3], "four folds used")
+
+
+def test_unconverged_is_loud(tmp):
+    model = os.path.join(tmp, "model.h5")
+    make_model(model, n=100, d=6, seed=3)
+    out = os.path.join(tmp, "out")
+    cfg = write_config(os.path.join(tmp, "c.toml"), model, out, metadata=("site",), permutations=2)
+    proc = run_wsc(["run", cfg, "-q", "--set", "probe.max_iter=1"])
+    check("wsc: warning: probe for task 'site' stopped without converging" in proc.stderr,
+          "unconverged fit not reported:\n%s" % proc.stderr)
+    s = read_summary(out)
+    check(s["metadata"][0]["fit"]["converged"] is False, "summary records the unconverged fit")
+    check(s["permutations"]["unconverged_fits"] == 2, "permuted fits counted")
+
+
 if __name__ == "__main__":
-    main({"demo": test_demo, "outputs": test_outputs_contract, "labels_file": test_second_labels_file})
+    main({"demo": test_demo, "outputs": test_outputs_contract, "labels_file": test_second_labels_file,
+          "probe_primary": test_probe_primary_grouped_folds, "unconverged": test_unconverged_is_loud})
