@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Source this file to use the local SLURM cluster of cluster/start.sh:
 #   . cluster/env.sh && sinfo
 # It only exports variables (no `set -e` or other shell options), so it is

@@ -43,12 +43,15 @@ id munge >/dev/null 2>&1 || die "user 'munge' missing: (re)install munge (tools/
 HOST="$(hostname -s)"
 [ -n "$HOST" ] || die "hostname -s printed nothing"
 
+# alive PID: the process exists and is not a zombie waiting to be reaped.
+alive() { kill -0 "$1" 2>/dev/null && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
+
 # pid_of FILE NAME: prints the pid recorded in FILE if that process is alive and is NAME.
 pid_of() {
   local pid
   [ -r "$1" ] || return 1
   pid="$(tr -dc '0-9' <"$1")"
-  [ -n "$pid" ] || return 1
+  [ -n "$pid" ] && alive "$pid" || return 1
   [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] || return 1
   echo "$pid"
 }
@@ -60,10 +63,10 @@ stop_by_pidfile() {
     say "stopping the leftover $2 (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 300; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
+      alive "$pid" || break
       sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$pid"; then
       say "$2 (pid $pid) ignored SIGTERM for 30 s; sending SIGKILL"
       kill -KILL "$pid" 2>/dev/null || true
       sleep 0.5
@@ -95,32 +98,68 @@ node_usable() {
   esac
 }
 
+# node_field NAME: one field (State, Reason, SlurmdStartTime, ...) of 'scontrol show node'.
+node_field() {
+  scontrol show node -o "$HOST" 2>/dev/null | grep -o " $1=.*" | sed -E "s/^ $1=//; s/ [A-Z][A-Za-z]+=.*//" || true
+}
+
+show_node_problem() {
+  scontrol show node "$HOST" 2>&1 | grep -E 'State=|Reason=' >&2 || true
+  log_tails
+}
+
 # Waits until the node is idle (or busy with jobs); dies with the logs otherwise.
+# RESUME_STALE_DRAIN=1 (fresh start only): a drain that slurm itself set in an
+# earlier run (reason '[slurm@...]', e.g. a config since fixed) is resumed once
+# after slurmd has registered successfully in this run; a drain set by a person is not.
+RESUME_STALE_DRAIN=0
+STARTED_AT=0
 wait_for_node() {
-  local deadline=$((SECONDS + TIMEOUT)) st=""
+  local deadline=$((SECONDS + TIMEOUT)) st="" state reason registered t
   while ((SECONDS < deadline)); do
-    pid_of "$CTLD_PID" slurmctld >/dev/null || { say "slurmctld exited during start-up"; log_tails; die "slurmctld is not running (see $LOG/slurmctld.log)"; }
-    pid_of "$SLURMD_PID" slurmd >/dev/null || { say "slurmd exited during start-up"; log_tails; die "slurmd is not running (see $LOG/slurmd.log)"; }
+    pid_of "$CTLD_PID" slurmctld >/dev/null || { say "slurmctld exited"; log_tails; die "slurmctld is not running (see $LOG/slurmctld.log)"; }
+    pid_of "$SLURMD_PID" slurmd >/dev/null || { say "slurmd exited"; log_tails; die "slurmd is not running (see $LOG/slurmd.log)"; }
     st="$(node_state)"
     case "$st" in
       idle | mixed | allocated | completing) return 0 ;;
-      *drain*)
-        say "node $HOST is '$st':"
-        scontrol show node "$HOST" 2>&1 | grep -E 'State=|Reason=' >&2 || true
-        log_tails
-        die "node $HOST is drained; fix the cause, then: SLURM_CONF=$CONF scontrol update nodename=$HOST state=resume (or remove $STATE and start again)"
-        ;;
     esac
+    # Did slurmd register in this run? (Before that the node shows the state saved by the last run.)
+    registered=0
+    t="$(node_field SlurmdStartTime)"
+    if [ -n "$t" ] && t="$(date -d "$t" +%s 2>/dev/null)" && ((t >= STARTED_AT)); then registered=1; fi
+    if ((registered)); then
+      state="$(node_field State)"
+      reason="$(node_field Reason)"
+      case "$state" in
+        *INVALID_REG* | *INVAL*)
+          say "node $HOST rejected its registration (slurm.conf does not fit this machine):"
+          show_node_problem
+          die "node $HOST is '$st'; see the reason above; $HERE/stop.sh stops the daemons"
+          ;;
+        *DRAIN*)
+          if ((RESUME_STALE_DRAIN)) && [[ "$reason" == *"[slurm@"* ]]; then
+            say "node $HOST is still drained from an earlier run (reason: $reason); it registered fine now, so resuming it"
+            scontrol update nodename="$HOST" state=resume >&2 || die "scontrol update nodename=$HOST state=resume failed"
+            RESUME_STALE_DRAIN=0
+          else
+            say "node $HOST is '$st':"
+            show_node_problem
+            die "node $HOST is drained; fix the cause, then: SLURM_CONF=$CONF scontrol update nodename=$HOST state=resume"
+          fi
+          ;;
+      esac
+    fi
     sleep 0.3
   done
   say "node $HOST did not become idle within ${TIMEOUT}s (last state: '${st:-no answer from slurmctld}')"
-  scontrol show node "$HOST" 2>&1 | grep -E 'State=|Reason=' >&2 || true
-  log_tails
-  die "cluster did not come up (logs in $LOG)"
+  show_node_problem
+  die "cluster did not come up (logs in $LOG); $HERE/stop.sh stops the daemons"
 }
 
 print_export() {
-  say "ready: node $HOST is $(node_state). Use it with:  . $HERE/env.sh   (or the line below)"
+  local src=". $HERE/env.sh"
+  [ "$STATE" = /tmp/wsc-cluster ] || src="export WSC_CLUSTER_DIR=$STATE; $src"
+  say "ready: node $HOST is $(node_state). Use it with:  $src   (or the line below)"
   echo "export SLURM_CONF=$CONF"
 }
 
@@ -242,6 +281,8 @@ done
 pid_of "$CTLD_PID" slurmctld >/dev/null || { log_tails; die "slurmctld did not stay up (see $LOG/slurmctld.log)"; }
 
 say "starting slurmd"
+STARTED_AT="$(date +%s)"
+RESUME_STALE_DRAIN=1
 slurmd -f "$CONF" -N "$HOST" || { log_tails; die "slurmd failed to start"; }
 for ((i = 0; i < 100; i++)); do
   pid_of "$SLURMD_PID" slurmd >/dev/null && break

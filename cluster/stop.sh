@@ -23,12 +23,15 @@ die() { echo "cluster/stop: ERROR: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (the daemons belong to root, slurm and munge)"
 
+# alive PID: the process exists and is not a zombie waiting to be reaped.
+alive() { kill -0 "$1" 2>/dev/null && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
+
 # pid_of FILE NAME: prints the pid recorded in FILE if that process is alive and is NAME.
 pid_of() {
   local pid
   [ -r "$1" ] || return 1
   pid="$(tr -dc '0-9' <"$1")"
-  [ -n "$pid" ] || return 1
+  [ -n "$pid" ] && alive "$pid" || return 1
   [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] || return 1
   echo "$pid"
 }
@@ -39,13 +42,13 @@ stop_pid() {
   say "stopping $name (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < 300; i++)); do
-    kill -0 "$pid" 2>/dev/null || { say "$name stopped"; return 0; }
+    alive "$pid" || { say "$name stopped"; return 0; }
     sleep 0.1
   done
   say "$name (pid $pid) still running 30 s after SIGTERM; sending SIGKILL"
   kill -KILL "$pid" 2>/dev/null || true
   for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || return 0
+    alive "$pid" || return 0
     sleep 0.1
   done
   die "$name (pid $pid) survived SIGKILL"
@@ -56,10 +59,10 @@ slurmd_pid="$(pid_of "$SLURMD_PID" slurmd || true)"
 
 # Jobs still in the queue would leave their processes (slurmstepd) behind: cancel them.
 if [ -n "$ctld_pid" ] && [ -s "$SLURM_CONF" ]; then
-  jobs="$(squeue -h -o '%i' 2>/dev/null | tr '\n' ' ' || true)"
-  if [ -n "${jobs// /}" ]; then
-    say "cancelling the jobs still queued or running: $jobs"
-    scancel --full $jobs 2>/dev/null || true
+  mapfile -t jobs < <(squeue -h -o '%i' 2>/dev/null || true)
+  if [ "${#jobs[@]}" -gt 0 ]; then
+    say "cancelling the jobs still queued or running: ${jobs[*]}"
+    scancel --full "${jobs[@]}" 2>/dev/null || true
     deadline=$((SECONDS + JOB_WAIT))
     while ((SECONDS < deadline)); do
       [ -z "$(squeue -h -t PD,R,CG,S,CF,RQ,RS -o '%i' 2>/dev/null)" ] && break
@@ -77,7 +80,7 @@ rm -f "$CTLD_PID"
 
 if [ -f "$MUNGE_MARKER" ]; then
   munge_pid="$(tr -dc '0-9' <"$MUNGE_MARKER")"
-  if [ -n "$munge_pid" ] && [ "$(cat "/proc/$munge_pid/comm" 2>/dev/null)" = munged ]; then
+  if [ -n "$munge_pid" ] && alive "$munge_pid" && [ "$(cat "/proc/$munge_pid/comm" 2>/dev/null)" = munged ]; then
     stop_pid "$munge_pid" munged
   else
     say "munged (started by cluster/start.sh) already gone"

@@ -87,7 +87,7 @@ int demo_command(const std::string& dir_text, std::int64_t permutations, const p
   if (comm.is_root()) {
     std::printf("\nWSC demo: primary task 'plane'; %lld permutations per model; results in %s\n\n",
                 static_cast<long long>(permutations), dir.string().c_str());
-    std::printf("  %-9s %-9s %9s  %-26s %8s %8s  %s\n", "model", "metadata", "cv_auroc",
+    std::printf("  %-9s %-9s %9s  %-34s %8s %8s  %s\n", "model", "metadata", "cv_auroc",
                 "largest cell", "cos", "p_fwer", "reading");
     for (const Row& row : rows) {
       const bool encoded = row.auroc >= 0.7;
@@ -95,7 +95,7 @@ int demo_command(const std::string& dir_text, std::int64_t permutations, const p
       const char* reading = !encoded ? "not encoded: WSC not interpretable"
                             : aligned ? "ENCODED AND USED (shortcut)"
                                       : "encoded, not used";
-      std::printf("  %-9s %-9s %9.3f  %-26s %+8.3f %8.4f  %s\n", row.model.c_str(),
+      std::printf("  %-9s %-9s %9.3f  %-34s %+8.3f %8.4f  %s\n", row.model.c_str(),
                   row.metadata.c_str(), row.auroc, row.cell.c_str(), row.cos, row.p_fwer, reading);
     }
     std::printf("\n  (reading: encoded = cross-validated probe AUROC >= 0.7; used = a cell with "
