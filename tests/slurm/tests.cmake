@@ -1,0 +1,25 @@
+# Tests against a real single-node SLURM cluster on this machine (cluster/).
+# include()d from tests/CMakeLists.txt. Run them alone with: ctest -L slurm
+# The fixture starts the cluster (state in ${WSC_CLUSTER_DIR:-/tmp/wsc-cluster}) before
+# the first test that needs it and stops it after the last one, also when a test fails.
+# Needs root and the slurm-wlm and munge packages (tools/install-deps.sh).
+add_test(NAME slurm_cluster_start
+         COMMAND bash ${CMAKE_SOURCE_DIR}/cluster/start.sh)
+set_tests_properties(slurm_cluster_start PROPERTIES
+                     FIXTURES_SETUP slurm_cluster LABELS "slurm" RUN_SERIAL TRUE TIMEOUT 120)
+
+add_test(NAME slurm_cluster_stop
+         COMMAND bash ${CMAKE_SOURCE_DIR}/cluster/stop.sh)
+set_tests_properties(slurm_cluster_stop PROPERTIES
+                     FIXTURES_CLEANUP slurm_cluster LABELS "slurm" RUN_SERIAL TRUE TIMEOUT 180)
+
+add_test(NAME slurm_local_cluster_smoke
+         COMMAND bash ${CMAKE_SOURCE_DIR}/tests/slurm/test_local_cluster.sh)
+set_tests_properties(slurm_local_cluster_smoke PROPERTIES
+                     FIXTURES_REQUIRED slurm_cluster LABELS "slurm" RUN_SERIAL TRUE TIMEOUT 300)
+
+add_test(NAME slurm_analyse_job
+         COMMAND bash ${CMAKE_SOURCE_DIR}/tests/slurm/test_analyse_job.sh)
+set_tests_properties(slurm_analyse_job PROPERTIES
+                     FIXTURES_REQUIRED slurm_cluster LABELS "slurm" RUN_SERIAL TRUE TIMEOUT 400
+                     ENVIRONMENT "WSC_EXE=$<TARGET_FILE:wsc>")
