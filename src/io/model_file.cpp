@@ -51,21 +51,6 @@ std::string format_number(double value) {
   return buffer;
 }
 
-/// Splits "/a/b/c" into {"a", "b", "c"} (empty components dropped).
-std::vector<std::string> split_path(const std::string& path) {
-  std::vector<std::string> parts;
-  std::string current;
-  for (char c : path) {
-    if (c == '/') {
-      if (!current.empty()) parts.push_back(std::move(current));
-      current.clear();
-    } else {
-      current += c;
-    }
-  }
-  if (!current.empty()) parts.push_back(std::move(current));
-  return parts;
-}
 
 /// Collects the descriptions on the current HDF5 error stack (used to refine
 /// the message of a failed open).
@@ -153,16 +138,8 @@ void agreed_step(const par::Communicator* comm, Step&& step) {
     step();
     return;
   }
-  bool ok = true;
-  std::string message;
   try {
-    step();
-  } catch (const std::exception& e) {
-    ok = false;
-    message = e.what();
-  }
-  try {
-    comm->agree(ok, message);
+    comm->agree_on(std::forward<Step>(step));
   } catch (const par::AgreedError& e) {
     throw HdfError(e.what());
   }
@@ -174,7 +151,7 @@ void agreed_step(const par::Communicator* comm, Step&& step) {
 /// True when every component of `path` exists, every intermediate one is a
 /// group, and the last one resolves to an object.
 bool object_exists(hid_t file, const std::string& fname, const std::string& path) {
-  const std::vector<std::string> parts = split_path(path);
+  const std::vector<std::string> parts = split_object_path(path);
   std::string prefix;
   for (std::size_t i = 0; i < parts.size(); ++i) {
     prefix += "/" + parts[i];

@@ -7,25 +7,10 @@
 namespace wsc::io {
 namespace {
 
-/// Splits "/a/b/c" into {"a", "b", "c"} (empty components dropped).
-std::vector<std::string> split_path(const std::string& path) {
-  std::vector<std::string> parts;
-  std::string current;
-  for (char c : path) {
-    if (c == '/') {
-      if (!current.empty()) parts.push_back(std::move(current));
-      current.clear();
-    } else {
-      current += c;
-    }
-  }
-  if (!current.empty()) parts.push_back(std::move(current));
-  return parts;
-}
 
 std::string absolute_name(const std::string& path) {
   std::string out;
-  for (const std::string& part : split_path(path)) out += "/" + part;
+  for (const std::string& part : split_object_path(path)) out += "/" + part;
   return out.empty() ? std::string("/") : out;
 }
 
@@ -55,7 +40,7 @@ ResultsFile::ResultsFile(const std::string& path) : path_(path) {
 
 void ResultsFile::ensure_parent_groups(const std::string& dataset) {
   if (!file_.valid()) throw HdfError(path_ + ": write after close");
-  const std::vector<std::string> parts = split_path(dataset);
+  const std::vector<std::string> parts = split_object_path(dataset);
   std::string prefix;
   for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
     prefix += "/" + parts[i];

@@ -7,6 +7,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace wsc::io {
 
@@ -18,6 +19,9 @@ class HdfError : public std::runtime_error {
 /// Throws HdfError("<what>: <call> failed") when status < 0.
 herr_t check_h5(herr_t status, const char* call, const std::string& what);
 hid_t check_h5_id(hid_t id, const char* call, const std::string& what);
+
+/// Splits an object path "/a/b/c" into {"a", "b", "c"} (empty parts dropped).
+std::vector<std::string> split_object_path(const std::string& path);
 
 /// Turns HDF5's automatic error-stack printing off once per process.
 void silence_hdf5_errors();
