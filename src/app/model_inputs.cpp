@@ -148,6 +148,7 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm) {
   std::unique_ptr<io::ModelFile> parallel;
   comm.agree_on([&] { parallel = std::make_unique<io::ModelFile>(path, &comm); });
   comm.agree_on([&] { in.x = parallel->read_embeddings(block); });
+  model.read_mode = parallel->last_read_mode();
   return model;
 }
 

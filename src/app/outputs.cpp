@@ -201,6 +201,7 @@ nlohmann::json make_summary(const Config& config, const RunInfo& info,
   j["rows"] = info.rows;
   j["dim"] = info.dim;
   j["embeddings_dtype"] = info.embeddings_float32 ? "float32" : "float64";
+  j["embeddings_read"] = info.embeddings_read_mode;
   j["pca"] = {{"k", r.pca.k},
               {"projected", r.pca.projected},
               {"variance_explained", number(r.pca.explained)}};

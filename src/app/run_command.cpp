@@ -18,6 +18,7 @@ CompletedRun run_configured(const Config& config, const par::Communicator& comm,
   run.info.rows = model.input.rows;
   run.info.dim = model.input.dim;
   run.info.embeddings_float32 = model.embeddings_float32;
+  run.info.embeddings_read_mode = model.read_mode;
 
   ProgressReporter reporter(std::cerr, "permutations");
   engine::ProgressFn progress;

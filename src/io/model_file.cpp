@@ -498,9 +498,9 @@ EmbeddingShape validate_embeddings(hid_t file, const std::string& fname) {
 /// Reads rows [begin, begin + count) x all columns of a [N, d] dataset into
 /// `out` (already sized count x d). With `collective`, every rank must call;
 /// `select` false makes this rank take part without reading anything.
-void read_row_block(hid_t dset, const std::string& fname, const std::string& dpath,
-                    std::int64_t begin, std::int64_t count, std::int64_t dim, bool select,
-                    bool collective, double* out) {
+std::string read_row_block(hid_t dset, const std::string& fname, const std::string& dpath,
+                           std::int64_t begin, std::int64_t count, std::int64_t dim, bool select,
+                           bool collective, hid_t memory_type, void* out) {
   const std::string what = fname + ": reading rows [" + std::to_string(begin) + ", " +
                            std::to_string(begin + count) + ") of " + dpath;
   Handle file_space(check_h5_id(H5Dget_space(dset), "H5Dget_space", what));
@@ -524,9 +524,23 @@ void read_row_block(hid_t dset, const std::string& fname, const std::string& dpa
     check_h5(H5Pset_dxpl_mpio(dxpl.get(), H5FD_MPIO_COLLECTIVE), "H5Pset_dxpl_mpio", what);
   }
   double dummy = 0.0;
-  check_h5(H5Dread(dset, H5T_NATIVE_DOUBLE, memory_space.get(), file_space.get(), dxpl.get(),
-                   select ? static_cast<void*>(out) : static_cast<void*>(&dummy)),
+  check_h5(H5Dread(dset, memory_type, memory_space.get(), file_space.get(), dxpl.get(),
+                   select ? out : static_cast<void*>(&dummy)),
            "H5Dread", what);
+  if (!collective) return "serial";
+  H5D_mpio_actual_io_mode_t mode = H5D_MPIO_NO_COLLECTIVE;
+  check_h5(H5Pget_mpio_actual_io_mode(dxpl.get(), &mode), "H5Pget_mpio_actual_io_mode", what);
+  switch (mode) {
+    case H5D_MPIO_NO_COLLECTIVE:
+    case H5D_MPIO_CHUNK_INDEPENDENT:
+      return "independent";
+    case H5D_MPIO_CHUNK_MIXED:
+      return "mixed";
+    case H5D_MPIO_CONTIGUOUS_COLLECTIVE:
+    case H5D_MPIO_CHUNK_COLLECTIVE:
+      return "collective";
+  }
+  return "unknown";
 }
 
 /// Reads a rank-1 integer or float dataset of length n (n < 0: any length).
@@ -720,7 +734,7 @@ void inspect_embeddings(hid_t file, const std::string& fname, std::ostream& out,
       const std::int64_t count = std::min(chunk_rows, rows - begin);
       buffer.resize(static_cast<std::size_t>(count * dim));
       read_row_block(dset.get(), fname, kEmbeddings, begin, count, dim, true, false,
-                     buffer.data());
+                     H5T_NATIVE_DOUBLE, buffer.data());
       for (std::int64_t r = 0; r < count; ++r) {
         const double* row = buffer.data() + r * dim;
         for (std::int64_t c = 0; c < dim; ++c) {
@@ -910,7 +924,7 @@ void inspect_groups(hid_t file, const std::string& fname, std::int64_t rows, std
 
 ModelFile::ModelFile(const std::string& path, const par::Communicator* comm,
                      bool require_embeddings)
-    : path_(path), name_(display_name(path)), parallel_(comm != nullptr) {
+    : path_(path), name_(display_name(path)), parallel_(comm != nullptr), comm_(comm) {
   agreed_step(comm, [&] { precheck_file(path_); });
   file_ = open_hdf5(path_, comm != nullptr ? comm->get() : MPI_COMM_NULL);
   if (!require_embeddings) return;
@@ -948,7 +962,7 @@ std::vector<std::string> ModelFile::members(const std::string& group_path) const
   return group_members(file_.get(), name_, group_path);
 }
 
-core::RowMatrix ModelFile::read_embeddings(const par::RowBlock& block) const {
+core::RowMatrix ModelFile::read_embeddings(const par::RowBlock& block, std::int64_t piece_bytes) const {
   // Every failure that can differ between ranks is deferred until after the
   // (collective) read so that no rank leaves the others waiting in it.
   if (!has_embeddings_) {
@@ -976,8 +990,32 @@ core::RowMatrix ModelFile::read_embeddings(const par::RowBlock& block) const {
   {
     Handle dset(check_h5_id(H5Dopen2(file_.get(), kEmbeddings, H5P_DEFAULT), "H5Dopen2",
                             name_ + ": dataset /embeddings"));
-    read_row_block(dset.get(), name_, kEmbeddings, select ? block.begin : 0,
-                   select ? block.count : 0, dim_, select, parallel_, out.data());
+    // Pieces: the same number on every rank (from the largest block), so
+    // ranks that run out of rows still take part in each collective read.
+    const std::int64_t element = embeddings_float32_ ? 4 : 8;
+    const std::int64_t piece_rows =
+        std::max<std::int64_t>(1, piece_bytes / std::max<std::int64_t>(1, dim_ * element));
+    const std::int64_t ranks = comm_ != nullptr ? comm_->size() : 1;
+    const std::int64_t largest = comm_ != nullptr ? (rows_ + ranks - 1) / ranks : block.count;
+    const std::int64_t pieces = std::max<std::int64_t>(1, (largest + piece_rows - 1) / piece_rows);
+    std::vector<float> narrow;
+    for (std::int64_t p = 0; p < pieces; ++p) {
+      const std::int64_t first = p * piece_rows;
+      const std::int64_t n = select ? std::max<std::int64_t>(0, std::min(piece_rows, block.count - first)) : 0;
+      const bool take = n > 0;
+      double* target = take ? out.data() + first * dim_ : nullptr;
+      if (embeddings_float32_) {
+        if (take) narrow.resize(static_cast<std::size_t>(n * dim_));
+        last_read_mode_ = read_row_block(dset.get(), name_, kEmbeddings, take ? block.begin + first : 0,
+                                         n, dim_, take, parallel_, H5T_NATIVE_FLOAT, narrow.data());
+        for (std::int64_t i = 0; take && i < n * dim_; ++i) {
+          target[i] = static_cast<double>(narrow[static_cast<std::size_t>(i)]);
+        }
+      } else {
+        last_read_mode_ = read_row_block(dset.get(), name_, kEmbeddings, take ? block.begin + first : 0,
+                                         n, dim_, take, parallel_, H5T_NATIVE_DOUBLE, target);
+      }
+    }
   }
   if (!deferred.empty()) throw HdfError(deferred);
   if (!out.allFinite()) {

@@ -121,6 +121,17 @@ TEST_P(IoEmbeddings, EachRankReadsItsBlockExactly) {
   EXPECT_EQ(mismatches, 0) << "rank " << comm.rank() << " rows [" << block.begin << ", "
                            << block.end() << ")";
   EXPECT_EQ(comm.sum(static_cast<std::int64_t>(x.rows())), c.rows);
+  // HDF5 did the read collectively (no type conversion stands in the way).
+  EXPECT_EQ(file->last_read_mode(), "collective") << "rank " << comm.rank();
+
+  // Pieces of 3 rows: ranks with fewer pieces still join every collective read.
+  wsc::core::RowMatrix pieces;
+  try {
+    pieces = file->read_embeddings(block, 3 * c.dim * (c.float32 ? 4 : 8));
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "rank " << comm.rank() << ": " << e.what();
+  }
+  EXPECT_TRUE(pieces.rows() == x.rows() && pieces == x) << "rank " << comm.rank();
   file.reset();  // collective close, all ranks together
   comm.barrier();
 }

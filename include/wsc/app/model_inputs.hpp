@@ -14,6 +14,7 @@ struct LoadedModel {
   std::string model_name;
   engine::AnalysisInput input;
   bool embeddings_float32 = false;
+  std::string read_mode;  ///< how HDF5 did the embeddings read ("collective", ...)
 };
 
 /// Collective over comm. Throws par::AgreedError (same message on all ranks)

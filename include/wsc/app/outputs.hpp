@@ -17,6 +17,7 @@ struct RunInfo {
   std::int64_t rows = 0;
   std::int64_t dim = 0;
   bool embeddings_float32 = false;
+  std::string embeddings_read_mode;  ///< rank 0's HDF5 I/O mode for its rows
   std::vector<double> peak_rss_per_rank;  ///< bytes, gathered at the root
   double wall_seconds = 0.0;
 };

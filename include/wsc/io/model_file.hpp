@@ -63,8 +63,16 @@ class ModelFile {
 
   /// Reads rows [block.begin, block.end()) of /embeddings as doubles.
   /// Collective when opened with a communicator (every rank must call, an
-  /// empty block is fine).
-  core::RowMatrix read_embeddings(const par::RowBlock& block) const;
+  /// empty block is fine). Rows are read in the file's own float type (so
+  /// HDF5 needs no type conversion, which would turn collective I/O off) in
+  /// pieces of at most `piece_bytes`, and widened to double in memory.
+  core::RowMatrix read_embeddings(const par::RowBlock& block,
+                                  std::int64_t piece_bytes = std::int64_t{1} << 28) const;
+
+  /// How the last read_embeddings() was done, as HDF5 reports it (the
+  /// mode of the last piece): "collective", "independent", "mixed" or
+  /// "serial" (file opened without a communicator).
+  const std::string& last_read_mode() const { return last_read_mode_; }
 
   /// Reads /labels/<name>: rank 1, length N, integer or float. Throws naming
   /// the dataset on a wrong type, rank or length.
@@ -88,6 +96,8 @@ class ModelFile {
   std::int64_t rows_ = 0;
   std::int64_t dim_ = 0;
   bool embeddings_float32_ = false;
+  const par::Communicator* comm_ = nullptr;
+  mutable std::string last_read_mode_ = "none";
 };
 
 /// Builds the human-readable report of `wsc inspect` (what the file holds, and
