@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
     wsc::app::RunOptions run_options;
     CLI::App* run = app.add_subcommand("run", "the whole analysis of one model");
     run->add_option("config", run_options.config_path, "analysis config (TOML)")->required();
-    run->add_option("--set", run_options.overrides, "override a config key: key=value (repeatable)");
+    run->add_option("--set", run_options.overrides, "override a config key: key=value (repeatable)")
+        ->allow_extra_args(false);
     run->add_flag("--quiet,-q", run_options.quiet, "print nothing on success");
 
     std::string inspect_path;
