@@ -116,7 +116,10 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm) {
     }
     if (primary_has_labels) {
       engine::LabelSpec spec;
-      if (in.primary_from_file) spec.declared_classes = static_cast<int>(in.primary_head.classes());
+      if (in.primary_from_file) {
+        spec.declared_classes = static_cast<int>(in.primary_head.classes());
+        spec.allow_empty_classes = true;
+      }
       const io::LabelColumn column = labels.read_labels(config.primary.task, in.rows);
       if (column.continuous) {
         throw std::invalid_argument(lname + ": /labels/" + config.primary.task +

@@ -87,7 +87,7 @@ TaskLabels make_task_labels(const std::string& name, const std::string& where,
   task.labels.resize(codes.size());
   for (std::size_t i = 0; i < codes.size(); ++i) task.labels[i] = static_cast<int>(codes[i]);
   count_classes(task);
-  for (int c = 0; c < task.classes; ++c) {
+  for (int c = 0; c < task.classes && !spec.allow_empty_classes; ++c) {
     if (task.class_counts[static_cast<std::size_t>(c)] == 0) {
       throw std::invalid_argument(where + ": class " + std::to_string(c) + " of " +
                                   std::to_string(task.classes) + " has no samples");

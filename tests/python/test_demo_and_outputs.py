@@ -124,6 +124,26 @@ def test_probe_primary_grouped_folds(tmp):
             check(sorted(np.unique(fold)) == [0, 1, 2, 3], "four folds used")
 
 
+def test_model_head_with_unused_class(tmp):
+    """The model's own head is only evaluated on /labels/<primary>: labels that
+    never use one of its classes are fine (a fitted probe would refuse them)."""
+    model = os.path.join(tmp, "model.h5")
+    make_model(model, n=90, d=6)
+    with h5py.File(model, "a") as f:
+        plane = f["labels/plane"][()]
+        plane[plane == 1] = 2
+        del f["labels/plane"]
+        f["labels/plane"] = plane
+    out = os.path.join(tmp, "out")
+    run_wsc(["run", write_config(os.path.join(tmp, "c.toml"), model, out, permutations=3), "-q"])
+    probes = {r["task"]: r for r in read_csv(os.path.join(out, "probes.csv"))}
+    check(probes["plane"]["classes"] == "3", "the model head keeps its 3 classes")
+    proc = run_wsc(["run", write_config(os.path.join(tmp, "d.toml"), model, out, permutations=3,
+                                        source="probe"), "-q"], check_ok=False)
+    check(proc.returncode != 0 and "class 1 of 3 has no samples" in proc.stderr,
+          "a probe primary refuses the empty class: %s" % proc.stderr)
+
+
 def test_unconverged_is_loud(tmp):
     model = os.path.join(tmp, "model.h5")
     make_model(model, n=100, d=6, seed=3)
@@ -139,4 +159,5 @@ def test_unconverged_is_loud(tmp):
 
 if __name__ == "__main__":
     main({"demo": test_demo, "outputs": test_outputs_contract, "labels_file": test_second_labels_file,
-          "probe_primary": test_probe_primary_grouped_folds, "unconverged": test_unconverged_is_loud})
+          "probe_primary": test_probe_primary_grouped_folds, "unconverged": test_unconverged_is_loud,
+          "unused_class": test_model_head_with_unused_class})

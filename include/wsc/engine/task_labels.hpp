@@ -27,6 +27,10 @@ struct LabelSpec {
   int bins = 0;                 ///< 0 = categorical
   core::BinMethod method = core::BinMethod::EqualWidth;
   int declared_classes = 0;     ///< 0 = max + 1
+  /// Classes without samples are refused for fitted tasks (the bias of an
+  /// empty class diverges); a given head only evaluated on the labels may
+  /// have classes the labels never use.
+  bool allow_empty_classes = false;
 };
 
 /// Integer codes: -1 is missing; < -1 or >= declared classes is refused;
