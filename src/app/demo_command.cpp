@@ -72,7 +72,8 @@ int demo_command(const std::string& dir_text, std::int64_t permutations, const p
       Row row{spec.name, task.name, "", task.quality.auroc_stat.mean, 0.0, 1.0};
       for (core::Index i = 0; i < task.cos.rows(); ++i) {
         for (core::Index j = 0; j < task.cos.cols(); ++j, ++cell) {
-          if (std::fabs(task.cos(i, j)) >= std::fabs(row.cos)) {
+          // The first of (near-)equal cells wins: a binary head's two rows tie exactly.
+          if (std::fabs(task.cos(i, j)) > std::fabs(row.cos) + 1e-12) {
             row.cos = task.cos(i, j);
             row.p_fwer = r.p_fwer[cell];
             row.cell = r.primary.class_names[static_cast<std::size_t>(i)] + " x " +

@@ -1,0 +1,496 @@
+// The batched TRON: every head equals fit_probe on its label vector, heads
+// that need many iterations do not disturb the others, the iteration limit,
+// argument errors agreed by every participant, and the collective contract
+// over row blocks on threads (same calls, same buffer sizes everywhere).
+#include "wsc/core/batched_newton.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <mutex>
+#include <numeric>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace wsc::core {
+namespace {
+
+struct Problem {
+  RowMatrix x;
+  Labels y;  // the unpermuted labels (every 7th row skipped)
+};
+
+/// Gaussian classes of norm-`separation` means in d dimensions, a common
+/// offset (embedding-like, exercises the centred coordinates) and features of
+/// different scales. Every 7th row is unlabelled.
+Problem make_problem(Index n, Index d, int classes, double separation, std::uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  Matrix means(classes, d);
+  for (Index c = 0; c < classes; ++c) {
+    for (Index j = 0; j < d; ++j) means(c, j) = normal(rng);
+    means.row(c) *= separation / means.row(c).norm();
+  }
+  Problem p;
+  p.x.resize(n, d);
+  p.y.resize(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) {
+    const int label = static_cast<int>(i % classes);
+    for (Index j = 0; j < d; ++j) {
+      const double scale = 1.0 + 2.0 * static_cast<double>(j % 5);
+      p.x(i, j) = 3.0 + (means(label, j) + normal(rng)) * scale;
+    }
+    p.y[static_cast<std::size_t>(i)] = i % 7 == 3 ? -1 : label;
+  }
+  return p;
+}
+
+/// `heads` label vectors: head 0 the original labels, the others the counted
+/// labels permuted among the counted rows; every third head also skips some
+/// extra rows of its own (heads may differ in their row sets).
+std::vector<Labels> permuted_labels(const Labels& y, std::size_t heads, std::uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<std::size_t> counted;
+  for (std::size_t i = 0; i < y.size(); ++i)
+    if (y[i] >= 0) counted.push_back(i);
+  std::vector<Labels> out;
+  out.push_back(y);
+  for (std::size_t b = 1; b < heads; ++b) {
+    std::vector<int> values;
+    for (std::size_t i : counted) values.push_back(y[i]);
+    std::shuffle(values.begin(), values.end(), rng);
+    Labels lab = y;
+    for (std::size_t k = 0; k < counted.size(); ++k) lab[counted[k]] = values[k];
+    if (b % 3 == 0) {
+      for (std::size_t i = b; i < lab.size(); i += 11) lab[i] = -1;
+    }
+    out.push_back(std::move(lab));
+  }
+  return out;
+}
+
+double param_norm(const ProbeHead& h) {
+  return std::sqrt(h.weight.squaredNorm() + h.bias.squaredNorm());
+}
+
+/// Relative distance of two heads: |W - W'| / |(W, b)| and likewise for b.
+void expect_same_head(const ProbeHead& got, const ProbeHead& want, double rel,
+                      const std::string& what) {
+  ASSERT_EQ(got.weight.rows(), want.weight.rows()) << what;
+  ASSERT_EQ(got.weight.cols(), want.weight.cols()) << what;
+  ASSERT_EQ(got.bias.size(), want.bias.size()) << what;
+  const double scale = std::max(param_norm(want), 1e-300);
+  EXPECT_LE((got.weight - want.weight).norm() / scale, rel) << what;
+  EXPECT_LE((got.bias - want.bias).norm() / scale, rel) << what;
+}
+
+double gradient_max_norm(const RowMatrix& x, const Labels& y, int classes, double l2,
+                         const ProbeHead& head) {
+  SoftmaxObjective obj(x, y, classes, l2, identity_reduce());
+  Vector g;
+  obj.value_and_gradient(SoftmaxObjective::pack(head), g);
+  return g.lpNorm<Eigen::Infinity>();
+}
+
+struct BatchCase {
+  Index n;
+  Index d;
+  int classes;
+  double l2;
+  std::size_t heads;
+  double separation;
+};
+
+class BatchedEqualsSingle : public ::testing::TestWithParam<BatchCase> {};
+
+TEST_P(BatchedEqualsSingle, EveryHeadEqualsFitProbe) {
+  const BatchCase k = GetParam();
+  const auto seed = static_cast<std::uint32_t>(k.n * 7 + k.d * 3 + k.classes + k.heads);
+  const Problem p = make_problem(k.n, k.d, k.classes, k.separation, seed);
+  const std::vector<Labels> labels = permuted_labels(p.y, k.heads, seed + 1);
+  SolverOptions options;
+  options.tol = 1e-10;
+
+  std::vector<FitReport> reports;
+  BatchedFitStats stats;
+  const std::vector<ProbeHead> batched =
+      fit_probes_batched(p.x, labels, k.classes, k.l2, options, identity_reduce(), &reports, &stats);
+  ASSERT_EQ(batched.size(), k.heads);
+  ASSERT_EQ(reports.size(), k.heads);
+
+  int max_iterations = 0;
+  for (std::size_t b = 0; b < k.heads; ++b) {
+    const std::string what = "head " + std::to_string(b);
+    FitReport single_report;
+    const ProbeHead single =
+        fit_probe(p.x, labels[b], k.classes, k.l2, options, identity_reduce(), &single_report);
+    ASSERT_TRUE(single_report.converged) << what;
+    EXPECT_TRUE(reports[b].converged) << what;
+    EXPECT_LE(reports[b].grad_max_norm, options.tol) << what;
+    EXPECT_GT(reports[b].iterations, 0) << what;
+    // Same method: the same path up to rounding, so (almost always) the same
+    // counts; a rounding-level difference may flip one late decision.
+    EXPECT_NEAR(reports[b].iterations, single_report.iterations, 1) << what;
+    EXPECT_NEAR(reports[b].inner_iterations, single_report.inner_iterations,
+                std::max(2, single_report.inner_iterations / 10))
+        << what;
+    EXPECT_NEAR(reports[b].objective, single_report.objective,
+                1e-12 * std::max(1.0, std::abs(single_report.objective)))
+        << what;
+    expect_same_head(batched[b], single, 1e-7, what);
+    // Optimal on its own terms (fresh objective, original parameters).
+    EXPECT_LE(gradient_max_norm(p.x, labels[b], k.classes, k.l2, batched[b]), 2 * options.tol)
+        << what;
+    EXPECT_NEAR(batched[b].bias.sum(), 0.0, 1e-12 * std::max(1.0, batched[b].bias.norm()));
+    max_iterations = std::max(max_iterations, reports[b].iterations);
+  }
+  // Lock-step: as many rounds as the slowest head needs; one reduce for the
+  // setup, one per evaluation, one per Hessian product.
+  EXPECT_EQ(stats.rounds, max_iterations);
+  EXPECT_EQ(stats.reduce_calls, 1 + stats.evaluations + stats.hessian_products);
+  EXPECT_LE(stats.evaluations, 1 + stats.rounds);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Problems, BatchedEqualsSingle,
+    ::testing::Values(BatchCase{500, 5, 2, 1e-2, 1, 1.5}, BatchCase{700, 12, 3, 1e-4, 1, 3.0},
+                      BatchCase{800, 16, 3, 1e-3, 7, 2.0}, BatchCase{3000, 64, 5, 1e-4, 7, 3.0},
+                      BatchCase{1000, 24, 2, 1e-2, 7, 4.0}, BatchCase{1500, 32, 3, 1e-4, 32, 2.0},
+                      BatchCase{2000, 8, 2, 1e-3, 32, 1.0}, BatchCase{600, 64, 5, 1e-2, 32, 3.0},
+                      BatchCase{1200, 40, 5, 1e-3, 32, 2.5}));
+
+TEST(BatchedNewton, SlowHeadConvergesAndLeavesOthersUnchanged) {
+  const int classes = 3;
+  const double l2 = 1e-4;
+  const Problem p = make_problem(1500, 20, classes, 2.0, 11);
+  std::vector<Labels> labels = permuted_labels(p.y, 9, 12);
+  // A (nearly) separable head: the label is a function of the features.
+  Labels separable(p.y.size());
+  for (Index i = 0; i < p.x.rows(); ++i) {
+    const double score = p.x(i, 0) - p.x(i, 1) + 0.5 * p.x(i, 2);
+    separable[static_cast<std::size_t>(i)] = score < -1.0 ? 0 : (score < 4.0 ? 1 : 2);
+  }
+  labels.insert(labels.begin() + 4, separable);
+  SolverOptions options;
+  options.tol = 1e-10;
+
+  std::vector<FitReport> reports;
+  BatchedFitStats stats;
+  const auto batched =
+      fit_probes_batched(p.x, labels, classes, l2, options, identity_reduce(), &reports, &stats);
+  int others_max = 0;
+  for (std::size_t b = 0; b < labels.size(); ++b) {
+    const std::string what = "head " + std::to_string(b);
+    EXPECT_TRUE(reports[b].converged) << what;
+    EXPECT_LE(reports[b].grad_max_norm, options.tol) << what;
+    FitReport single_report;
+    const ProbeHead single =
+        fit_probe(p.x, labels[b], classes, l2, options, identity_reduce(), &single_report);
+    ASSERT_TRUE(single_report.converged) << what;
+    expect_same_head(batched[b], single, 1e-7, what);
+    if (b != 4) others_max = std::max(others_max, reports[b].iterations);
+  }
+  // The separable head really is the slow one, and the batch ran for it alone
+  // at the end: the last Hessian products carried one head.
+  EXPECT_GE(reports[4].iterations, 2 * others_max);
+  EXPECT_EQ(stats.rounds, reports[4].iterations);
+
+  // Batched alone or in company: the same head.
+  std::vector<FitReport> alone_report;
+  const auto alone = fit_probes_batched(p.x, {separable}, classes, l2, options, identity_reduce(),
+                                        &alone_report);
+  expect_same_head(alone[0], batched[4], 1e-7, "separable alone");
+  EXPECT_NEAR(alone_report[0].iterations, reports[4].iterations, 1);
+}
+
+TEST(BatchedNewton, BatchShrinksAsHeadsConverge) {
+  // Record the reduce sizes: after the slow head is the only one left, every
+  // Hessian product carries exactly one head (C (d + 1) doubles).
+  const int classes = 2;
+  const Index d = 6;
+  const Problem p = make_problem(800, d, classes, 1.0, 21);
+  std::vector<Labels> labels = permuted_labels(p.y, 6, 22);
+  Labels separable(p.y.size());
+  for (Index i = 0; i < p.x.rows(); ++i) separable[static_cast<std::size_t>(i)] = p.x(i, 0) > 3.0;
+  labels.push_back(separable);
+  std::vector<std::size_t> sizes;
+  const SumReduce record = [&](double*, std::size_t count) { sizes.push_back(count); };
+  SolverOptions options;
+  options.tol = 1e-10;
+  std::vector<FitReport> reports;
+  fit_probes_batched(p.x, labels, classes, 1e-4, options, record, &reports);
+  const std::size_t one_head_hv = static_cast<std::size_t>(classes * (d + 1));
+  const std::size_t one_head_eval = static_cast<std::size_t>(1 + 3 * classes * d + 2 * classes);
+  const std::size_t heads = labels.size();
+  ASSERT_GE(sizes.size(), 3u);
+  EXPECT_EQ(sizes[0], heads * static_cast<std::size_t>(2 + d));  // setup
+  EXPECT_EQ(sizes[1], heads * one_head_eval);                    // initial evaluation
+  EXPECT_EQ(sizes[2], heads * one_head_hv);                      // first CG step: all heads
+  EXPECT_TRUE(sizes.back() == one_head_eval || sizes.back() == one_head_hv);
+  // A good part of the calls carry the slow head alone.
+  const auto alone = std::count_if(sizes.begin(), sizes.end(), [&](std::size_t s) {
+    return s == one_head_eval || s == one_head_hv;
+  });
+  EXPECT_GE(alone, static_cast<long>(sizes.size() / 4));
+  for (const FitReport& r : reports) EXPECT_TRUE(r.converged);
+}
+
+TEST(BatchedNewton, IterationLimit) {
+  const int classes = 3;
+  const Problem p = make_problem(600, 10, classes, 2.0, 31);
+  const auto labels = permuted_labels(p.y, 5, 32);
+  SolverOptions options;
+  options.tol = 1e-10;
+  options.max_iter = 1;
+  std::vector<FitReport> reports;
+  const auto heads = fit_probes_batched(p.x, labels, classes, 1e-3, options, identity_reduce(), &reports);
+  ASSERT_EQ(reports.size(), labels.size());
+  for (std::size_t b = 0; b < labels.size(); ++b) {
+    EXPECT_FALSE(reports[b].converged);
+    EXPECT_EQ(reports[b].iterations, 1);
+    EXPECT_GT(reports[b].grad_max_norm, options.tol);
+    // Same first step as the single solver.
+    FitReport single_report;
+    const ProbeHead single =
+        fit_probe(p.x, labels[b], classes, 1e-3, options, identity_reduce(), &single_report);
+    EXPECT_FALSE(single_report.converged);
+    expect_same_head(heads[b], single, 1e-9, "head " + std::to_string(b));
+    EXPECT_NEAR(reports[b].grad_max_norm, single_report.grad_max_norm,
+                1e-9 * single_report.grad_max_norm);
+  }
+
+  options.max_iter = 0;
+  const auto zero = fit_probes_batched(p.x, labels, classes, 1e-3, options, identity_reduce(), &reports);
+  for (std::size_t b = 0; b < labels.size(); ++b) {
+    EXPECT_FALSE(reports[b].converged);
+    EXPECT_EQ(reports[b].iterations, 0);
+    EXPECT_EQ(zero[b].weight, Matrix::Zero(classes, 10));
+  }
+}
+
+TEST(BatchedNewton, EmptyBatchAndArgumentErrors) {
+  const Problem p = make_problem(50, 3, 2, 1.0, 41);
+  int calls = 0;
+  const SumReduce count = [&](double*, std::size_t) { ++calls; };
+  std::vector<FitReport> reports(3);
+  EXPECT_TRUE(fit_probes_batched(p.x, {}, 2, 0.1, SolverOptions{}, count, &reports).empty());
+  EXPECT_TRUE(reports.empty());
+  EXPECT_EQ(calls, 0);
+  EXPECT_THROW(fit_probes_batched(p.x, {p.y}, 1, 0.1, SolverOptions{}, count, nullptr),
+               std::invalid_argument);
+  EXPECT_THROW(fit_probes_batched(p.x, {p.y}, 2, -1.0, SolverOptions{}, count, nullptr),
+               std::invalid_argument);
+  EXPECT_THROW(fit_probes_batched(p.x, {p.y}, 2, 0.1, SolverOptions{}, SumReduce{}, nullptr),
+               std::invalid_argument);
+  SolverOptions bad;
+  bad.max_iter = -1;
+  EXPECT_THROW(fit_probes_batched(p.x, {p.y}, 2, 0.1, bad, count, nullptr), std::invalid_argument);
+  EXPECT_EQ(calls, 0);  // all of these before any collective call
+
+  Labels none(p.y.size(), -1);
+  EXPECT_THROW(fit_probes_batched(p.x, {p.y, none}, 2, 0.1, SolverOptions{}, count, nullptr),
+               std::invalid_argument);
+  Labels too_big = p.y;
+  too_big[4] = 2;
+  EXPECT_THROW(fit_probes_batched(p.x, {p.y, too_big}, 2, 0.1, SolverOptions{}, count, nullptr),
+               std::invalid_argument);
+  Labels short_labels(p.y.begin(), p.y.end() - 1);
+  EXPECT_THROW(fit_probes_batched(p.x, {short_labels}, 2, 0.1, SolverOptions{}, count, nullptr),
+               std::invalid_argument);
+  EXPECT_EQ(calls, 3);  // one setup reduce each
+}
+
+TEST(BatchedNewton, SuggestedBatchHeads) {
+  // floor(256 MiB / (3 matrices * 8 bytes * n * C)).
+  EXPECT_EQ(suggested_batch_heads(4800, 3), 776);
+  EXPECT_EQ(suggested_batch_heads(4800, 3, std::size_t{24} * 4800 * 3 * 10), 10);
+  EXPECT_EQ(suggested_batch_heads(100000000, 10), 1);
+  EXPECT_GE(suggested_batch_heads(0, 2), 1);
+}
+
+// ---- Collective -----------------------------------------------------------
+
+/// An allreduce (sum) among `parties` threads, as in core_collective_test.cpp,
+/// that also records the sequence of buffer sizes of every party.
+class ThreadAllreduce {
+ public:
+  explicit ThreadAllreduce(int parties)
+      : parties_(parties), sizes_(static_cast<std::size_t>(parties)) {}
+
+  SumReduce hook(int party) {
+    return [this, party](double* data, std::size_t count) { reduce(party, data, count); };
+  }
+  void finish() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++finished_;
+    changed_.notify_all();
+  }
+  bool broken() const { return broken_; }
+  std::string what() const { return what_; }
+  const std::vector<std::vector<std::size_t>>& sizes() const { return sizes_; }
+
+ private:
+  void reduce(int party, double* data, std::size_t count) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    sizes_[static_cast<std::size_t>(party)].push_back(count);
+    if (broken_) return;
+    if (arrived_ == 0) {
+      sum_.assign(data, data + count);
+    } else if (sum_.size() != count) {
+      fail("count mismatch: " + std::to_string(count) + " vs " + std::to_string(sum_.size()));
+      return;
+    } else {
+      for (std::size_t i = 0; i < count; ++i) sum_[i] += data[i];
+    }
+    if (++arrived_ == parties_) {
+      result_ = sum_;
+      arrived_ = 0;
+      ++generation_;
+      changed_.notify_all();
+    } else {
+      const std::uint64_t mine = generation_;
+      const bool done = changed_.wait_for(lock, std::chrono::seconds(30), [&] {
+        return generation_ != mine || broken_ || finished_ > 0;
+      });
+      if (generation_ == mine) {
+        fail(done ? "a party finished while others were in a reduce" : "reduce timed out");
+        return;
+      }
+    }
+    std::copy(result_.begin(), result_.end(), data);
+  }
+  void fail(const std::string& why) {
+    if (!broken_) what_ = why;
+    broken_ = true;
+    changed_.notify_all();
+  }
+
+  int parties_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int arrived_ = 0;
+  int finished_ = 0;
+  std::uint64_t generation_ = 0;
+  std::vector<double> sum_, result_;
+  std::vector<std::vector<std::size_t>> sizes_;
+  bool broken_ = false;
+  std::string what_;
+};
+
+using Blocks = std::vector<std::pair<Index, Index>>;
+
+/// Runs body(party, x_block, label_blocks, reduce) on one thread per block.
+template <typename Body>
+void run_parties(const RowMatrix& x, const std::vector<Labels>& labels, const Blocks& blocks,
+                 ThreadAllreduce& comm, Body body) {
+  std::vector<RowMatrix> xs;
+  std::vector<std::vector<Labels>> ys;
+  for (const auto& [begin, end] : blocks) {
+    xs.emplace_back(x.middleRows(begin, end - begin));
+    std::vector<Labels> part;
+    for (const Labels& y : labels) part.emplace_back(y.begin() + begin, y.begin() + end);
+    ys.push_back(std::move(part));
+  }
+  std::vector<std::thread> threads;
+  for (std::size_t k = 0; k < blocks.size(); ++k) {
+    threads.emplace_back([&, k] {
+      try {
+        body(static_cast<int>(k), xs[k], ys[k], comm.hook(static_cast<int>(k)));
+      } catch (...) {
+        comm.finish();
+        throw;
+      }
+      comm.finish();
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+TEST(BatchedNewtonCollective, RowBlocksEqualSerialBatch) {
+  const int classes = 3;
+  const double l2 = 1e-3;
+  const Problem p = make_problem(1400, 12, classes, 2.0, 51);
+  std::vector<Labels> labels = permuted_labels(p.y, 10, 52);
+  // One slower head so that the batch shrinks during the fit.
+  Labels separable(p.y.size());
+  for (Index i = 0; i < p.x.rows(); ++i) {
+    const double score = p.x(i, 0) - p.x(i, 3);
+    separable[static_cast<std::size_t>(i)] = score < -2.0 ? 0 : (score < 2.0 ? 1 : 2);
+  }
+  labels.push_back(separable);
+  SolverOptions options;
+  options.tol = 1e-10;
+  std::vector<FitReport> serial_reports;
+  const auto serial =
+      fit_probes_batched(p.x, labels, classes, l2, options, identity_reduce(), &serial_reports);
+
+  for (const Blocks& blocks :
+       {Blocks{{0, 700}, {700, 1400}}, Blocks{{0, 500}, {500, 500}, {500, 1400}},
+        Blocks{{0, 0}, {0, 1}, {1, 900}, {900, 1400}}}) {
+    const std::size_t parties = blocks.size();
+    ThreadAllreduce comm(static_cast<int>(parties));
+    std::vector<std::vector<ProbeHead>> heads(parties);
+    std::vector<std::vector<FitReport>> reports(parties);
+    run_parties(p.x, labels, blocks, comm,
+                [&](int k, const RowMatrix& x, const std::vector<Labels>& y, SumReduce reduce) {
+                  const auto i = static_cast<std::size_t>(k);
+                  heads[i] = fit_probes_batched(x, y, classes, l2, options, reduce, &reports[i]);
+                });
+    ASSERT_FALSE(comm.broken()) << comm.what();
+    for (std::size_t k = 0; k < parties; ++k) {
+      // Same calls with the same sizes, same decisions, bitwise the same heads.
+      EXPECT_EQ(comm.sizes()[k], comm.sizes()[0]) << "party " << k;
+      ASSERT_EQ(heads[k].size(), labels.size());
+      for (std::size_t b = 0; b < labels.size(); ++b) {
+        EXPECT_EQ(reports[k][b].iterations, reports[0][b].iterations);
+        EXPECT_EQ(reports[k][b].inner_iterations, reports[0][b].inner_iterations);
+        EXPECT_EQ(heads[k][b].weight, heads[0][b].weight);
+        EXPECT_EQ(heads[k][b].bias, heads[0][b].bias);
+      }
+    }
+    // Against the serial batch (summation order differs).
+    for (std::size_t b = 0; b < labels.size(); ++b) {
+      EXPECT_TRUE(reports[0][b].converged);
+      EXPECT_LE(reports[0][b].grad_max_norm, options.tol);
+      expect_same_head(heads[0][b], serial[b], 1e-7, "head " + std::to_string(b));
+    }
+    // The batch did shrink: some call carries fewer heads than the first product.
+    const auto& sizes = comm.sizes()[0];
+    ASSERT_GE(sizes.size(), 3u);
+    EXPECT_LT(*std::min_element(sizes.begin() + 1, sizes.end()), sizes[2]);
+  }
+}
+
+TEST(BatchedNewtonCollective, LocalErrorsAreAgreedByAll) {
+  const Problem p = make_problem(60, 3, 2, 1.0, 61);
+  std::vector<Labels> labels = permuted_labels(p.y, 3, 62);
+  // A bad label only in the last party's rows; then a head without any
+  // labelled row. Every party throws after the same single setup reduce.
+  std::vector<Labels> bad_label = labels;
+  bad_label[1][45] = 7;
+  std::vector<Labels> empty_head = labels;
+  empty_head[2].assign(p.y.size(), -1);
+  for (const auto& case_labels : {bad_label, empty_head}) {
+    ThreadAllreduce comm(3);
+    std::vector<int> threw(3, 0);
+    run_parties(p.x, case_labels, Blocks{{0, 30}, {30, 30}, {30, 60}}, comm,
+                [&](int k, const RowMatrix& x, const std::vector<Labels>& y, SumReduce reduce) {
+                  try {
+                    fit_probes_batched(x, y, 2, 0.1, SolverOptions{}, reduce, nullptr);
+                  } catch (const std::invalid_argument&) {
+                    threw[static_cast<std::size_t>(k)] = 1;
+                  }
+                });
+    ASSERT_FALSE(comm.broken()) << comm.what();
+    EXPECT_EQ(threw, (std::vector<int>{1, 1, 1}));
+    for (const auto& s : comm.sizes()) EXPECT_EQ(s.size(), 1u);  // the setup reduce only
+  }
+}
+
+}  // namespace
+}  // namespace wsc::core
