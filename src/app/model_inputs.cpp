@@ -81,6 +81,13 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm) {
   const std::string& path = config.input.embeddings;
   const std::string label_path = config.input.labels.empty() ? path : config.input.labels;
 
+  if (config.permutation.scheme != "free") {
+    // Refused rather than run as free permutations, which would answer a
+    // different question than the one asked.
+    throw par::AgreedError("permutation.scheme = \"" + config.permutation.scheme +
+                           "\" is not supported by this version of wsc (only \"free\")");
+  }
+
   // Phase 1, on every rank alone (no collective calls): open serially,
   // check shapes and types, read the small datasets, check memory.
   comm.agree_on([&] {

@@ -47,8 +47,10 @@ def config_case(setting, pattern, ranks_list=(0,)):
         out = os.path.join(tmp, "out")
         cfg = write_config(os.path.join(tmp, "c.toml"), model, out, metadata=("site", ("age", 3)),
                            permutations=3)
+        settings = setting if isinstance(setting, list) else [setting]
+        args = ["run", cfg] + [a for s in settings for a in ("--set", s)]
         for ranks in ranks_list:
-            expect_error(tmp, ["run", cfg, "--set", setting], pattern, ranks=ranks, out=out)
+            expect_error(tmp, args, pattern, ranks=ranks, out=out)
     return test
 
 
@@ -191,6 +193,8 @@ TESTS = {
     "folds_above_samples": config_case("cv.folds=500", "folds", ranks_list=(0, 2)),
     "bins_below_2": config_case("metadata.1.bins=1", "bins"),
     "negative_count": config_case("permutation.count=-5", "permutation.count"),
+    "unsupported_scheme": config_case(["permutation.scheme=within", "permutation.strata=site"],
+                                      "permutation.scheme", ranks_list=(0, 2)),
     "unknown_metadata": config_case("metadata.0.name=hospital", "hospital", ranks_list=(0, 2)),
     "missing_embeddings": model_case(delete("embeddings"), "/embeddings"),
     "embeddings_rank": model_case(replace("embeddings", np.zeros(60)), "/embeddings"),
