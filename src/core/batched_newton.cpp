@@ -266,12 +266,6 @@ class BatchKernels {
   }
   /// Swaps all of trial_ and current_ (block t of the trial becomes slot t).
   void swap_all() { current_.swap(trial_); }
-  /// Copies block `from` of current_ back from trial_ after swap_all().
-  void restore_block(Index slot) {
-    const Index len = x_.rows() * classes_;
-    if (len > 0) std::memcpy(current_.data() + slot * len, trial_.data() + slot * len,
-                             static_cast<std::size_t>(len) * sizeof(double));
-  }
   /// Moves the current block of slot `from` to slot `to` (to < from).
   void move_block(Index from, Index to) {
     const Index len = x_.rows() * classes_;
@@ -589,14 +583,11 @@ std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<
         h.m.swap(h.m_new);
       }
     }
-    // Accepted heads take their trial probabilities. When every active head
-    // made a trial (block t = slot t), swap the matrices and copy back the
-    // few rejected ones instead of copying the accepted ones.
-    if (trial.size() == active.size() && 2 * n_accepted >= trial.size()) {
+    // Accepted heads take their trial probabilities: when every active head
+    // made a trial (block t = slot t) and all were accepted, by swapping the
+    // matrices, otherwise block by block.
+    if (n_accepted == active.size()) {
       kernels.swap_all();
-      for (std::size_t t = 0; t < trial.size(); ++t) {
-        if (!accepted[t]) kernels.restore_block(static_cast<Index>(t));
-      }
     } else if (n_accepted > 0) {
       std::size_t slot = 0;
       for (std::size_t t = 0; t < trial.size(); ++t) {

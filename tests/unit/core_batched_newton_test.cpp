@@ -78,32 +78,43 @@ double param_norm(const ProbeHead& h) {
   return std::sqrt(h.weight.squaredNorm() + h.bias.squaredNorm());
 }
 
-/// Two converged fits of one strictly convex problem agree to within the
-/// optimum's uncertainty: |theta - theta*| <= |grad| / mu with mu >= l2 (the
-/// bias is unpenalised, but its data curvature is far above the l2 values
-/// used here). So they must agree to `rel` relative, or, where the achieved
-/// gradients are too large for that (fit_probe itself stops at grad <= tol,
-/// and tol / l2 can exceed rel |theta|), to that bound. The reports'
-/// gradient norms are the actually reached ones, usually far below tol.
-void expect_same_head(const ProbeHead& got, double got_grad, const ProbeHead& want,
-                      double want_grad, double l2, double rel, const std::string& what) {
-  ASSERT_EQ(got.weight.rows(), want.weight.rows()) << what;
-  ASSERT_EQ(got.weight.cols(), want.weight.cols()) << what;
-  ASSERT_EQ(got.bias.size(), want.bias.size()) << what;
-  const double params = static_cast<double>(want.weight.size() + want.bias.size());
-  const double uncertainty = 2.0 * std::sqrt(params) * (got_grad + want_grad) / l2;
-  const double allowed = std::max(rel * param_norm(want), uncertainty);
-  EXPECT_LE((got.weight - want.weight).norm(), allowed)
-      << what << " (relative " << (got.weight - want.weight).norm() / param_norm(want) << ")";
-  EXPECT_LE((got.bias - want.bias).norm(), allowed) << what;
-}
-
 double gradient_max_norm(const RowMatrix& x, const Labels& y, int classes, double l2,
                          const ProbeHead& head) {
   SoftmaxObjective obj(x, y, classes, l2, identity_reduce());
   Vector g;
   obj.value_and_gradient(SoftmaxObjective::pack(head), g);
   return g.lpNorm<Eigen::Infinity>();
+}
+
+/// |theta - theta'| <= rel |theta'| in W and in b.
+void expect_close(const ProbeHead& got, const ProbeHead& want, double rel, const std::string& what) {
+  ASSERT_EQ(got.weight.rows(), want.weight.rows()) << what;
+  ASSERT_EQ(got.weight.cols(), want.weight.cols()) << what;
+  ASSERT_EQ(got.bias.size(), want.bias.size()) << what;
+  EXPECT_LE((got.weight - want.weight).norm(), rel * param_norm(want)) << what;
+  EXPECT_LE((got.bias - want.bias).norm(), rel * param_norm(want)) << what;
+}
+
+/// Two converged fits of one problem: the optimum is unique (l2 > 0), and a
+/// point with gradient g is within |g|_2 / mu of it, mu the least curvature
+/// (>= l2 on W; the unpenalised bias has data curvature far above the l2
+/// values used here). So they must agree to `rel` relative, or, where the
+/// gradients actually reached are too large for that, to that bound: fit_probe
+/// itself stops at grad <= tol, and tol / l2 can exceed 1e-7 |theta| on a
+/// nearly separable head. The reached gradients are usually far below tol.
+void expect_same_optimum(const ProbeHead& got, const ProbeHead& want, const RowMatrix& x,
+                         const Labels& y, int classes, double l2, double rel,
+                         const std::string& what) {
+  SoftmaxObjective obj(x, y, classes, l2, identity_reduce());
+  Vector g_got, g_want;
+  obj.value_and_gradient(SoftmaxObjective::pack(got), g_got);
+  obj.value_and_gradient(SoftmaxObjective::pack(want), g_want);
+  const double uncertainty = (g_got.norm() + g_want.norm()) / l2;
+  const double allowed = std::max(rel * param_norm(want), uncertainty);
+  const double dw = (got.weight - want.weight).norm();
+  EXPECT_LE(dw, allowed) << what << ": relative " << dw / param_norm(want) << ", gradient bound "
+                         << uncertainty / param_norm(want);
+  EXPECT_LE((got.bias - want.bias).norm(), allowed) << what;
 }
 
 struct BatchCase {
@@ -133,6 +144,7 @@ TEST_P(BatchedEqualsSingle, EveryHeadEqualsFitProbe) {
   ASSERT_EQ(reports.size(), k.heads);
 
   int max_iterations = 0;
+  std::size_t same_counts = 0;
   for (std::size_t b = 0; b < k.heads; ++b) {
     const std::string what = "head " + std::to_string(b);
     FitReport single_report;
@@ -142,22 +154,27 @@ TEST_P(BatchedEqualsSingle, EveryHeadEqualsFitProbe) {
     EXPECT_TRUE(reports[b].converged) << what;
     EXPECT_LE(reports[b].grad_max_norm, options.tol) << what;
     EXPECT_GT(reports[b].iterations, 0) << what;
-    // Same method: the same path up to rounding, so (almost always) the same
-    // counts; a rounding-level difference may flip one late decision.
-    EXPECT_NEAR(reports[b].iterations, single_report.iterations, 1) << what;
-    EXPECT_NEAR(reports[b].inner_iterations, single_report.inner_iterations,
-                std::max(2, single_report.inner_iterations / 10))
-        << what;
+    // Same method, so the same path up to rounding: the same outer count and
+    // about the same CG count (long CG runs are sensitive to rounding), except
+    // where a rounding-level difference flips a decision (nearly separable
+    // heads with small l2: hence "most heads", not all).
+    EXPECT_LE(std::abs(reports[b].iterations - single_report.iterations), 2) << what;
+    if (reports[b].iterations == single_report.iterations &&
+        std::abs(reports[b].inner_iterations - single_report.inner_iterations) <=
+            std::max(2, single_report.inner_iterations / 10)) {
+      ++same_counts;
+    }
     EXPECT_NEAR(reports[b].objective, single_report.objective,
                 1e-12 * std::max(1.0, std::abs(single_report.objective)))
         << what;
-    expect_same_head(batched[b], single, 1e-7, what);
+    expect_same_optimum(batched[b], single, p.x, labels[b], k.classes, k.l2, 1e-7, what);
     // Optimal on its own terms (fresh objective, original parameters).
     EXPECT_LE(gradient_max_norm(p.x, labels[b], k.classes, k.l2, batched[b]), 2 * options.tol)
         << what;
     EXPECT_NEAR(batched[b].bias.sum(), 0.0, 1e-12 * std::max(1.0, batched[b].bias.norm()));
     max_iterations = std::max(max_iterations, reports[b].iterations);
   }
+  EXPECT_GE(same_counts, 3 * k.heads / 4) << "outer/CG iteration counts differ from fit_probe";
   // Lock-step: as many rounds as the slowest head needs; one reduce for the
   // setup, one per evaluation, one per Hessian product.
   EXPECT_EQ(stats.rounds, max_iterations);
@@ -177,8 +194,10 @@ TEST(BatchedNewton, SlowHeadConvergesAndLeavesOthersUnchanged) {
   const int classes = 3;
   const double l2 = 1e-4;
   const Problem p = make_problem(1500, 20, classes, 2.0, 11);
-  std::vector<Labels> labels = permuted_labels(p.y, 9, 12);
-  // A (nearly) separable head: the label is a function of the features.
+  std::vector<Labels> labels = permuted_labels(p.y, 10, 12);
+  labels.erase(labels.begin());  // permuted heads only: all about equally easy
+  // A linearly separable head (the label is a function of the features): with
+  // l2 = 1e-4 it needs many more iterations than the permuted ones.
   Labels separable(p.y.size());
   for (Index i = 0; i < p.x.rows(); ++i) {
     const double score = p.x(i, 0) - p.x(i, 1) + 0.5 * p.x(i, 2);
@@ -201,7 +220,7 @@ TEST(BatchedNewton, SlowHeadConvergesAndLeavesOthersUnchanged) {
     const ProbeHead single =
         fit_probe(p.x, labels[b], classes, l2, options, identity_reduce(), &single_report);
     ASSERT_TRUE(single_report.converged) << what;
-    expect_same_head(batched[b], single, 1e-7, what);
+    expect_same_optimum(batched[b], single, p.x, labels[b], classes, l2, 1e-7, what);
     if (b != 4) others_max = std::max(others_max, reports[b].iterations);
   }
   // The separable head really is the slow one, and the batch ran for it alone
@@ -213,7 +232,7 @@ TEST(BatchedNewton, SlowHeadConvergesAndLeavesOthersUnchanged) {
   std::vector<FitReport> alone_report;
   const auto alone = fit_probes_batched(p.x, {separable}, classes, l2, options, identity_reduce(),
                                         &alone_report);
-  expect_same_head(alone[0], batched[4], 1e-7, "separable alone");
+  expect_same_optimum(alone[0], batched[4], p.x, separable, classes, l2, 1e-7, "separable alone");
   EXPECT_NEAR(alone_report[0].iterations, reports[4].iterations, 1);
 }
 
@@ -249,32 +268,56 @@ TEST(BatchedNewton, BatchShrinksAsHeadsConverge) {
   for (const FitReport& r : reports) EXPECT_TRUE(r.converged);
 }
 
-TEST(BatchedNewton, IterationLimit) {
+TEST(BatchedNewton, IterationLimitAndSameIterates) {
+  // Stopped after k outer iterations the heads are not converged, and each is
+  // the k-th iterate of fit_probe: the same CG steps, radii and acceptance
+  // decisions, up to rounding.
   const int classes = 3;
+  const double l2 = 1e-3;
   const Problem p = make_problem(600, 10, classes, 2.0, 31);
-  const auto labels = permuted_labels(p.y, 5, 32);
+  auto labels = permuted_labels(p.y, 6, 32);
+  Labels separable(p.y.size());  // a head with rejected steps and radius changes
+  for (Index i = 0; i < p.x.rows(); ++i) {
+    const double score = p.x(i, 0) - p.x(i, 1);
+    separable[static_cast<std::size_t>(i)] = score < -1.0 ? 0 : (score < 2.0 ? 1 : 2);
+  }
+  labels.push_back(separable);
   SolverOptions options;
   options.tol = 1e-10;
-  options.max_iter = 1;
-  std::vector<FitReport> reports;
-  const auto heads = fit_probes_batched(p.x, labels, classes, 1e-3, options, identity_reduce(), &reports);
-  ASSERT_EQ(reports.size(), labels.size());
-  for (std::size_t b = 0; b < labels.size(); ++b) {
-    EXPECT_FALSE(reports[b].converged);
-    EXPECT_EQ(reports[b].iterations, 1);
-    EXPECT_GT(reports[b].grad_max_norm, options.tol);
-    // Same first step as the single solver.
-    FitReport single_report;
-    const ProbeHead single =
-        fit_probe(p.x, labels[b], classes, 1e-3, options, identity_reduce(), &single_report);
-    EXPECT_FALSE(single_report.converged);
-    expect_same_head(heads[b], single, 1e-9, "head " + std::to_string(b));
-    EXPECT_NEAR(reports[b].grad_max_norm, single_report.grad_max_norm,
-                1e-9 * single_report.grad_max_norm);
+  for (const int max_iter : {1, 2, 3, 4, 6, 9}) {
+    options.max_iter = max_iter;
+    std::vector<FitReport> reports;
+    const auto heads =
+        fit_probes_batched(p.x, labels, classes, l2, options, identity_reduce(), &reports);
+    ASSERT_EQ(reports.size(), labels.size());
+    for (std::size_t b = 0; b < labels.size(); ++b) {
+      const std::string what = "max_iter " + std::to_string(max_iter) + " head " + std::to_string(b);
+      FitReport single_report;
+      const ProbeHead single =
+          fit_probe(p.x, labels[b], classes, l2, options, identity_reduce(), &single_report);
+      EXPECT_EQ(reports[b].converged, single_report.converged) << what;
+      EXPECT_EQ(reports[b].iterations, single_report.iterations) << what;
+      EXPECT_EQ(reports[b].inner_iterations, single_report.inner_iterations) << what;
+      if (max_iter <= 2) {
+        EXPECT_FALSE(reports[b].converged) << what;
+        EXPECT_EQ(reports[b].iterations, max_iter) << what;
+        EXPECT_GT(reports[b].grad_max_norm, options.tol) << what;
+      }
+      // Close to the optimum rounding differences are no longer small
+      // relative to the gradient (and grow on the separable head): compare
+      // the iterates of the first few iterations only.
+      if (!single_report.converged && max_iter <= 6) {
+        expect_close(heads[b], single, 1e-8, what);
+        EXPECT_NEAR(reports[b].grad_max_norm, single_report.grad_max_norm,
+                    1e-6 * single_report.grad_max_norm)
+            << what;
+      }
+    }
   }
 
   options.max_iter = 0;
-  const auto zero = fit_probes_batched(p.x, labels, classes, 1e-3, options, identity_reduce(), &reports);
+  std::vector<FitReport> reports;
+  const auto zero = fit_probes_batched(p.x, labels, classes, l2, options, identity_reduce(), &reports);
   for (std::size_t b = 0; b < labels.size(); ++b) {
     EXPECT_FALSE(reports[b].converged);
     EXPECT_EQ(reports[b].iterations, 0);
@@ -466,7 +509,8 @@ TEST(BatchedNewtonCollective, RowBlocksEqualSerialBatch) {
     for (std::size_t b = 0; b < labels.size(); ++b) {
       EXPECT_TRUE(reports[0][b].converged);
       EXPECT_LE(reports[0][b].grad_max_norm, options.tol);
-      expect_same_head(heads[0][b], serial[b], 1e-7, "head " + std::to_string(b));
+      expect_same_optimum(heads[0][b], serial[b], p.x, labels[b], classes, l2, 1e-7,
+                          "head " + std::to_string(b));
     }
     // The batch did shrink: some call carries fewer heads than the first product.
     const auto& sizes = comm.sizes()[0];
