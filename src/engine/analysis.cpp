@@ -1,5 +1,6 @@
 #include "wsc/engine/analysis.hpp"
 
+#include "wsc/core/batched_newton.hpp"
 #include "wsc/core/folds.hpp"
 #include "wsc/core/permutation.hpp"
 #include "wsc/core/pvalues.hpp"
@@ -240,39 +241,65 @@ AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& 
   const bool keep_cells = m * cells <= settings.keep_null_limit;
   if (keep_cells) result.null_cells = core::Matrix::Zero(m, cells);
   result.null_max.reserve(static_cast<std::size_t>(m));
-  FitSettings fit{settings.l2, settings.solver};
-  for (std::int64_t b = 0; b < m; ++b) {
-    const std::vector<std::int64_t> perm =
-        core::make_permutation(settings.permutation_seed, static_cast<std::uint64_t>(b), input.rows);
-    std::vector<double> permuted_abs;
-    permuted_abs.reserve(observed.size());
+  // Permuted heads are fitted in batches: each batch is one set of GEMMs over
+  // this rank's rows (core::fit_probes_batched). The batch size depends only
+  // on global quantities, so every rank makes the same collective calls.
+  int max_classes = 2;
+  for (const TaskLabels& task : input.metadata) max_classes = std::max(max_classes, task.classes);
+  const std::int64_t largest_block = (input.rows + comm.size() - 1) / comm.size();
+  const std::int64_t batch = std::max<std::int64_t>(
+      1, std::min<std::int64_t>({settings.permutation_batch,
+                                 core::suggested_batch_heads(largest_block, max_classes),
+                                 std::max<std::int64_t>(m, 1)}));
+  const core::SumReduce reduce = comm.sum_reduce();
+  for (std::int64_t b0 = 0; b0 < m; b0 += batch) {
+    const std::int64_t nb = std::min(batch, m - b0);
+    std::vector<std::vector<std::int64_t>> perms;
+    perms.reserve(static_cast<std::size_t>(nb));
+    for (std::int64_t k = 0; k < nb; ++k) {
+      perms.push_back(core::make_permutation(settings.permutation_seed,
+                                             static_cast<std::uint64_t>(b0 + k), input.rows));
+    }
+    std::vector<std::vector<double>> permuted_abs(static_cast<std::size_t>(nb));
     for (std::size_t t = 0; t < input.metadata.size(); ++t) {
-      const core::Labels y = core::permute(input.metadata[t].labels, perm);
-      core::FitReport report;
-      const core::ProbeHead head =
-          fit_group_probe(x, begin, y, input.metadata[t].classes, fit, comm.sum_reduce(), &report);
-      ++result.permutation_fits;
-      if (!report.converged) ++result.permutation_unconverged;
-      result.permutation_max_iterations = std::max(result.permutation_max_iterations, report.iterations);
-      result.permutation_max_grad = std::max(result.permutation_max_grad, report.grad_max_norm);
-      const core::Matrix cos =
-          core::cosine_matrix(result.primary.projected, core::project_head(head.weight, result.pca));
-      for (core::Index i = 0; i < cos.rows(); ++i) {
-        for (core::Index j = 0; j < cos.cols(); ++j) permuted_abs.push_back(std::fabs(cos(i, j)));
+      std::vector<core::Labels> labels;
+      labels.reserve(static_cast<std::size_t>(nb));
+      for (const auto& perm : perms) {
+        labels.push_back(local_labels(core::permute(input.metadata[t].labels, perm), begin, x.rows()));
+      }
+      std::vector<core::FitReport> reports;
+      const std::vector<core::ProbeHead> heads = core::fit_probes_batched(
+          x, labels, input.metadata[t].classes, settings.l2, settings.solver, reduce, &reports);
+      for (std::int64_t k = 0; k < nb; ++k) {
+        const core::FitReport& report = reports[static_cast<std::size_t>(k)];
+        ++result.permutation_fits;
+        if (!report.converged) ++result.permutation_unconverged;
+        result.permutation_max_iterations = std::max(result.permutation_max_iterations, report.iterations);
+        result.permutation_max_grad = std::max(result.permutation_max_grad, report.grad_max_norm);
+        const core::Matrix cos = core::cosine_matrix(
+            result.primary.projected,
+            core::project_head(heads[static_cast<std::size_t>(k)].weight, result.pca));
+        std::vector<double>& cells_k = permuted_abs[static_cast<std::size_t>(k)];
+        for (core::Index i = 0; i < cos.rows(); ++i) {
+          for (core::Index j = 0; j < cos.cols(); ++j) cells_k.push_back(std::fabs(cos(i, j)));
+        }
       }
     }
-    null.add(permuted_abs);
-    double mx = 0.0;
-    for (double v : permuted_abs) {
-      if (!std::isnan(v)) mx = std::max(mx, v);
-    }
-    result.null_max.push_back(mx);
-    if (keep_cells) {
-      for (std::int64_t c = 0; c < cells; ++c) {
-        result.null_cells(b, c) = permuted_abs[static_cast<std::size_t>(c)];
+    for (std::int64_t k = 0; k < nb; ++k) {
+      const std::vector<double>& cells_k = permuted_abs[static_cast<std::size_t>(k)];
+      null.add(cells_k);
+      double mx = 0.0;
+      for (double v : cells_k) {
+        if (!std::isnan(v)) mx = std::max(mx, v);
+      }
+      result.null_max.push_back(mx);
+      if (keep_cells) {
+        for (std::int64_t c = 0; c < cells; ++c) {
+          result.null_cells(b0 + k, c) = cells_k[static_cast<std::size_t>(c)];
+        }
       }
     }
-    if (progress && comm.is_root()) progress(b + 1, m);
+    if (progress && comm.is_root()) progress(b0 + nb, m);
   }
   if (result.permutation_unconverged > 0) {
     result.warnings.push_back(std::to_string(result.permutation_unconverged) + " of " +

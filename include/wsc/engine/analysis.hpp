@@ -41,6 +41,9 @@ struct AnalysisSettings {
   std::uint64_t cv_seed = 0;
   std::int64_t permutations = 0;
   std::uint64_t permutation_seed = 1;
+  /// Permuted heads fitted together (capped by memory, see
+  /// core::suggested_batch_heads).
+  std::int64_t permutation_batch = 64;
   /// Keep every permutation's cell values when permutations x cells <= this.
   std::int64_t keep_null_limit = 20'000'000;
 };
