@@ -81,13 +81,6 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm) {
   const std::string& path = config.input.embeddings;
   const std::string label_path = config.input.labels.empty() ? path : config.input.labels;
 
-  if (config.permutation.scheme != "free") {
-    // Refused rather than run as free permutations, which would answer a
-    // different question than the one asked.
-    throw par::AgreedError("permutation.scheme = \"" + config.permutation.scheme +
-                           "\" is not supported by this version of wsc (only \"free\")");
-  }
-
   // Phase 1, on every rank alone (no collective calls): open serially,
   // check shapes and types, read the small datasets, check memory.
   comm.agree_on([&] {
@@ -149,6 +142,27 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm) {
     }
     if (!config.cv.groups.empty()) {
       in.cv_groups = labels.read_groups(config.cv.groups, in.rows);
+    }
+    in.permutation_scheme = config.permutation.scheme;
+    if (config.permutation.scheme == "within") {
+      const io::LabelColumn strata = labels.read_labels(config.permutation.strata, in.rows);
+      if (strata.continuous) {
+        throw std::invalid_argument(lname + ": /labels/" + config.permutation.strata +
+                                    " is float; permutation.strata needs integer strata");
+      }
+      in.permutation_strata = strata.codes;
+    } else if (config.permutation.scheme == "blocks") {
+      in.permutation_blocks = labels.read_groups(config.permutation.blocks, in.rows);
+    }
+    if (config.permutation.scheme != "free") {
+      // An impossible scheme (a stratum of one, blocks of unequal size) is
+      // refused now rather than after the fits.
+      try {
+        (void)engine::permutation_for(in, config.permutation.seed, 0);
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument("permutation.scheme = \"" + config.permutation.scheme +
+                                    "\" with " + lname + ": " + e.what());
+      }
     }
   });
 

@@ -1,6 +1,7 @@
 #include "wsc/engine/analysis.hpp"
 
 #include "wsc/core/batched_newton.hpp"
+#include "wsc/core/exchangeability.hpp"
 #include "wsc/core/folds.hpp"
 #include "wsc/core/permutation.hpp"
 #include "wsc/core/pvalues.hpp"
@@ -158,6 +159,17 @@ TaskResult fit_task(const core::RowMatrix& x, std::int64_t begin, const TaskLabe
 
 }  // namespace
 
+std::vector<std::int64_t> permutation_for(const AnalysisInput& input, std::uint64_t seed,
+                                          std::uint64_t index) {
+  if (input.permutation_scheme == "within") {
+    return core::make_permutation_within(seed, index, input.permutation_strata);
+  }
+  if (input.permutation_scheme == "blocks") {
+    return core::make_block_permutation(seed, index, input.permutation_blocks);
+  }
+  return core::make_permutation(seed, index, input.rows);
+}
+
 std::vector<double> flatten_cells(const std::vector<TaskResult>& metadata) {
   std::vector<double> cells;
   for (const auto& task : metadata) {
@@ -257,8 +269,8 @@ AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& 
     std::vector<std::vector<std::int64_t>> perms;
     perms.reserve(static_cast<std::size_t>(nb));
     for (std::int64_t k = 0; k < nb; ++k) {
-      perms.push_back(core::make_permutation(settings.permutation_seed,
-                                             static_cast<std::uint64_t>(b0 + k), input.rows));
+      perms.push_back(permutation_for(input, settings.permutation_seed,
+                                      static_cast<std::uint64_t>(b0 + k)));
     }
     std::vector<std::vector<double>> permuted_abs(static_cast<std::size_t>(nb));
     for (std::size_t t = 0; t < input.metadata.size(); ++t) {

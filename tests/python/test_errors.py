@@ -26,7 +26,8 @@ def expect_error(tmp, args, pattern, ranks=0, out=None):
     print("ok (%d ranks, %.1f s): %s" % (ranks or 1, proc.seconds, ours[0]))
 
 
-def model_case(mutate, pattern, ranks_list=(0, 2), metadata=("site",), config_extra="", **make):
+def model_case(mutate, pattern, ranks_list=(0, 2), metadata=("site",), config_extra="", sets=(),
+               **make):
     """Builds a valid fixture, lets `mutate(path)` break it, expects the error."""
     def test(tmp):
         model = os.path.join(tmp, "model.h5")
@@ -36,7 +37,8 @@ def model_case(mutate, pattern, ranks_list=(0, 2), metadata=("site",), config_ex
         cfg = write_config(os.path.join(tmp, "c.toml"), model, out, metadata=metadata,
                            permutations=3, extra=config_extra)
         for ranks in ranks_list:
-            expect_error(tmp, ["run", cfg], pattern, ranks=ranks, out=out)
+            expect_error(tmp, ["run", cfg] + [a for v in sets for a in ("--set", v)], pattern,
+                         ranks=ranks, out=out)
     return test
 
 
@@ -193,8 +195,10 @@ TESTS = {
     "folds_above_samples": config_case("cv.folds=500", "folds", ranks_list=(0, 2)),
     "bins_below_2": config_case("metadata.1.bins=1", "bins"),
     "negative_count": config_case("permutation.count=-5", "permutation.count"),
-    "unsupported_scheme": config_case(["permutation.scheme=within", "permutation.strata=site"],
-                                      "permutation.scheme", ranks_list=(0, 2)),
+    "stratum_of_one": model_case(set_value("labels/sex", 5, 7), "stratum 7 has a single member",
+                                 sets=("permutation.scheme=within", "permutation.strata=sex")),
+    "blocks_unequal": model_case(set_value("groups/patient", 0, 1), "permutation.scheme",
+                                 sets=("permutation.scheme=blocks", "permutation.blocks=patient")),
     "unknown_metadata": config_case("metadata.0.name=hospital", "hospital", ranks_list=(0, 2)),
     "missing_embeddings": model_case(delete("embeddings"), "/embeddings"),
     "embeddings_rank": model_case(replace("embeddings", np.zeros(60)), "/embeddings"),

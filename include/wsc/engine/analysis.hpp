@@ -31,7 +31,17 @@ struct AnalysisInput {
 
   std::vector<TaskLabels> metadata;
   std::vector<std::int64_t> cv_groups;         ///< empty: plain stratified folds
+
+  /// Exchangeability of the permutation null: "free", "within" (rows move
+  /// only inside their stratum) or "blocks" (whole blocks move together).
+  std::string permutation_scheme = "free";
+  std::vector<std::int64_t> permutation_strata;  ///< scheme "within": one per row, < 0 stays put
+  std::vector<std::int64_t> permutation_blocks;  ///< scheme "blocks": block id per row
 };
+
+/// Permutation `index` of the rows under the input's exchangeability scheme.
+std::vector<std::int64_t> permutation_for(const AnalysisInput& input, std::uint64_t seed,
+                                          std::uint64_t index);
 
 struct AnalysisSettings {
   core::PcaSettings pca;
