@@ -26,20 +26,13 @@
 //   probabilities: the batch keeps them (the single-head objective caches
 //   only its last point). The next CG then uses the same Hessian.
 
+#include "tron_constants.hpp"
+
 namespace wsc::core {
 
 namespace {
 
-// Constants of trust_region_newton.cpp (LIBLINEAR's tron.cpp); keep in sync.
-constexpr double kEta0 = 1e-4;
-constexpr double kEta1 = 0.25;
-constexpr double kEta2 = 0.75;
-constexpr double kSigma1 = 0.25;
-constexpr double kSigma2 = 0.5;
-constexpr double kSigma3 = 4.0;
-constexpr double kEpsCg = 0.1;
-constexpr double kAlphaPcg = 0.01;
-constexpr double kSmallReduction = 1e-6;
+using namespace detail;  // the TRON constants (tron_constants.hpp), as in the single-head solver
 
 using MatrixMap = Eigen::Map<Matrix>;
 using ConstMatrixMap = Eigen::Map<const Matrix>;

@@ -11,25 +11,13 @@
 // so all participants of a distributed fit take the same path and issue the
 // same sequence of collective calls.
 
+#include "tron_constants.hpp"
+
 namespace wsc::core {
 
 namespace {
 
-// Acceptance thresholds on actual / predicted reduction.
-constexpr double kEta0 = 1e-4;
-constexpr double kEta1 = 0.25;
-constexpr double kEta2 = 0.75;
-// Trust-region radius factors.
-constexpr double kSigma1 = 0.25;
-constexpr double kSigma2 = 0.5;
-constexpr double kSigma3 = 4.0;
-// Relative CG tolerance (LIBLINEAR's eps_cg), tightened near the optimum.
-constexpr double kEpsCg = 0.1;
-// Weight of the Hessian diagonal in the preconditioner (LIBLINEAR's alpha_pcg).
-constexpr double kAlphaPcg = 0.01;
-// Below this predicted reduction (relative to |f|) f(w) - f(w + s) is mostly
-// cancellation noise; the reduction is then taken from gradients instead.
-constexpr double kSmallReduction = 1e-6;
+using namespace detail;  // the TRON constants (tron_constants.hpp)
 
 /// The objective in centred coordinates u = (W, b + W m), m the mean of the
 /// counted rows: logits = (x - m) W^T + b'. A linear change of variables

@@ -26,8 +26,7 @@ def expect_error(tmp, args, pattern, ranks=0, out=None):
     print("ok (%d ranks, %.1f s): %s" % (ranks or 1, proc.seconds, ours[0]))
 
 
-def model_case(mutate, pattern, ranks_list=(0, 2), metadata=("site",), config_extra="", sets=(),
-               **make):
+def model_case(mutate, pattern, ranks_list=(0, 2), metadata=("site",), sets=(), **make):
     """Builds a valid fixture, lets `mutate(path)` break it, expects the error."""
     def test(tmp):
         model = os.path.join(tmp, "model.h5")
@@ -35,7 +34,7 @@ def model_case(mutate, pattern, ranks_list=(0, 2), metadata=("site",), config_ex
         mutate(model)
         out = os.path.join(tmp, "out")
         cfg = write_config(os.path.join(tmp, "c.toml"), model, out, metadata=metadata,
-                           permutations=3, extra=config_extra)
+                           permutations=3)
         for ranks in ranks_list:
             expect_error(tmp, ["run", cfg] + [a for v in sets for a in ("--set", v)], pattern,
                          ranks=ranks, out=out)
