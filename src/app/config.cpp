@@ -380,7 +380,8 @@ class Reader {
   Config read(const toml::value& document) const {
     if (!document.is_table()) fail("the document is not a table");
     const toml::table& root = document.as_table();
-    check_keys(root, "", {"input", "primary", "metadata", "pca", "probe", "cv", "permutation", "output"});
+    check_keys(root, "", {"input", "primary", "metadata", "pca", "probe", "cv", "permutation", "encodability",
+                          "bootstrap", "parallel", "output"});
 
     Config config;
     // [input]
@@ -474,6 +475,34 @@ class Reader {
     }
 
     // [output]
+    // [encodability]
+    if (const toml::table* enc = section(root, "", "encodability")) {
+      check_keys(*enc, "encodability", {"permutations", "alpha"});
+      if (auto v = get_integer(*enc, "encodability", "permutations", std::numeric_limits<std::int64_t>::min(), kInt64Max)) {
+        config.encodability.permutations = *v;
+      }
+      if (auto v = get_double(*enc, "encodability", "alpha")) config.encodability.alpha = *v;
+    }
+
+    // [bootstrap]
+    if (const toml::table* boot = section(root, "", "bootstrap")) {
+      check_keys(*boot, "bootstrap", {"count", "seed", "level"});
+      if (auto v = get_integer(*boot, "bootstrap", "count", std::numeric_limits<std::int64_t>::min(), kInt64Max)) {
+        config.bootstrap.count = *v;
+      }
+      if (auto v = get_seed(*boot, "bootstrap", "seed")) config.bootstrap.seed = *v;
+      if (auto v = get_double(*boot, "bootstrap", "level")) config.bootstrap.level = *v;
+    }
+
+    // [parallel]
+    if (const toml::table* par = section(root, "", "parallel")) {
+      check_keys(*par, "parallel", {"groups", "batch"});
+      if (auto v = get_int(*par, "parallel", "groups")) config.parallel.groups = *v;
+      if (auto v = get_integer(*par, "parallel", "batch", std::numeric_limits<std::int64_t>::min(), kInt64Max)) {
+        config.parallel.batch = *v;
+      }
+    }
+
     if (const toml::table* output = section(root, "", "output")) {
       check_keys(*output, "output", {"dir"});
       if (auto v = get_string(*output, "output", "dir", false)) config.output.dir = *v;
@@ -627,6 +656,29 @@ void validate(const Config& config) {
     fail("'permutation.blocks' is only used with scheme \"blocks\" (scheme is \"" + perm.scheme + "\")");
   }
 
+  const auto& enc = config.encodability;
+  if (enc.permutations < 0) {
+    fail("'encodability.permutations' must be >= 0 (0: no test), got " + std::to_string(enc.permutations));
+  }
+  if (!(enc.alpha > 0.0 && enc.alpha < 1.0)) {
+    fail("'encodability.alpha' must be in (0, 1), got " + format_number(enc.alpha));
+  }
+  const auto& boot = config.bootstrap;
+  if (boot.count < 0) fail("'bootstrap.count' must be >= 0 (0: none), got " + std::to_string(boot.count));
+  if (boot.seed > max_seed) {
+    fail("'bootstrap.seed' must be <= " + std::to_string(max_seed) + " (TOML integers are signed 64-bit), got " +
+         std::to_string(boot.seed));
+  }
+  if (!(boot.level > 0.0 && boot.level < 1.0)) {
+    fail("'bootstrap.level' must be in (0, 1), got " + format_number(boot.level));
+  }
+  if (config.parallel.groups < 0) {
+    fail("'parallel.groups' must be >= 0 (0: automatic), got " + std::to_string(config.parallel.groups));
+  }
+  if (config.parallel.batch < 1 || config.parallel.batch > 4096) {
+    fail("'parallel.batch' must be in [1, 4096], got " + std::to_string(config.parallel.batch));
+  }
+
   if (config.output.dir.empty()) fail("'output.dir' must not be empty");
 }
 
@@ -653,6 +705,11 @@ nlohmann::json to_json(const Config& config) {
         {"scheme", config.permutation.scheme},
         {"strata", config.permutation.strata},
         {"blocks", config.permutation.blocks}}},
+      {"encodability",
+       {{"permutations", config.encodability.permutations}, {"alpha", config.encodability.alpha}}},
+      {"bootstrap",
+       {{"count", config.bootstrap.count}, {"seed", config.bootstrap.seed}, {"level", config.bootstrap.level}}},
+      {"parallel", {{"groups", config.parallel.groups}, {"batch", config.parallel.batch}}},
       {"output", {{"dir", config.output.dir}}},
   };
 }
@@ -700,6 +757,23 @@ std::string to_toml(const Config& config) {
   str("scheme", config.permutation.scheme);
   if (!config.permutation.strata.empty()) str("strata", config.permutation.strata);
   if (!config.permutation.blocks.empty()) str("blocks", config.permutation.blocks);
+
+  out << "\n[encodability]\n";
+  integer("permutations", config.encodability.permutations);
+  num("alpha", config.encodability.alpha);
+
+  if (config.bootstrap.count != 0) {
+    out << "\n[bootstrap]\n";
+    integer("count", config.bootstrap.count);
+    integer("seed", config.bootstrap.seed);
+    num("level", config.bootstrap.level);
+  }
+
+  if (config.parallel.groups != 0 || config.parallel.batch != 64) {
+    out << "\n[parallel]\n";
+    integer("groups", config.parallel.groups);
+    integer("batch", config.parallel.batch);
+  }
 
   out << "\n[output]\n";
   str("dir", config.output.dir);

@@ -28,8 +28,8 @@ Config demo_config(const std::filesystem::path& dir, const std::string& name, st
 }
 
 struct Row {
-  std::string model, metadata, cell;
-  double auroc = 0, cos = 0, p_fwer = 0;
+  std::string model, metadata, cell, verdict;
+  double auroc = 0, p_encoded = 0, cos = 0, p_fwer = 0;
 };
 
 }  // namespace
@@ -69,7 +69,7 @@ int demo_command(const std::string& dir_text, std::int64_t permutations, const p
     const engine::AnalysisResult& r = run.result;
     std::size_t cell = 0;
     for (const engine::TaskResult& task : r.metadata) {
-      Row row{spec.name, task.name, "", task.quality.auroc_stat.mean, 0.0, 1.0};
+      Row row{spec.name, task.name, "", task.verdict, task.quality.auroc_stat.mean, task.p_encoded, 0.0, 1.0};
       for (core::Index i = 0; i < task.cos.rows(); ++i) {
         for (core::Index j = 0; j < task.cos.cols(); ++j, ++cell) {
           // The first of (near-)equal cells wins: a binary head's two rows tie exactly.
@@ -88,19 +88,19 @@ int demo_command(const std::string& dir_text, std::int64_t permutations, const p
   if (comm.is_root()) {
     std::printf("\nWSC demo: primary task 'plane'; %lld permutations per model; results in %s\n\n",
                 static_cast<long long>(permutations), dir.string().c_str());
-    std::printf("  %-9s %-9s %9s  %-34s %8s %8s  %s\n", "model", "metadata", "cv_auroc",
-                "largest cell", "cos", "p_fwer", "reading");
+    std::printf("  %-9s %-9s %9s %9s  %-34s %8s %8s  %s\n", "model", "metadata", "cv_auroc",
+                "p_encoded", "largest cell", "cos", "p_fwer", "verdict");
     for (const Row& row : rows) {
-      const bool encoded = row.auroc >= 0.7;
-      const bool aligned = row.p_fwer < 0.05;
-      const char* reading = !encoded ? "not encoded: WSC not interpretable"
-                            : aligned ? "ENCODED AND USED (shortcut)"
-                                      : "encoded, not used";
-      std::printf("  %-9s %-9s %9.3f  %-34s %+8.3f %8.4f  %s\n", row.model.c_str(),
-                  row.metadata.c_str(), row.auroc, row.cell.c_str(), row.cos, row.p_fwer, reading);
+      const char* verdict = row.verdict == "not_encoded"        ? "not encoded: WSC not interpretable"
+                            : row.verdict == "encoded_used"     ? "ENCODED AND USED (shortcut)"
+                            : row.verdict == "encoded_not_used" ? "encoded, not used"
+                                                                : row.verdict.c_str();
+      std::printf("  %-9s %-9s %9.3f %9.4f  %-34s %+8.3f %8.4f  %s\n", row.model.c_str(),
+                  row.metadata.c_str(), row.auroc, row.p_encoded, row.cell.c_str(), row.cos,
+                  row.p_fwer, verdict);
     }
-    std::printf("\n  (reading: encoded = cross-validated probe AUROC >= 0.7; used = a cell with "
-                "family-wise p < 0.05)\n");
+    std::printf("\n  (verdict: encoded = permutation p of the cross-validated probe AUROC <= 0.05; "
+                "used = a cell with family-wise p <= 0.05)\n");
   }
   return 0;
 }

@@ -4,6 +4,7 @@
 #include "wsc/io/model_file.hpp"
 #include "wsc/par/row_partition.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <stdexcept>
@@ -52,6 +53,17 @@ void check_memory(std::int64_t rows, std::int64_t dim, int ranks, int ranks_on_n
 
 }  // namespace
 
+std::int64_t parallel_items(const Config& config) {
+  // Batches of permuted heads, of encodability fold fits and of bootstrap
+  // resamples: what groups can share.
+  const std::int64_t batch = std::max<std::int64_t>(config.parallel.batch, 1);
+  const std::int64_t perms = (config.permutation.count + batch - 1) / batch;
+  const std::int64_t enc =
+      (config.encodability.permutations * config.cv.folds + batch - 1) / batch;
+  const std::int64_t boot = (config.bootstrap.count + batch - 1) / batch;
+  return std::max<std::int64_t>({perms, enc, boot, 1});
+}
+
 engine::AnalysisSettings analysis_settings(const Config& config) {
   engine::AnalysisSettings s;
   s.pca.variance = config.pca.variance;
@@ -64,6 +76,12 @@ engine::AnalysisSettings analysis_settings(const Config& config) {
   s.cv_seed = config.cv.seed;
   s.permutations = config.permutation.count;
   s.permutation_seed = config.permutation.seed;
+  s.permutation_batch = config.parallel.batch;
+  s.encodability_permutations = config.encodability.permutations;
+  s.alpha = config.encodability.alpha;
+  s.bootstrap = config.bootstrap.count;
+  s.bootstrap_seed = config.bootstrap.seed;
+  s.bootstrap_level = config.bootstrap.level;
   return s;
 }
 
@@ -93,7 +111,17 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm) {
       throw std::invalid_argument(file_name(path) + ": /embeddings has " + std::to_string(in.rows) +
                                   " row(s); the analysis needs at least 2");
     }
-    check_memory(in.rows, in.dim, comm.size(), ranks_on_node, file_name(path));
+    // The layout first: how many ranks share the rows decides what a rank holds.
+    engine::LayoutRequest request;
+    request.rows = in.rows;
+    request.dim = in.dim;
+    request.ranks = comm.size();
+    request.ranks_on_node = ranks_on_node;
+    request.available_bytes = static_cast<double>(available_memory_bytes());
+    request.requested_groups = config.parallel.groups;
+    request.parallel_items = parallel_items(config);
+    model.layout = engine::plan_layout(request);
+    check_memory(in.rows, in.dim, model.layout.group_size, ranks_on_node, file_name(path));
 
     std::unique_ptr<io::ModelFile> separate;
     if (label_path != path) separate = std::make_unique<io::ModelFile>(label_path, nullptr, false);
@@ -166,8 +194,10 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm) {
     }
   });
 
-  // Phase 2, collective: each rank reads its own block of rows.
-  const par::RowBlock block = par::block_of(in.rows, comm.size(), comm.rank());
+  // Phase 2, collective: each rank reads the block of rows of its place in
+  // its group (every group reads all rows).
+  const int group_rank = comm.rank() % model.layout.group_size;
+  const par::RowBlock block = par::block_of(in.rows, model.layout.group_size, group_rank);
   in.row_begin = block.begin;
   std::unique_ptr<io::ModelFile> parallel;
   comm.agree_on([&] { parallel = std::make_unique<io::ModelFile>(path, &comm); });

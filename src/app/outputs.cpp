@@ -85,9 +85,11 @@ std::string wsc_csv(const std::string& model, const engine::AnalysisResult& r) {
   std::ostringstream out;
   out << csv_line({"model", "primary_task", "primary_class", "metadata", "metadata_class", "cos",
                    "p_perm", "p_fwer", "q_fdr", "permutations", "primary_class_index",
-                   "metadata_class_index"});
+                   "metadata_class_index", "cos_fold_mean", "cos_fold_sd", "folds", "boot_lo",
+                   "boot_hi", "bootstrap"});
   std::size_t cell = 0;
   const bool tested = r.permutations > 0;
+  const bool booted = r.bootstrap > 0;
   for (const engine::TaskResult& task : r.metadata) {
     for (core::Index i = 0; i < task.cos.rows(); ++i) {
       for (core::Index j = 0; j < task.cos.cols(); ++j, ++cell) {
@@ -99,7 +101,12 @@ std::string wsc_csv(const std::string& model, const engine::AnalysisResult& r) {
                          tested ? format_double(r.p_perm[cell]) : "nan",
                          tested ? format_double(r.p_fwer[cell]) : "nan",
                          tested ? format_double(r.q_fdr[cell]) : "nan",
-                         std::to_string(r.permutations), std::to_string(i), std::to_string(j)});
+                         std::to_string(r.permutations), std::to_string(i), std::to_string(j),
+                         format_double(task.fold_cos_mean(i, j)), format_double(task.fold_cos_sd(i, j)),
+                         std::to_string(task.fold_cos.size()),
+                         booted ? format_double(task.boot_lo(i, j)) : "nan",
+                         booted ? format_double(task.boot_hi(i, j)) : "nan",
+                         std::to_string(r.bootstrap)});
       }
     }
   }
@@ -115,14 +122,18 @@ std::string probe_row(const std::string& model, const engine::TaskResult& t, con
                    std::to_string(q.folds), q.method, role, std::to_string(t.labelled_rows),
                    t.fitted ? std::to_string(t.fit.iterations) : "",
                    t.fitted ? format_double(t.fit.grad_max_norm) : "",
-                   t.fitted ? (t.fit.converged ? "true" : "false") : ""});
+                   t.fitted ? (t.fit.converged ? "true" : "false") : "",
+                   role == "metadata" ? format_double(t.p_encoded) : "",
+                   role == "metadata" ? std::to_string(t.score_null.size()) : "",
+                   role == "metadata" ? t.verdict : ""});
 }
 
 std::string probes_csv(const std::string& model, const engine::AnalysisResult& r) {
   std::ostringstream out;
   out << csv_line({"model", "task", "classes", "accuracy", "f1_macro", "auroc_macro", "accuracy_sd",
                    "f1_macro_sd", "auroc_macro_sd", "folds", "evaluation", "role", "labelled_rows",
-                   "fit_iterations", "fit_grad_max_norm", "fit_converged"});
+                   "fit_iterations", "fit_grad_max_norm", "fit_converged", "p_encoded",
+                   "encodability_permutations", "verdict"});
   if (r.primary.quality.method != "none") out << probe_row(model, r.primary, "primary");
   for (const engine::TaskResult& t : r.metadata) out << probe_row(model, t, "metadata");
   return out.str();
@@ -166,6 +177,28 @@ void write_results_h5(const std::string& path, const Config& config, const RunIn
     h5.write_matrix(g + "/p_perm", p);
     h5.write_matrix(g + "/p_fwer", f);
     h5.write_matrix(g + "/q_fdr", q);
+    h5.write_matrix(g + "/cos_fold_mean", t.fold_cos_mean);
+    h5.write_matrix(g + "/cos_fold_sd", t.fold_cos_sd);
+    for (std::size_t k = 0; k < t.fold_cos.size(); ++k) {
+      h5.write_matrix(g + "/cos_fold/" + std::to_string(k), t.fold_cos[k]);
+    }
+    if (r.bootstrap > 0) {
+      h5.write_matrix(g + "/boot_lo", t.boot_lo);
+      h5.write_matrix(g + "/boot_hi", t.boot_hi);
+    }
+  }
+  if (r.bootstrap > 0) {
+    h5.write_matrix("/bootstrap/cos", r.boot_cells);
+    h5.write_attribute("/bootstrap", "resamples", static_cast<double>(r.bootstrap));
+    h5.write_attribute("/bootstrap", "cell_order", "metadata task, primary class, metadata class (as wsc.csv)");
+  }
+  for (const engine::TaskResult& t : r.metadata) {
+    if (t.score_null.empty()) continue;
+    const std::string g = "/encodability/" + t.name;
+    h5.write_doubles(g + "/null_auroc_macro", t.score_null);
+    h5.write_attribute(g, "auroc_macro", t.score);
+    h5.write_attribute(g, "p_encoded", t.p_encoded);
+    h5.write_attribute(g, "verdict", t.verdict);
   }
   h5.write_doubles("/null/max_abs_cos", r.null_max);
   if (r.null_cells.size() > 0) h5.write_matrix("/null/abs_cos", r.null_cells);
@@ -213,6 +246,8 @@ nlohmann::json make_summary(const Config& config, const RunInfo& info,
     tj["max_abs_cos"] = number(c.max_abs_cos);
     tj["min_p_fwer"] = number(c.min_p_fwer);
     tj["cells_significant_fwer_0.05"] = c.significant;
+    tj["p_encoded"] = number(r.metadata[t].p_encoded);
+    tj["verdict"] = r.metadata[t].verdict;
     tasks.push_back(tj);
   }
   j["metadata"] = tasks;
@@ -222,6 +257,15 @@ nlohmann::json make_summary(const Config& config, const RunInfo& info,
                        {"max_iterations", r.permutation_max_iterations},
                        {"max_grad_max_norm", number(r.permutation_max_grad)},
                        {"null_cells_kept", r.null_cells.size() > 0}};
+  j["encodability"] = {{"permutations", r.encodability_permutations},
+                       {"statistic", "cross-validated macro AUROC (mean over folds)"},
+                       {"fits", r.encodability_fits},
+                       {"alpha", config.encodability.alpha}};
+  j["bootstrap"] = {{"resamples", r.bootstrap}, {"level", config.bootstrap.level}};
+  j["layout"] = {{"groups", r.groups},
+                 {"ranks_per_group", r.group_size},
+                 {"requested_groups", config.parallel.groups},
+                 {"reason", r.layout_reason}};
   j["warnings"] = r.warnings;
   nlohmann::json timings = nlohmann::json::object();
   for (const auto& [phase, seconds] : r.timings) timings[phase] = seconds;
@@ -268,16 +312,17 @@ std::string result_table(const RunInfo& info, const engine::AnalysisResult& r) {
                 static_cast<long long>(info.dim), r.pca.k, 100.0 * r.pca.explained,
                 static_cast<long long>(r.permutations));
   out << line;
-  std::snprintf(line, sizeof line, "  %-16s %7s %8s %8s %9s %10s %s\n", "metadata", "classes",
-                "cv_acc", "cv_auroc", "max|cos|", "min_p_fwer", "cells p_fwer<0.05");
+  std::snprintf(line, sizeof line, "  %-16s %7s %8s %8s %9s %9s %10s %-17s %s\n", "metadata", "classes",
+                "cv_acc", "cv_auroc", "p_encoded", "max|cos|", "min_p_fwer", "cells p_fwer<0.05", "verdict");
   out << line;
   for (std::size_t t = 0; t < r.metadata.size(); ++t) {
     const engine::TaskResult& task = r.metadata[t];
     const TaskCells c = task_cells(r, t);
-    std::snprintf(line, sizeof line, "  %-16s %7d %8.3f %8.3f %9.3f %10.4g %d of %lld\n",
+    const std::string cells = std::to_string(c.significant) + " of " + std::to_string(task.cos.size());
+    std::snprintf(line, sizeof line, "  %-16s %7d %8.3f %8.3f %9.4g %9.3f %10.4g %-17s %s\n",
                   task.name.c_str(), task.classes, task.quality.accuracy_stat.mean,
-                  task.quality.auroc_stat.mean, c.max_abs_cos, c.min_p_fwer, c.significant,
-                  static_cast<long long>(task.cos.size()));
+                  task.quality.auroc_stat.mean, task.p_encoded, c.max_abs_cos, c.min_p_fwer,
+                  cells.c_str(), task.verdict.c_str());
     out << line;
   }
   return out.str();

@@ -5,6 +5,7 @@
 #include "wsc/app/resources.hpp"
 
 #include <chrono>
+#include <memory>
 #include <iostream>
 
 namespace wsc::app {
@@ -20,22 +21,32 @@ CompletedRun run_configured(const Config& config, const par::Communicator& comm,
   run.info.embeddings_float32 = model.embeddings_float32;
   run.info.embeddings_read_mode = model.read_mode;
 
-  ProgressReporter reporter(std::cerr, "permutations");
+  // One reporter per phase, each ending its line when the next begins.
+  std::unique_ptr<ProgressReporter> reporter;
+  std::string phase;
   engine::ProgressFn progress;
   if (show_progress && comm.is_root()) {
-    progress = [&reporter](std::int64_t done, std::int64_t total) { reporter.update(done, total); };
+    progress = [&](const std::string& name, std::int64_t done, std::int64_t total) {
+      if (name != phase) {
+        if (reporter) reporter->finish();
+        reporter = std::make_unique<ProgressReporter>(std::cerr, name);
+        phase = name;
+      }
+      reporter->update(done, total);
+    };
   }
+  const engine::Layout layout(comm, model.layout);
   bool ok = true;
   std::string message;
   try {
-    run.result = engine::run_analysis(model.input, analysis_settings(config), comm, progress);
+    run.result = engine::run_analysis(model.input, analysis_settings(config), layout, progress);
   } catch (const std::invalid_argument& e) {
     // Raised identically on every rank from global data (e.g. too many folds).
     ok = false;
     message = e.what();
   }
   comm.agree(ok, message);
-  if (show_progress && comm.is_root()) reporter.finish();
+  if (reporter) reporter->finish();
   if (comm.is_root()) {
     // Unconverged fits and dropped bins are said loudly, even with --quiet.
     for (const std::string& w : run.result.warnings) std::cerr << "wsc: warning: " << w << "\n";

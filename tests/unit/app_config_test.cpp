@@ -130,6 +130,13 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.permutation.scheme, b.permutation.scheme);
   EXPECT_EQ(a.permutation.strata, b.permutation.strata);
   EXPECT_EQ(a.permutation.blocks, b.permutation.blocks);
+  EXPECT_EQ(a.encodability.permutations, b.encodability.permutations);
+  EXPECT_EQ(a.encodability.alpha, b.encodability.alpha);
+  EXPECT_EQ(a.bootstrap.count, b.bootstrap.count);
+  EXPECT_EQ(a.bootstrap.seed, b.bootstrap.seed);
+  EXPECT_EQ(a.bootstrap.level, b.bootstrap.level);
+  EXPECT_EQ(a.parallel.groups, b.parallel.groups);
+  EXPECT_EQ(a.parallel.batch, b.parallel.batch);
   EXPECT_EQ(a.output.dir, b.output.dir);
   EXPECT_EQ(a.config_path, b.config_path);
 }
@@ -157,6 +164,13 @@ Config full_config() {
   c.permutation.seed = 42;
   c.permutation.scheme = "within";
   c.permutation.strata = "site";
+  c.encodability.permutations = 250;
+  c.encodability.alpha = 0.01;
+  c.bootstrap.count = 500;
+  c.bootstrap.seed = 3;
+  c.bootstrap.level = 0.9;
+  c.parallel.groups = 4;
+  c.parallel.batch = 32;
   c.output.dir = "/tmp/out\tdir";
   c.config_path = "config.toml";
   return c;
@@ -263,7 +277,24 @@ count = 0
 seed = 9223372036854775807
 scheme = "within"
 strata = "site"
+[encodability]
+permutations = 0
+alpha = 0.1
+[bootstrap]
+count = 200
+seed = 5
+level = 0.9
+[parallel]
+groups = 2
+batch = 16
 )");
+  EXPECT_EQ(c.encodability.permutations, 0);
+  EXPECT_EQ(c.encodability.alpha, 0.1);
+  EXPECT_EQ(c.bootstrap.count, 200);
+  EXPECT_EQ(c.bootstrap.seed, 5u);
+  EXPECT_EQ(c.bootstrap.level, 0.9);
+  EXPECT_EQ(c.parallel.groups, 2);
+  EXPECT_EQ(c.parallel.batch, 16);
   EXPECT_EQ(c.input.labels, "metadata.h5");
   EXPECT_EQ(c.primary.source, "probe");
   EXPECT_EQ(c.metadata[0].classes, 3);
@@ -307,7 +338,7 @@ TEST(AppConfig, UnknownKeyIsNamedWithKnownKeys) {
 
 TEST(AppConfig, UnknownTopLevelTable) {
   expect_message(parse_error(std::string(kMinimal) + "[plotting]\ncolor = 1\n"),
-                 {"unknown table 'plotting'", "known: input, primary, metadata, pca, probe, cv, permutation, output"});
+                 {"unknown table 'plotting'", "known: input, primary, metadata, pca, probe, cv, permutation, encodability, bootstrap, parallel, output"});
 }
 
 TEST(AppConfig, UnknownTopLevelKey) {
@@ -324,7 +355,8 @@ TEST(AppConfig, UnknownKeyInMetadataEntry) {
 }
 
 TEST(AppConfig, UnknownKeysInEverySection) {
-  for (const std::string section : {"input", "primary", "probe", "cv", "permutation", "output"}) {
+  for (const std::string section :
+       {"input", "primary", "probe", "cv", "permutation", "encodability", "bootstrap", "parallel", "output"}) {
     SCOPED_TRACE(section);
     expect_message(parse_error(kMinimal, {section + ".bogus=1"}), {"unknown key '" + section + ".bogus'"});
   }
@@ -486,6 +518,14 @@ TEST(AppConfig, RangeAndCombinationErrors) {
        "'permutation.blocks' is only used with scheme \"blocks\""},
       {"[permutation]\nscheme = \"blocks\"\nblocks = \"b\"\nstrata = \"a\"\n",
        "'permutation.strata' is only used with scheme \"within\""},
+      {"[encodability]\npermutations = -1\n", "'encodability.permutations' must be >= 0"},
+      {"[encodability]\nalpha = 0\n", "'encodability.alpha' must be in (0, 1), got 0"},
+      {"[encodability]\nalpha = 1\n", "'encodability.alpha' must be in (0, 1), got 1"},
+      {"[bootstrap]\ncount = -5\n", "'bootstrap.count' must be >= 0"},
+      {"[bootstrap]\nlevel = 1.0\n", "'bootstrap.level' must be in (0, 1)"},
+      {"[bootstrap]\nlevel = nan\n", "'bootstrap.level' must be in (0, 1)"},
+      {"[parallel]\ngroups = -1\n", "'parallel.groups' must be >= 0"},
+      {"[parallel]\nbatch = 0\n", "'parallel.batch' must be in [1, 4096], got 0"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.toml);

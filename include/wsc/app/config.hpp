@@ -55,6 +55,19 @@ struct Config {
     std::string strata;           ///< labels name for scheme "within"
     std::string blocks;           ///< groups name for scheme "blocks"
   } permutation;
+  struct Encodability {
+    std::int64_t permutations = 100;  ///< CV-score permutations per task; 0: no test
+    double alpha = 0.05;              ///< level of the per-task verdicts
+  } encodability;
+  struct Bootstrap {
+    std::int64_t count = 0;           ///< resamples; 0: no intervals
+    std::uint64_t seed = 1;
+    double level = 0.95;              ///< two-sided percentile interval
+  } bootstrap;
+  struct Parallel {
+    int groups = 0;                   ///< rank groups; 0: chosen from N, d, ranks, memory
+    std::int64_t batch = 64;          ///< permuted heads fitted together
+  } parallel;
   struct Output {
     std::string dir = "results";  ///< resolved against the config's folder
   } output;

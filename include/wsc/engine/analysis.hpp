@@ -1,16 +1,19 @@
 #pragma once
-// The whole WSC analysis of one model over one group of ranks:
-// project (PCA) -> fit heads -> WSC -> cross-validated probe quality ->
-// permutation null -> p-values. Talks to MPI only through par::Communicator.
+// The whole WSC analysis of one model over the ranks of a Layout:
+// project (PCA) -> fit heads and their CV folds -> WSC -> probe quality ->
+// encodability null -> permutation null -> bootstrap -> p-values and
+// verdicts. Talks to MPI only through par::Communicator (via Layout).
 #include "wsc/core/metrics.hpp"
 #include "wsc/core/pca.hpp"
 #include "wsc/core/probe_head.hpp"
 #include "wsc/core/trust_region_newton.hpp"
+#include "wsc/engine/layout.hpp"
 #include "wsc/engine/task_labels.hpp"
 #include "wsc/par/communicator.hpp"
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,7 +58,19 @@ struct AnalysisSettings {
   /// core::suggested_batch_heads).
   std::int64_t permutation_batch = 64;
   /// Keep every permutation's cell values when permutations x cells <= this.
-  std::int64_t keep_null_limit = 20'000'000;
+  std::int64_t keep_null_limit = 10'000'000;
+
+  /// Encodability: permutations of each metadata task's labels whose
+  /// cross-validated macro AUROC (same folds) forms the null of the observed
+  /// one (scikit-learn's permutation_test_score); 0 skips the test.
+  std::int64_t encodability_permutations = 100;
+  /// Level of the per-task verdict (p_encoded and p_fwer).
+  double alpha = 0.05;
+
+  /// Bootstrap resamples of the rows (0: none): percentile interval per cell.
+  std::int64_t bootstrap = 0;
+  std::uint64_t bootstrap_seed = 1;
+  double bootstrap_level = 0.95;
 };
 
 struct QualityResult {
@@ -79,6 +94,17 @@ struct TaskResult {
   core::Matrix projected;       ///< C x k
   core::Matrix cos;             ///< metadata only: C_A x C_m
   QualityResult quality;
+
+  // Metadata tasks only:
+  std::vector<core::Matrix> fold_cos;  ///< per CV fold: cos of that fold's probe
+  core::Matrix fold_cos_mean, fold_cos_sd;
+  core::Matrix boot_lo, boot_hi;       ///< percentile interval (empty without bootstrap)
+  double score = std::numeric_limits<double>::quiet_NaN();  ///< CV mean macro AUROC
+  std::vector<double> score_null;      ///< per encodability permutation
+  double p_encoded = std::numeric_limits<double>::quiet_NaN();
+  /// "not_encoded" | "encoded_not_used" | "encoded_used" | "encoded" (no
+  /// permutation null) | "untested" (no encodability test); see README.
+  std::string verdict;
 };
 
 struct AnalysisResult {
@@ -96,15 +122,31 @@ struct AnalysisResult {
   int permutation_max_iterations = 0;
   double permutation_max_grad = 0.0;
 
+  std::int64_t encodability_permutations = 0;
+  std::int64_t encodability_fits = 0;
+  std::int64_t bootstrap = 0;
+  core::Matrix boot_cells;             ///< bootstrap x cells (signed cos)
+
+  int groups = 1;                      ///< the layout the run used
+  int group_size = 1;
+  std::string layout_reason;
+
   std::vector<std::string> warnings;
   std::vector<std::pair<std::string, double>> timings;  ///< phase -> seconds
 };
 
-/// Called on rank 0 after each permutation (done, total).
-using ProgressFn = std::function<void(std::int64_t done, std::int64_t total)>;
+/// Called on world rank 0 while a phase ("encodability", "permutations",
+/// "bootstrap") runs: work items done (estimated over all groups) of total.
+using ProgressFn = std::function<void(const std::string& phase, std::int64_t done, std::int64_t total)>;
 
-/// Collective over `comm`: every rank passes its own block of rows and
-/// identical labels and settings; every rank returns the same result.
+/// Collective over the layout's world: every rank passes the block of rows
+/// its group position holds (par::block_of(N, group size, group rank)) and
+/// identical labels and settings; every rank returns the same result (the
+/// observed heads and statistics are those of world rank 0's group).
+AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& settings,
+                            const Layout& layout, const ProgressFn& progress);
+
+/// One group of every rank of `comm`.
 AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& settings,
                             const par::Communicator& comm, const ProgressFn& progress);
 

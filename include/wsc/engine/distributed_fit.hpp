@@ -8,6 +8,7 @@
 #include "wsc/core/types.hpp"
 
 #include <cstdint>
+#include <vector>
 
 namespace wsc::engine {
 
@@ -27,5 +28,20 @@ core::ProbeHead fit_group_probe(const core::RowMatrix& x, std::int64_t begin,
                                 const core::Labels& global_labels, int classes,
                                 const FitSettings& settings, const core::SumReduce& reduce,
                                 core::FitReport* report);
+
+/// Many heads over the group's rows, one per global label vector (each
+/// `classes` classes, -1 = row not used by that head), fitted together with
+/// core::fit_probes_batched. Heads whose labelled rows use the same set of
+/// classes share a batch; an absent class gets a zero weight row and bias
+/// -inf, as in fit_group_probe. `global_weights` (optional, one per head,
+/// N entries >= 0) weights the rows (bootstrap multiplicities). Collective;
+/// the arguments must be identical on all ranks. Throws
+/// std::invalid_argument if a head has fewer than two classes with rows.
+std::vector<core::ProbeHead> fit_group_probes(const core::RowMatrix& x, std::int64_t begin,
+                                              const std::vector<core::Labels>& global_labels,
+                                              int classes, const FitSettings& settings,
+                                              const core::SumReduce& reduce,
+                                              std::vector<core::FitReport>* reports,
+                                              const std::vector<core::Vector>* global_weights = nullptr);
 
 }  // namespace wsc::engine
