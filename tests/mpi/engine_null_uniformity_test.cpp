@@ -195,8 +195,11 @@ AnalysisInput make_input(const Dataset& data, const std::string& scheme,
   return in;
 }
 
-AnalysisSettings settings_for(std::uint64_t permutation_seed, int components) {
+AnalysisSettings settings_for(std::uint64_t permutation_seed, int components,
+                              bool encodability = false) {
   AnalysisSettings s;
+  // The encodability null (CV refits per permutation) only where it is checked.
+  s.encodability_permutations = encodability ? kPermutations : 0;
   s.pca.components = components;
   // A firm ridge and a loose tolerance keep the fits (and so the collective
   // calls) few; neither affects exchangeability.
@@ -213,6 +216,7 @@ AnalysisSettings settings_for(std::uint64_t permutation_seed, int components) {
 struct Collected {
   std::vector<double> p_cell;
   std::vector<double> p_fwer_min;
+  std::vector<double> p_encoded;  ///< when the encodability test ran
   std::int64_t unconverged = 0;
 };
 
@@ -221,6 +225,9 @@ void collect(const AnalysisResult& r, std::size_t replicate, Collected& out) {
   out.p_cell.push_back(r.p_perm[replicate % r.p_perm.size()]);
   out.p_fwer_min.push_back(*std::min_element(r.p_fwer.begin(), r.p_fwer.end()));
   out.unconverged += r.permutation_unconverged;
+  if (!r.metadata.empty() && !std::isnan(r.metadata[0].p_encoded)) {
+    out.p_encoded.push_back(r.metadata[0].p_encoded);
+  }
 }
 
 /// Counts of p over the 10 equiprobable bins of the grid k/(m+1).
@@ -304,9 +311,10 @@ constexpr std::size_t kBlockFreeReplicates = 60;
 
 AnalysisResult analyse(const Dataset& data, const std::string& scheme,
                        std::uint64_t permutation_seed, int components,
-                       const wsc::par::Communicator& comm) {
+                       const wsc::par::Communicator& comm, bool encodability = false) {
   return wsc::engine::run_analysis(make_input(data, scheme, comm),
-                                   settings_for(permutation_seed, components), comm, nullptr);
+                                   settings_for(permutation_seed, components, encodability), comm,
+                                   nullptr);
 }
 
 TEST(EngineNullUniformity, FreeSchemeIsUniformForIndependentLabels) {
@@ -315,9 +323,14 @@ TEST(EngineNullUniformity, FreeSchemeIsUniformForIndependentLabels) {
   for (std::size_t r = 0; r < kFreeReplicates; ++r) {
     // Three PCA components of five: the projection is fitted on the
     // embedding alone, so the labels stay exchangeable.
-    collect(analyse(free_null(0x5eed0000u + r), "free", 1000 + r, 3, comm), r, free);
+    collect(analyse(free_null(0x5eed0000u + r), "free", 1000 + r, 3, comm, true), r, free);
   }
   expect_calibrated(free, "free scheme, independent labels");
+  // The labels are not in the embedding: the encodability p-value (CV AUROC
+  // against its permutation null) is uniform too.
+  ASSERT_EQ(free.p_encoded.size(), kFreeReplicates);
+  EXPECT_LT(chi_square(bin_counts(free.p_encoded), free.p_encoded.size()), kChiSquareCritical)
+      << "p_encoded not uniform; " << describe(free.p_encoded);
   expect_same_on_every_rank(free, comm, "free scheme, independent labels");
 }
 
