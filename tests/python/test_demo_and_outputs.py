@@ -34,6 +34,10 @@ def test_demo(tmp):
         probes = {r["task"]: r for r in read_csv(os.path.join(out, "probes.csv"))}
         check(float(probes["scanner"]["auroc_macro"]) > 0.9, "%s: scanner should be encoded" % name)
         check(float(probes["sex"]["auroc_macro"]) < 0.65, "%s: sex is not in the embedding" % name)
+        expected = "encoded_used" if name == "biased" else "encoded_not_used"
+        check(probes["scanner"]["verdict"] == expected,
+              "%s: scanner verdict %s, expected %s" % (name, probes["scanner"]["verdict"], expected))
+        check(probes["sex"]["verdict"] == "not_encoded", "%s: sex verdict %s" % (name, probes["sex"]["verdict"]))
     check("ENCODED AND USED" in proc.stdout, "the demo table should flag the shortcut")
     # The written config runs again on its own.
     run_wsc(["run", os.path.join(tmp, "balanced.toml"), "-q", "--set", "permutation.count=5",
@@ -79,6 +83,70 @@ def test_outputs_contract(tmp):
         check(key in s, "summary.json lacks %s" % key)
     check(s["pca"]["k"] >= 4, "k at least min_components")
     check(s["primary"]["quality"]["method"] == "model-head", "primary evaluated as the model's head")
+    check(s["layout"]["groups"] * s["layout"]["ranks_per_group"] == s["ranks"], "layout: %s" % s["layout"])
+
+    # Per-fold WSC columns are the mean and sd of the stored fold matrices.
+    with h5py.File(os.path.join(out, "results.h5"), "r") as f:
+        for task in ("site", "age"):
+            folds = np.array([f["wsc/%s/cos_fold/%d" % (task, k)][()] for k in range(4)])
+            mine = [r for r in rows if r["metadata"] == task]
+            for r in mine:
+                i, j = int(r["primary_class_index"]), int(r["metadata_class_index"])
+                check(abs(float(r["cos_fold_mean"]) - folds[:, i, j].mean()) < 1e-15, "cos_fold_mean")
+                check(abs(float(r["cos_fold_sd"]) - folds[:, i, j].std(ddof=1)) < 1e-15, "cos_fold_sd")
+                check(r["folds"] == "4", "folds column")
+        # p_encoded follows permutation_test_score's definition from the stored
+        # null of cross-validated macro AUROCs; the verdict follows from it and p_fwer.
+        by_task = {r["task"]: r for r in probes}
+        for task in ("site", "age"):
+            g = f["encodability/%s" % task]
+            null_auc = g["null_auroc_macro"][()]
+            score = g.attrs["auroc_macro"]
+            check(len(null_auc) == 100, "default 100 encodability permutations")
+            check(abs(score - float(by_task[task]["auroc_macro"])) < 1e-15, "score is the CV macro AUROC")
+            p_enc = (1 + np.sum(null_auc >= score)) / 101.0
+            check(float(by_task[task]["p_encoded"]) == p_enc, "p_encoded definition (%s)" % task)
+            min_fwer = min(float(r["p_fwer"]) for r in rows if r["metadata"] == task)
+            verdict = ("not_encoded" if p_enc > 0.05 else
+                       "encoded_used" if min_fwer <= 0.05 else "encoded_not_used")
+            check(by_task[task]["verdict"] == verdict, "verdict of %s: %s, expected %s"
+                  % (task, by_task[task]["verdict"], verdict))
+            check(s["metadata"][["site", "age"].index(task)]["verdict"] == verdict, "summary verdict")
+    check(float(by_task["site"]["p_encoded"]) == 1 / 101.0,
+          "site is encoded in the fixture: p_encoded = %s" % by_task["site"]["p_encoded"])
+
+
+def test_bootstrap_intervals(tmp):
+    """bootstrap.count resamples: boot_lo/boot_hi are the percentiles of the
+    stored resampled cells; the observed cell of a strong effect lies inside."""
+    model = os.path.join(tmp, "model.h5")
+    make_model(model, n=160, d=8, seed=3)
+    out = os.path.join(tmp, "out")
+    cfg = write_config(os.path.join(tmp, "c.toml"), model, out, metadata=("site", "sex"),
+                       permutations=5, extra="\n[encodability]\npermutations = 0\n"
+                       "[bootstrap]\ncount = 40\nlevel = 0.9\n")
+    run_wsc(["run", cfg, "-q"], ranks=2)
+    rows = read_csv(os.path.join(out, "wsc.csv"))
+    with h5py.File(os.path.join(out, "results.h5"), "r") as f:
+        boot = f["bootstrap/cos"][()]
+    check(boot.shape == (40, len(rows)), "bootstrap cells shape %s" % (boot.shape,))
+    check(np.all(np.abs(boot) <= 1.0) and np.std(boot, axis=0).min() > 0, "resamples differ and are cosines")
+    lo = np.percentile(boot, 5.0, axis=0)
+    hi = np.percentile(boot, 95.0, axis=0)
+    for c, r in enumerate(rows):
+        check(abs(float(r["boot_lo"]) - lo[c]) < 1e-15 and abs(float(r["boot_hi"]) - hi[c]) < 1e-15,
+              "row %d interval (%s, %s) vs numpy (%r, %r)" % (c, r["boot_lo"], r["boot_hi"], lo[c], hi[c]))
+        check(r["bootstrap"] == "40", "bootstrap column")
+    site = [r for r in rows if r["metadata"] == "site"]
+    strongest = max(site, key=lambda r: abs(float(r["cos"])))
+    check(float(strongest["boot_lo"]) <= float(strongest["cos"]) <= float(strongest["boot_hi"]),
+          "the strongest site cell lies in its interval: %s" % strongest)
+    # Another rank count and layout: the same resamples, the same intervals.
+    out2 = os.path.join(tmp, "out2")
+    run_wsc(["run", cfg, "-q", "--set", "output.dir=%s" % out2, "--set", "parallel.groups=1"], ranks=3)
+    rows2 = read_csv(os.path.join(out2, "wsc.csv"))
+    d = max(abs(float(a[k]) - float(b[k])) for a, b in zip(rows, rows2) for k in ("boot_lo", "boot_hi"))
+    check(d < 1e-7, "intervals differ across layouts by %.3e" % d)
 
 
 def test_second_labels_file(tmp):
@@ -194,4 +262,4 @@ if __name__ == "__main__":
     main({"demo": test_demo, "outputs": test_outputs_contract, "labels_file": test_second_labels_file,
           "probe_primary": test_probe_primary_grouped_folds, "unconverged": test_unconverged_is_loud,
           "unused_class": test_model_head_with_unused_class,
-          "schemes": test_exchangeability_schemes})
+          "schemes": test_exchangeability_schemes, "bootstrap": test_bootstrap_intervals})

@@ -50,7 +50,8 @@ def agreement(tmp, ranks=0, dtype=np.float64, components=6):
     arr = make_model(model, n=420, d=14, seed=11, dtype=dtype)
     out = os.path.join(tmp, "out")
     cfg = write_config(os.path.join(tmp, "a.toml"), model, out, metadata=("site", "sex", ("age", 4)),
-                       permutations=0, components=components, folds=4)
+                       permutations=0, components=components, folds=4,
+                       extra="\n[encodability]\npermutations = 0\n")
     run_wsc(["run", cfg, "-q"], ranks=ranks)
     z = arr["embeddings"].astype(dtype).astype(np.float64)
     with h5py.File(os.path.join(out, "results.h5"), "r") as f:
@@ -90,9 +91,14 @@ def agreement(tmp, ranks=0, dtype=np.float64, components=6):
             acc = f["quality/%s/accuracy" % task][()]
             f1 = f["quality/%s/f1_macro" % task][()]
             auc = f["quality/%s/auroc_macro" % task][()]
+            fold_cos = []
             for k in range(int(fold.max()) + 1):
                 train, test = fold != k, fold == k
-                _, _, m = sk_probe(z[train], y[train])
+                fold_coef, _, m = sk_probe(z[train], y[train])
+                # WSC of the fold's probe against scikit-learn's fit of the same rows.
+                fold_cos.append(cosines(projected_primary, fold_coef @ pca.components_.T))
+                ferr = np.max(np.abs(f["wsc/%s/cos_fold/%d" % (task, k)][()] - fold_cos[-1]))
+                check(ferr < WSC_TOL, "%s fold %d WSC differs from scikit-learn by %.3e" % (task, k, ferr))
                 proba = m.predict_proba(z[test])
                 pred = m.classes_[np.argmax(proba, axis=1)]
                 sk_acc = accuracy_score(y[test], pred)
@@ -103,6 +109,11 @@ def agreement(tmp, ranks=0, dtype=np.float64, components=6):
                 check(d < METRIC_TOL, "%s fold %d metrics differ: wsc (%r, %r, %r) sklearn (%r, %r, %r)"
                       % (task, k, acc[k], f1[k], auc[k], sk_acc, sk_f1, sk_auc))
             print("%s CV metrics: all %d folds agree to %.0e" % (task, int(fold.max()) + 1, METRIC_TOL))
+            fold_cos = np.array(fold_cos)
+            merr = max(np.max(np.abs(f["wsc/%s/cos_fold_mean" % task][()] - fold_cos.mean(axis=0))),
+                       np.max(np.abs(f["wsc/%s/cos_fold_sd" % task][()] - fold_cos.std(axis=0, ddof=1))))
+            print("%s per-fold WSC mean and sd: max |difference| = %.3e (tolerance %.0e)" % (task, merr, WSC_TOL))
+            check(merr < WSC_TOL, "%s per-fold WSC mean/sd differ from scikit-learn by %.3e" % (task, merr))
     rows = read_csv(os.path.join(out, "probes.csv"))
     check([r["task"] for r in rows] == ["plane", "site", "sex", "age"], "probes.csv tasks %s" % rows)
 
