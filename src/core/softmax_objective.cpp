@@ -1,5 +1,7 @@
 #include "wsc/core/softmax_objective.hpp"
 
+#include "kron_preconditioner.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -233,6 +235,24 @@ Vector SoftmaxObjective::centred_hessian_diagonal() const {
   dw.array() += l2_;
   diag.tail(c) = s0 / total_rows_;
   return diag;
+}
+
+Vector SoftmaxObjective::row_moments() const {
+  Vector buffer(detail::row_moments_size(dim()));
+  detail::row_moments(x_, buffer.data());
+  reduce_(buffer.data(), static_cast<std::size_t>(buffer.size()));
+  return buffer;
+}
+
+Matrix SoftmaxObjective::mean_curvature() const {
+  const Index c = classes_;
+  if (prob_.cols() != c) {
+    throw std::logic_error("SoftmaxObjective: mean_curvature before value_and_gradient");
+  }
+  Matrix a = Matrix::Zero(c, c);
+  detail::add_curvature_sum(prob_, nullptr, a.data());
+  reduce_(a.data(), static_cast<std::size_t>(a.size()));
+  return a / total_rows_;
 }
 
 Vector SoftmaxObjective::pack(const ProbeHead& head) {

@@ -15,8 +15,6 @@ constexpr double kSigma2 = 0.5;
 constexpr double kSigma3 = 4.0;
 // Relative CG tolerance (LIBLINEAR's eps_cg), tightened near the optimum.
 constexpr double kEpsCg = 0.1;
-// Weight of the Hessian diagonal in the preconditioner (LIBLINEAR's alpha_pcg).
-constexpr double kAlphaPcg = 0.01;
 // Below this predicted reduction (relative to |f|) f(w) - f(w + s) is mostly
 // cancellation noise; the reduction is then taken from gradients instead.
 constexpr double kSmallReduction = 1e-6;

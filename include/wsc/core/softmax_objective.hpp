@@ -45,6 +45,16 @@ class SoftmaxObjective {
   /// preconditioner. Collective.
   Vector centred_hessian_diagonal() const;
 
+  /// Sums of all rows of x, labelled or not, over all participants:
+  /// [x^T x (d x d, column-major) | x^T 1 (d) | rows], d*d + d + 1 values (the
+  /// solver's preconditioner uses their covariance). Collective.
+  Vector row_moments() const;
+
+  /// Mean softmax curvature at the last point, (1/N) sum_i (diag(p_i) -
+  /// p_i p_i^T) over the counted rows (C x C): the Hessian of the bias block,
+  /// and the class factor of the solver's Kronecker preconditioner. Collective.
+  Matrix mean_curvature() const;
+
   static Vector pack(const ProbeHead& head);
   static ProbeHead unpack(const Vector& theta, Index classes, Index dim);
 
