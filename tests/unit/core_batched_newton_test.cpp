@@ -4,6 +4,7 @@
 // over row blocks on threads (same calls, same buffer sizes everywhere).
 #include "wsc/core/batched_newton.hpp"
 
+#include <Eigen/QR>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -189,6 +190,65 @@ INSTANTIATE_TEST_SUITE_P(
                       BatchCase{1000, 24, 2, 1e-2, 7, 4.0}, BatchCase{1500, 32, 3, 1e-4, 32, 2.0},
                       BatchCase{2000, 8, 2, 1e-3, 32, 1.0}, BatchCase{600, 64, 5, 1e-2, 32, 3.0},
                       BatchCase{1200, 40, 5, 1e-3, 32, 2.5}));
+
+/// Embedding-like rows: strongly correlated features (singular values
+/// j^-1.5 in a random basis, condition number of the covariance ~ d^3), a
+/// large common offset and a class signal along a few leading directions.
+Problem make_correlated_problem(Index n, Index d, int classes, std::uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  Matrix g(d, d);
+  for (Index i = 0; i < g.size(); ++i) g.data()[i] = normal(rng);
+  const Matrix q = Eigen::HouseholderQR<Matrix>(g).householderQ();
+  Matrix means = Matrix::Zero(classes, d);
+  for (int c = 0; c < classes; ++c)
+    for (Index j = 0; j < std::min<Index>(4, d); ++j) means(c, j) = 0.8 * normal(rng);
+  Problem p;
+  Matrix z(n, d);
+  p.y.resize(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) {
+    const int label = static_cast<int>(i % classes);
+    for (Index j = 0; j < d; ++j) {
+      z(i, j) = normal(rng) * std::pow(static_cast<double>(j + 1), -1.5) + means(label, j);
+    }
+    p.y[static_cast<std::size_t>(i)] = i % 9 == 4 ? -1 : label;
+  }
+  p.x = z * q.transpose();
+  p.x.array() += 5.0;
+  return p;
+}
+
+TEST(BatchedNewton, CorrelatedFeaturesEqualSingleFits) {
+  // Ill-conditioned features, where the preconditioner's feature factor does
+  // most of the work: every head (observed and permuted, some skipping rows
+  // of their own) equals its single fit at the optimum.
+  for (const int classes : {2, 5}) {
+    const Index d = 40;
+    const double l2 = 1e-4;
+    const Problem p = make_correlated_problem(2500, d, classes, 121 + classes);
+    const std::vector<Labels> labels = permuted_labels(p.y, 7, 122);
+    SolverOptions options;
+    options.tol = 1e-10;
+    std::vector<FitReport> reports;
+    const auto batched =
+        fit_probes_batched(p.x, labels, classes, l2, options, identity_reduce(), &reports);
+    for (std::size_t b = 0; b < labels.size(); ++b) {
+      const std::string what = "C " + std::to_string(classes) + " head " + std::to_string(b);
+      FitReport single_report;
+      const ProbeHead single =
+          fit_probe(p.x, labels[b], classes, l2, options, identity_reduce(), &single_report);
+      ASSERT_TRUE(single_report.converged) << what;
+      EXPECT_TRUE(reports[b].converged) << what;
+      EXPECT_LE(std::abs(reports[b].iterations - single_report.iterations), 2) << what;
+      EXPECT_NEAR(reports[b].objective, single_report.objective,
+                  1e-12 * std::max(1.0, std::abs(single_report.objective)))
+          << what;
+      expect_same_optimum(batched[b], single, p.x, labels[b], classes, l2, 1e-7, what);
+      EXPECT_LE(gradient_max_norm(p.x, labels[b], classes, l2, batched[b]), 2 * options.tol)
+          << what;
+    }
+  }
+}
 
 TEST(BatchedNewton, SlowHeadConvergesAndLeavesOthersUnchanged) {
   const int classes = 3;
