@@ -40,9 +40,6 @@ using MatrixMap = Eigen::Map<Matrix>;
 using ConstMatrixMap = Eigen::Map<const Matrix>;
 using Clock = std::chrono::steady_clock;
 
-// Start every head at the intercept-only optimum instead of zero.
-constexpr bool kInterceptStart = false;
-
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -499,15 +496,9 @@ std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<
     if (row_weights != nullptr) h.weights = &(*row_weights)[static_cast<std::size_t>(b)];
     h.total_rows = setup(b);
     h.mean = setup.segment(sums_at + b * d, d) / h.total_rows;
-    h.w = Vector::Zero(p);  // T^{-1} 0 = 0
-    if (kInterceptStart) {
-      // The intercept-only optimum: W = 0, b = log of the class frequencies
-      // (an absent class gets a large negative bias, not -inf).
-      const auto counts = setup.segment(counts_at + b * c, c);
-      for (Index k = 0; k < c; ++k) {
-        h.w(c * d + k) = counts(k) > 0.0 ? std::log(counts(k) / h.total_rows) : -30.0;
-      }
-    }
+    // The intercept-only optimum (as fit_probe); T^{-1} keeps b when W = 0.
+    h.w = Vector::Zero(p);
+    h.w.tail(c) = intercept_start(setup.segment(counts_at + b * c, c));
     h.w_new = h.w;
   }
 

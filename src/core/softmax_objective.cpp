@@ -92,8 +92,9 @@ SoftmaxObjective::SoftmaxObjective(const RowMatrix& x, const Labels& y, int clas
   const Index n = x_.rows();
   const Index d = x_.cols();
   mask_ = Vector::Zero(n);
-  // One buffer: [counted rows, bad rows (shape or label), sum of counted rows (d)].
-  Vector local = Vector::Zero(2 + d);
+  // One buffer: [counted rows, bad rows (shape or label), sum of counted rows
+  // (d), counted rows per class (C)].
+  Vector local = Vector::Zero(2 + d + classes);
   if (static_cast<Index>(y_.size()) != n) {
     local(1) = 1.0;
   } else {
@@ -104,9 +105,10 @@ SoftmaxObjective::SoftmaxObjective(const RowMatrix& x, const Labels& y, int clas
       } else if (label >= 0) {
         mask_(i) = 1.0;
         local(0) += 1.0;
+        local(2 + d + label) += 1.0;
       }
     }
-    local.tail(d).noalias() = x_.transpose() * mask_;
+    local.segment(2, d).noalias() = x_.transpose() * mask_;
   }
   reduce_(local.data(), static_cast<std::size_t>(local.size()));
   if (local(1) > 0.0) {
@@ -116,7 +118,8 @@ SoftmaxObjective::SoftmaxObjective(const RowMatrix& x, const Labels& y, int clas
   }
   if (local(0) <= 0.0) throw std::invalid_argument("SoftmaxObjective: no labelled rows");
   total_rows_ = local(0);
-  row_mean_ = local.tail(d) / total_rows_;
+  row_mean_ = local.segment(2, d) / total_rows_;
+  class_totals_ = local.tail(classes);
 }
 
 double SoftmaxObjective::value_and_gradient(const Vector& theta, Vector& gradient) {

@@ -260,7 +260,7 @@ ProbeHead fit_probe(const RowMatrix& x, const Labels& y, int classes, double l2,
   SoftmaxObjective objective(x, y, classes, l2, reduce);
   ProbeHead head;
   head.weight = Matrix::Zero(classes, x.cols());
-  head.bias = Vector::Zero(classes);
+  head.bias = detail::intercept_start(objective.class_totals());
   const FitReport fit = fit_trust_region_newton(objective, head, options);
   if (report != nullptr) *report = fit;
   return head;

@@ -28,7 +28,7 @@ struct BatchedFitStats {
 };
 
 /// Fits one softmax head per label vector (all over the same rows x, same
-/// class count), each from zero.
+/// class count), each from its intercept-only optimum (as fit_probe).
 ///
 /// Equivalent to calling fit_probe on each labels[b]: same objective, same
 /// TRON steps (centred coordinates, Kronecker-factored preconditioner,

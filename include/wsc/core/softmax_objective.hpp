@@ -24,6 +24,8 @@ class SoftmaxObjective {
   double l2() const { return l2_; }
   /// Rows counted over all participants (labels >= 0).
   double total_rows() const { return total_rows_; }
+  /// Counted rows per class over all participants (C).
+  const Vector& class_totals() const { return class_totals_; }
 
   /// Objective value and gradient at theta; caches the probabilities so that
   /// a following hessian_vector() uses this point. Collective.
@@ -65,6 +67,7 @@ class SoftmaxObjective {
   double l2_;
   SumReduce reduce_;
   double total_rows_ = 0.0;
+  Vector class_totals_;  // C: counted rows per class
   Matrix prob_;  // n x C probabilities at the last point (zero rows for skipped)
   Vector mask_;  // n: 1 for counted rows, 0 for skipped
   Vector row_mean_;  // d: global mean of the counted rows
