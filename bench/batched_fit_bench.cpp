@@ -265,8 +265,8 @@ int main(int argc, char** argv) {
   std::printf(
       "\nheads/s: heads fitted per second (wall); speedup: over fit_probe one at a time;\n"
       "outer/h, Hv/h: mean outer iterations and Hessian-vector products (CG steps) per head;\n"
-      "evalGF/s, HvGF/s: GEMM flops of the batched evaluation (logits, gradient, Hessian\n"
-      "diagonal: 8 n d B*C) and Hessian-vector product (4 n d B*C) over their local wall time\n"
+      "evalGF/s, HvGF/s: GEMM flops of the batched evaluation (logits and gradient:\n"
+      "4 n d B*C) and Hessian-vector product (4 n d B*C) over their local wall time\n"
       "(softmax, packing and bookkeeping included); gemmGF/s: plain Eigen GEMM n x d times\n"
       "d x B*C in this run (for fit_probe: d x C); max rel: max over heads of |theta_batched -\n"
       "theta_single| / |theta_single|.\n");

@@ -18,21 +18,23 @@
 // so every participant of a distributed fit makes the same reduce calls.
 //
 // Two differences in *how* (not what) is computed:
-// - The preconditioner of the next iteration (the centred Hessian diagonal at
-//   the trial point) is summed in the same pass and reduce as the trial
-//   point's value and gradient, and used only if the step is accepted; the
-//   single-head solver computes it with its own reduce after accepting.
+// - The preconditioner of the next iteration (the class curvature A of
+//   kron_preconditioner.hpp at the trial point) is summed in the same pass and
+//   reduce as the trial point's value and gradient, and used only if the step
+//   is accepted; the single-head solver computes it with its own reduce after
+//   accepting. The feature covariance S goes with the setup reduce.
 // - A rejected step does not re-evaluate the current point to restore the
 //   probabilities: the batch keeps them (the single-head objective caches
 //   only its last point). The next CG then uses the same Hessian.
 
+#include "kron_preconditioner.hpp"
 #include "tron_constants.hpp"
 
 namespace wsc::core {
 
 namespace {
 
-using namespace detail;  // the TRON constants (tron_constants.hpp), as in the single-head solver
+using namespace detail;  // the TRON constants and the preconditioner, as in the single-head solver
 
 using MatrixMap = Eigen::Map<Matrix>;
 using ConstMatrixMap = Eigen::Map<const Matrix>;
@@ -42,31 +44,29 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-/// Weighted inner product u^T diag(m) v.
-double m_dot(const Vector& u, const Vector& m, const Vector& v) {
-  return (u.array() * m.array() * v.array()).sum();
-}
-
 /// State of one head. Parameters are in the centred coordinates
 /// u = (W, b + W mean) of trust_region_newton.cpp, packed like
 /// SoftmaxObjective (C x d column-major W, then the C biases).
 struct Head {
   std::size_t id = 0;
   const Labels* labels = nullptr;
-  double total_rows = 0.0;
-  Vector mean;  // d: mean of this head's counted rows
+  const Vector* weights = nullptr;  // row weights, nullptr = all 1
+  double total_rows = 0.0;          // total weight of the counted rows
+  Vector mean;  // d: (weighted) mean of this head's counted rows
 
-  Vector w, g, m;  // point, gradient (u), preconditioner
+  Vector w, g;  // point, gradient (u)
+  KronPreconditioner m;
   double f = 0.0;
   double g_max = 0.0;  // gradient max-norm in the original parameters
   double delta = 0.0;
 
-  Vector w_new, g_new, m_new;  // trial point and its evaluation
+  Vector w_new, g_new;  // trial point and its evaluation
+  KronPreconditioner m_new;
   double f_new = 0.0;
   double g_max_new = 0.0;
 
-  // Truncated CG.
-  Vector s, r, z, dir, hd;
+  // Truncated CG (Steihaug-Toint in the M-norm; ms = M s, md = M dir).
+  Vector s, r, z, dir, hd, ms, md;
   double ztr = 0.0;
   double cg_tol = 0.0;
   int cg_iterations = 0;
@@ -85,9 +85,9 @@ struct Head {
 class BatchKernels {
  public:
   BatchKernels(const RowMatrix& x, Index classes, double l2, Index batch, const SumReduce& reduce,
-               BatchedFitStats& stats)
+               const FeatureBasis& basis, BatchedFitStats& stats)
       : x_(x),
-        x2_(x.cwiseAbs2()),
+        basis_(basis),
         classes_(classes),
         l2_(l2),
         reduce_(reduce),
@@ -102,7 +102,8 @@ class BatchKernels {
         label_logit_(x.rows()) {}
 
   /// Value, gradient and next preconditioner of each head at its w_new, into
-  /// f_new, g_new, g_max_new, m_new; probabilities into block t of trial_.
+  /// f_new, g_new, g_max_new, m_new; probabilities into block t of trial_
+  /// (unweighted: row weights enter the sums only).
   /// One reduce.
   void evaluate(const std::vector<Head*>& heads) {
     const auto start = Clock::now();
@@ -124,39 +125,37 @@ class BatchKernels {
       bs.segment(t * c, c) = h.w_new.tail(c) - w * h.mean;
     }
 
-    // Buffer: [G^T X (kc x d) | colsum G (kc) | loss (k) | S1 (kc x d) |
-    //          S2 (kc x d) | S0 (kc)], S* the sums of the centred diagonal.
-    const Index size = k * (1 + 3 * c * d + 2 * c);
+    // Buffer: [G^T X (kc x d) | colsum G (kc) | loss (k) | A sums (k x C x C)],
+    // G the (weighted) residuals, A the class curvature of the preconditioner.
+    const Index size = k * (1 + c * d + c + c * c);
     if (buffer_.size() < size) buffer_.resize(size);
     double* const base = buffer_.data();
     MatrixMap gx(base, kc, d);
     Eigen::Map<Vector> g_bias(base + kc * d, kc);
     Eigen::Map<Vector> loss(base + kc * (d + 1), k);
-    MatrixMap s1(base + kc * (d + 1) + k, kc, d);
-    MatrixMap s2(base + kc * (2 * d + 1) + k, kc, d);
-    Eigen::Map<Vector> s0(base + kc * (3 * d + 1) + k, kc);
+    double* const curvature = base + kc * (d + 1) + k;
+    std::fill(curvature, curvature + k * c * c, 0.0);
 
     z.noalias() = x_ * ws.transpose();
     z.rowwise() += bs.transpose();
     for (Index t = 0; t < k; ++t) {
-      const Labels& y = *heads[static_cast<std::size_t>(t)]->labels;
-      loss(t) = softmax_block(z.middleCols(t * c, c), y);
+      const Head& h = *heads[static_cast<std::size_t>(t)];
+      const Labels& y = *h.labels;
+      auto pb = z.middleCols(t * c, c);
+      loss(t) = softmax_block(pb, y, h.weights);
       // Residual P - onehot(y) (P is already zero on skipped rows).
       auto res = work.middleCols(t * c, c);
-      res = z.middleCols(t * c, c);
+      res = pb;
       for (Index i = 0; i < n; ++i) {
         const int label = y[static_cast<std::size_t>(i)];
         if (label >= 0) res(i, label) -= 1.0;
       }
+      if (h.weights != nullptr) res.array().colwise() *= h.weights->array();
+      add_curvature_sum(pb, h.weights, curvature + t * c * c);
     }
     gx.noalias() = work.transpose() * x_;
     g_bias = work.colwise().sum().transpose();
-    // Hessian-diagonal weights P (1 - P); zero on skipped rows.
-    work = (z.array() * (1.0 - z.array())).matrix();
-    s1.noalias() = work.transpose() * x_;
-    s2.noalias() = work.transpose() * x2_;
-    s0 = work.colwise().sum().transpose();
-    stats_.evaluation_flops += 8.0 * static_cast<double>(n) * static_cast<double>(d) *
+    stats_.evaluation_flops += 4.0 * static_cast<double>(n) * static_cast<double>(d) *
                                static_cast<double>(kc);
     stats_.evaluation_seconds += seconds_since(start);
 
@@ -175,21 +174,7 @@ class BatchKernels {
       h.g_max_new = h.g_new.lpNorm<Eigen::Infinity>();
       h.f_new = loss(t) / rows + 0.5 * l2_ * w.squaredNorm();
       gw.noalias() -= h.g_new.tail(c) * h.mean.transpose();
-
-      // Centred Hessian diagonal (SoftmaxObjective::centred_hessian_diagonal),
-      // then the preconditioner of trust_region_newton.cpp.
-      Vector& mm = h.m_new;
-      mm.resize(c * (d + 1));
-      MatrixMap dw(mm.data(), c, d);
-      dw = s2.middleRows(t * c, c) - 2.0 * s1.middleRows(t * c, c) * h.mean.asDiagonal() +
-           s0.segment(t * c, c) * h.mean.cwiseAbs2().transpose();
-      dw = dw.cwiseMax(0.0) / rows;
-      dw.array() += l2_;
-      mm.tail(c) = s0.segment(t * c, c) / rows;
-      mm.tail(c).setConstant(mm.tail(c).mean());
-      mm = ((1.0 - kAlphaPcg) * l2_ + kAlphaPcg * mm.array()).matrix();
-      const double floor = std::max(1e-12 * mm.maxCoeff(), std::numeric_limits<double>::min());
-      mm = mm.cwiseMax(floor);
+      h.m_new.reset(basis_, ConstMatrixMap(curvature + t * c * c, c, c) / rows, l2_);
     }
     stats_.evaluation_seconds += seconds_since(post);
     ++stats_.evaluations;
@@ -228,6 +213,8 @@ class BatchKernels {
       row_sum_ = ub.col(0);
       for (Index j = 1; j < c; ++j) row_sum_ += ub.col(j);
       for (Index j = 0; j < c; ++j) ub.col(j).array() -= pb.col(j).array() * row_sum_.array();
+      const Vector* weights = heads[static_cast<std::size_t>(t)]->weights;
+      if (weights != nullptr) ub.array().colwise() *= weights->array();
     }
     hx.noalias() = u.transpose() * x_;
     h_bias = u.colwise().sum().transpose();
@@ -269,9 +256,9 @@ class BatchKernels {
  private:
   /// Softmax of one head's n x C logits in place (SoftmaxObjective's
   /// softmax_rows, column by column), zero on skipped rows; returns the sum of
-  /// the cross-entropies of the counted rows.
+  /// the cross-entropies of the counted rows, weighted by `weights` if given.
   template <typename Block>
-  double softmax_block(Block zb, const Labels& y) {
+  double softmax_block(Block zb, const Labels& y, const Vector* weights) {
     const Index n = zb.rows();
     const Index c = zb.cols();
     if (n == 0) return 0.0;
@@ -297,6 +284,9 @@ class BatchKernels {
       }
     }
     for (Index j = 0; j < c; ++j) zb.col(j).array() *= row_max_.array();
+    if (weights != nullptr) {
+      return ((row_sum_.array().log() - label_logit_.array()) * weights->array()).sum();
+    }
     return (row_sum_.array().log() - label_logit_.array()).sum();
   }
 
@@ -307,7 +297,7 @@ class BatchKernels {
   }
 
   const RowMatrix& x_;
-  RowMatrix x2_;  // x o x, for the Hessian diagonal
+  const FeatureBasis& basis_;  // the feature factor of the preconditioner
   Index classes_;
   double l2_;
   const SumReduce& reduce_;
@@ -325,9 +315,11 @@ class BatchKernels {
 void start_cg(Head& h) {
   const Index p = h.g.size();
   h.s = Vector::Zero(p);
+  h.ms = Vector::Zero(p);
   h.r = -h.g;
-  h.z = h.r.cwiseQuotient(h.m);
+  h.m.solve(h.r, h.z);
   h.dir = h.z;
+  h.md = h.r;
   h.ztr = h.z.dot(h.r);
   const double g_norm = std::sqrt(h.ztr);
   h.cg_tol = std::min(kEpsCg, std::sqrt(g_norm)) * g_norm;
@@ -345,26 +337,28 @@ void cg_step(Head& h) {
     return;
   }
   double alpha = h.ztr / dhd;
-  h.s += alpha * h.dir;
-  if (std::sqrt(m_dot(h.s, h.m, h.s)) > h.delta) {
+  const double std_ = h.s.dot(h.md);
+  const double sts = h.s.dot(h.ms);
+  const double dtd = h.dir.dot(h.md);
+  const double dsq = h.delta * h.delta;
+  if (sts + alpha * (2.0 * std_ + alpha * dtd) > dsq) {
     h.reached_boundary = true;
-    h.s -= alpha * h.dir;
-    const double std_ = m_dot(h.s, h.m, h.dir);
-    const double sts = m_dot(h.s, h.m, h.s);
-    const double dtd = m_dot(h.dir, h.m, h.dir);
-    const double dsq = h.delta * h.delta;
     const double rad = std::sqrt(std::max(0.0, std_ * std_ + dtd * (dsq - sts)));
     alpha = std_ >= 0.0 ? (dsq - sts) / (std_ + rad) : (rad - std_) / dtd;
     h.s += alpha * h.dir;
+    h.ms += alpha * h.md;
     h.r -= alpha * h.hd;
     h.cg_running = false;
     return;
   }
+  h.s += alpha * h.dir;
+  h.ms += alpha * h.md;
   h.r -= alpha * h.hd;
-  h.z = h.r.cwiseQuotient(h.m);
+  h.m.solve(h.r, h.z);
   const double ztr_new = h.z.dot(h.r);
   const double beta = ztr_new / h.ztr;
   h.dir = h.z + beta * h.dir;
+  h.md = h.r + beta * h.md;
   h.ztr = ztr_new;
 }
 
@@ -373,7 +367,7 @@ void cg_step(Head& h) {
 bool update_radius(Head& h) {
   double actred = h.f - h.f_new;
   if (h.prered <= kSmallReduction * std::abs(h.f)) actred = -0.5 * (h.g + h.g_new).dot(h.s);
-  const double s_norm = std::sqrt(m_dot(h.s, h.m, h.s));
+  const double s_norm = std::sqrt(h.s.dot(h.ms));
   if (h.report.iterations == 1) h.delta = std::min(h.delta, s_norm);
   const double gs = h.gs;
   const double curvature = -actred - gs;
@@ -405,7 +399,8 @@ int suggested_batch_heads(Index rows, int classes, std::size_t budget_bytes) {
 std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<Labels>& labels,
                                           int classes, double l2, const SolverOptions& options,
                                           const SumReduce& reduce, std::vector<FitReport>* reports,
-                                          BatchedFitStats* stats) {
+                                          BatchedFitStats* stats,
+                                          const std::vector<Vector>* row_weights) {
   // Arguments that are the same on every participant are checked before any
   // collective call; everything local goes through the first reduction.
   if (classes < 2) throw std::invalid_argument("fit_probes_batched: need at least 2 classes");
@@ -428,12 +423,29 @@ std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<
   const Index c = classes;
   const Index batch = static_cast<Index>(labels.size());
 
-  // One reduce: [counted rows (B) | bad rows (B) | sums of counted rows (d x B)].
-  Vector setup = Vector::Zero(batch * (2 + d));
+  // One reduce: [counted weight (B) | bad labels (B) | bad weights (B) |
+  // weighted sums of counted rows (d x B) | weighted class counts (C x B) |
+  // row moments of all rows (d*d + d + 1, kron_preconditioner.hpp)].
+  const Index sums_at = 3 * batch;
+  const Index counts_at = sums_at + d * batch;
+  const Index moments_at = counts_at + c * batch;
+  Vector setup = Vector::Zero(moments_at + row_moments_size(d));
   {
+    const bool weights_match =
+        row_weights == nullptr || row_weights->size() == labels.size();
     Matrix mask = Matrix::Zero(n, batch);
     for (Index b = 0; b < batch; ++b) {
       const Labels& y = labels[static_cast<std::size_t>(b)];
+      const Vector* w = nullptr;
+      if (row_weights != nullptr) {
+        if (!weights_match || (*row_weights)[static_cast<std::size_t>(b)].size() != n ||
+            !((*row_weights)[static_cast<std::size_t>(b)].array() >= 0.0).all() ||
+            !(*row_weights)[static_cast<std::size_t>(b)].allFinite()) {
+          setup(2 * batch + b) = 1.0;
+          continue;
+        }
+        w = &(*row_weights)[static_cast<std::size_t>(b)];
+      }
       if (static_cast<Index>(y.size()) != n) {
         setup(batch + b) = 1.0;
         continue;
@@ -443,28 +455,37 @@ std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<
         if (label >= classes) {
           setup(batch + b) += 1.0;
         } else if (label >= 0) {
-          mask(i, b) = 1.0;
-          setup(b) += 1.0;
+          const double weight = w != nullptr ? (*w)(i) : 1.0;
+          mask(i, b) = weight;
+          setup(b) += weight;
+          setup(counts_at + b * c + label) += weight;
         }
       }
     }
-    MatrixMap(setup.data() + 2 * batch, d, batch).noalias() = x.transpose() * mask;
+    MatrixMap(setup.data() + sums_at, d, batch).noalias() = x.transpose() * mask;
+    row_moments(x, setup.data() + moments_at);
   }
   reduce(setup.data(), static_cast<std::size_t>(setup.size()));
   ++st.reduce_calls;
   st.reduced_doubles += static_cast<std::size_t>(setup.size());
   for (Index b = 0; b < batch; ++b) {
+    if (setup(2 * batch + b) > 0.0) {
+      throw std::invalid_argument(
+          "fit_probes_batched: row weights of head " + std::to_string(b) +
+          " missing, of the wrong length, negative or not finite on some participant");
+    }
     if (setup(batch + b) > 0.0) {
       throw std::invalid_argument(
           "fit_probes_batched: labels of head " + std::to_string(b) +
           " do not match the rows or exceed the class count (" +
           std::to_string(static_cast<long long>(setup(batch + b))) + " bad on some participant)");
     }
-    if (setup(b) <= 0.0) {
+    if (!(setup(b) > 0.0)) {
       throw std::invalid_argument("fit_probes_batched: head " + std::to_string(b) +
-                                  " has no labelled rows");
+                                  " has no labelled rows of positive weight");
     }
   }
+  const FeatureBasis basis = feature_basis(setup.data() + moments_at, d);
 
   std::vector<Head> heads(static_cast<std::size_t>(batch));
   const Index p = c * (d + 1);
@@ -472,13 +493,16 @@ std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<
     Head& h = heads[static_cast<std::size_t>(b)];
     h.id = static_cast<std::size_t>(b);
     h.labels = &labels[static_cast<std::size_t>(b)];
+    if (row_weights != nullptr) h.weights = &(*row_weights)[static_cast<std::size_t>(b)];
     h.total_rows = setup(b);
-    h.mean = setup.segment(2 * batch + b * d, d) / h.total_rows;
-    h.w = Vector::Zero(p);  // T^{-1} 0 = 0
+    h.mean = setup.segment(sums_at + b * d, d) / h.total_rows;
+    // The intercept-only optimum (as fit_probe); T^{-1} keeps b when W = 0.
+    h.w = Vector::Zero(p);
+    h.w.tail(c) = intercept_start(setup.segment(counts_at + b * c, c));
     h.w_new = h.w;
   }
 
-  BatchKernels kernels(x, c, l2, batch, reduce, st);
+  BatchKernels kernels(x, c, l2, batch, reduce, basis, st);
   // Active heads in slot order: slot t owns block t of the current probabilities.
   std::vector<Head*> active;
   for (Head& h : heads) active.push_back(&h);
@@ -489,9 +513,10 @@ std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<
     h->f = h->f_new;
     h->g.swap(h->g_new);
     h->g_max = h->g_max_new;
-    h->m.swap(h->m_new);
+    std::swap(h->m, h->m_new);
     // Initial radius: the M-norm of M^{-1} g.
-    h->delta = std::sqrt(h->g.dot(h->g.cwiseQuotient(h->m)));
+    h->m.solve(h->g, h->z);
+    h->delta = std::sqrt(h->g.dot(h->z));
   }
 
   const double step_eps = std::numeric_limits<double>::epsilon();
@@ -573,7 +598,7 @@ std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<
         h.g.swap(h.g_new);
         h.f = h.f_new;
         h.g_max = h.g_max_new;
-        h.m.swap(h.m_new);
+        std::swap(h.m, h.m_new);
       }
     }
     // Accepted heads take their trial probabilities: when every active head

@@ -1,5 +1,7 @@
 #include "wsc/core/softmax_objective.hpp"
 
+#include "kron_preconditioner.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -90,8 +92,9 @@ SoftmaxObjective::SoftmaxObjective(const RowMatrix& x, const Labels& y, int clas
   const Index n = x_.rows();
   const Index d = x_.cols();
   mask_ = Vector::Zero(n);
-  // One buffer: [counted rows, bad rows (shape or label), sum of counted rows (d)].
-  Vector local = Vector::Zero(2 + d);
+  // One buffer: [counted rows, bad rows (shape or label), sum of counted rows
+  // (d), counted rows per class (C)].
+  Vector local = Vector::Zero(2 + d + classes);
   if (static_cast<Index>(y_.size()) != n) {
     local(1) = 1.0;
   } else {
@@ -102,9 +105,10 @@ SoftmaxObjective::SoftmaxObjective(const RowMatrix& x, const Labels& y, int clas
       } else if (label >= 0) {
         mask_(i) = 1.0;
         local(0) += 1.0;
+        local(2 + d + label) += 1.0;
       }
     }
-    local.tail(d).noalias() = x_.transpose() * mask_;
+    local.segment(2, d).noalias() = x_.transpose() * mask_;
   }
   reduce_(local.data(), static_cast<std::size_t>(local.size()));
   if (local(1) > 0.0) {
@@ -114,7 +118,8 @@ SoftmaxObjective::SoftmaxObjective(const RowMatrix& x, const Labels& y, int clas
   }
   if (local(0) <= 0.0) throw std::invalid_argument("SoftmaxObjective: no labelled rows");
   total_rows_ = local(0);
-  row_mean_ = local.tail(d) / total_rows_;
+  row_mean_ = local.segment(2, d) / total_rows_;
+  class_totals_ = local.tail(classes);
 }
 
 double SoftmaxObjective::value_and_gradient(const Vector& theta, Vector& gradient) {
@@ -233,6 +238,24 @@ Vector SoftmaxObjective::centred_hessian_diagonal() const {
   dw.array() += l2_;
   diag.tail(c) = s0 / total_rows_;
   return diag;
+}
+
+Vector SoftmaxObjective::row_moments() const {
+  Vector buffer(detail::row_moments_size(dim()));
+  detail::row_moments(x_, buffer.data());
+  reduce_(buffer.data(), static_cast<std::size_t>(buffer.size()));
+  return buffer;
+}
+
+Matrix SoftmaxObjective::mean_curvature() const {
+  const Index c = classes_;
+  if (prob_.cols() != c) {
+    throw std::logic_error("SoftmaxObjective: mean_curvature before value_and_gradient");
+  }
+  Matrix a = Matrix::Zero(c, c);
+  detail::add_curvature_sum(prob_, nullptr, a.data());
+  reduce_(a.data(), static_cast<std::size_t>(a.size()));
+  return a / total_rows_;
 }
 
 Vector SoftmaxObjective::pack(const ProbeHead& head) {

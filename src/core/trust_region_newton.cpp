@@ -6,18 +6,22 @@
 #include <stdexcept>
 
 // Follows LIBLINEAR's tron.cpp (Lin, Weng & Keerthi 2008; preconditioned CG
-// of Hsia, Chiang & Lin 2018). Every branch below depends only on values,
+// of Hsia, Chiang & Lin 2018), with a Kronecker-factored preconditioner
+// (kron_preconditioner.hpp) in place of LIBLINEAR's diagonal one: on
+// correlated features (embeddings) it cuts the CG steps many-fold, and the
+// CG works in its full M-norm. Every branch below depends only on values,
 // gradients and Hessian products that came out of the objective's reduction,
 // so all participants of a distributed fit take the same path and issue the
 // same sequence of collective calls.
 
+#include "kron_preconditioner.hpp"
 #include "tron_constants.hpp"
 
 namespace wsc::core {
 
 namespace {
 
-using namespace detail;  // the TRON constants (tron_constants.hpp)
+using namespace detail;  // the TRON constants (tron_constants.hpp), the preconditioner
 
 /// The objective in centred coordinates u = (W, b + W m), m the mean of the
 /// counted rows: logits = (x - m) W^T + b'. A linear change of variables
@@ -62,8 +66,10 @@ class CentredObjective {
     hv = transpose_map(theta_hv_);
   }
 
-  Vector hessian_diagonal() const { return objective_.centred_hessian_diagonal(); }
+  Matrix mean_curvature() const { return objective_.mean_curvature(); }
+  Vector row_moments() const { return objective_.row_moments(); }
   double l2() const { return objective_.l2(); }
+  Index dim() const { return dim_; }
   Index classes() const { return classes_; }
 
  private:
@@ -92,39 +98,23 @@ struct CgResult {
   bool reached_boundary = false;
 };
 
-/// Weighted inner product u^T diag(m) v.
-double m_dot(const Vector& u, const Vector& m, const Vector& v) {
-  return (u.array() * m.array() * v.array()).sum();
-}
-
-/// Preconditioner M = (1 - a) l2 + a diag(H): LIBLINEAR's mix of "no
-/// preconditioning" (the regulariser's Hessian) and Jacobi. Floored so that
-/// l2 = 0 with a constant feature cannot divide by zero.
-///
-/// The bias entries share one value (their mean). The objective is flat
-/// along "add t to every bias" (softmax is shift invariant and the bias is
-/// not penalised); the gradient is orthogonal to that direction, and a
-/// class-uniform bias preconditioner keeps every CG step orthogonal to it
-/// too, so the iterates do not drift along it.
-Vector preconditioner(const CentredObjective& objective) {
-  Vector m = objective.hessian_diagonal();
-  const Index c = objective.classes();
-  m.tail(c).setConstant(m.tail(c).mean());
-  m = ((1.0 - kAlphaPcg) * objective.l2() + kAlphaPcg * m.array()).matrix();
-  const double floor = std::max(1e-12 * m.maxCoeff(), std::numeric_limits<double>::min());
-  return m.cwiseMax(floor);
-}
-
-/// Preconditioned CG on H s = -g inside ||s||_M <= delta (LIBLINEAR trpcg).
-/// On return r = -g - H s, which gives the model reduction cheaply.
-CgResult truncated_cg(const CentredObjective& objective, const Vector& g, const Vector& m,
-                      double delta, Vector& s, Vector& r) {
+/// Preconditioned CG on H s = -g inside ||s||_M <= delta: Steihaug-Toint CG
+/// in the M-norm (LIBLINEAR's trpcg with a full M). M s and M d are carried
+/// along (M d = r + beta M d_prev, as M z = r), so the M-norms cost dot
+/// products, not applications of M. On return r = -g - H s (which gives the
+/// model reduction cheaply) and ms = M s.
+CgResult truncated_cg(const CentredObjective& objective, const Vector& g,
+                      const KronPreconditioner& m, double delta, Vector& s, Vector& r,
+                      Vector& ms) {
   const Index n = g.size();
   CgResult result;
   s = Vector::Zero(n);
+  ms = Vector::Zero(n);
   r = -g;
-  Vector z = r.cwiseQuotient(m);
+  Vector z;
+  m.solve(r, z);
   Vector d = z;
+  Vector md = r;
   Vector hd(n);
   double ztr = z.dot(r);
   const double g_norm = std::sqrt(ztr);
@@ -132,6 +122,7 @@ CgResult truncated_cg(const CentredObjective& objective, const Vector& g, const 
   // forcing term that vanishes at the optimum converges superlinearly.
   const double cg_tol = std::min(kEpsCg, std::sqrt(g_norm)) * g_norm;
   const int max_cg = static_cast<int>(std::max<Index>(n, 5));
+  const double dsq = delta * delta;
 
   while (result.iterations < max_cg) {
     if (!(std::sqrt(ztr) > cg_tol)) break;
@@ -141,27 +132,28 @@ CgResult truncated_cg(const CentredObjective& objective, const Vector& g, const 
     // No positive curvature along d (only possible with l2 = 0): stop here.
     if (!(dhd > 0.0)) break;
     double alpha = ztr / dhd;
-    s += alpha * d;
-    if (std::sqrt(m_dot(s, m, s)) > delta) {
-      // Step back and go to the boundary along d: the positive root tau of
+    const double std_ = s.dot(md);
+    const double sts = s.dot(ms);
+    const double dtd = d.dot(md);
+    if (sts + alpha * (2.0 * std_ + alpha * dtd) > dsq) {
+      // Go to the boundary along d instead: the positive root tau of
       // ||s + tau d||_M = delta, in the cancellation-free form.
       result.reached_boundary = true;
-      s -= alpha * d;
-      const double std_ = m_dot(s, m, d);
-      const double sts = m_dot(s, m, s);
-      const double dtd = m_dot(d, m, d);
-      const double dsq = delta * delta;
       const double rad = std::sqrt(std::max(0.0, std_ * std_ + dtd * (dsq - sts)));
       alpha = std_ >= 0.0 ? (dsq - sts) / (std_ + rad) : (rad - std_) / dtd;
       s += alpha * d;
+      ms += alpha * md;
       r -= alpha * hd;
       break;
     }
+    s += alpha * d;
+    ms += alpha * md;
     r -= alpha * hd;
-    z = r.cwiseQuotient(m);
+    m.solve(r, z);
     const double ztr_new = z.dot(r);
     const double beta = ztr_new / ztr;
     d = z + beta * d;
+    md = r + beta * md;
     ztr = ztr_new;
   }
   return result;
@@ -183,17 +175,21 @@ FitReport fit_trust_region_newton(SoftmaxObjective& objective, ProbeHead& head,
   Vector g;
   double g_max = 0.0;
   double f = centred.value_and_gradient(w, g, g_max);
-  Vector m = preconditioner(centred);
+  // The feature factor of the preconditioner, once (kron_preconditioner.hpp).
+  const FeatureBasis basis = feature_basis(centred.row_moments().data(), centred.dim());
+  KronPreconditioner m;
+  m.reset(basis, centred.mean_curvature(), centred.l2());
   // Initial radius: the M-norm of the preconditioned gradient M^{-1} g (it
   // scales with the objective; for M = I it is LIBLINEAR's |g|).
-  double delta = std::sqrt(g.dot(g.cwiseQuotient(m)));
+  Vector s, r, ms, w_new, g_new, g_restore;
+  m.solve(g, s);
+  double delta = std::sqrt(g.dot(s));
 
-  Vector s, r, w_new, g_new, g_restore;
   double g_max_new = 0.0;
   const double step_eps = std::numeric_limits<double>::epsilon();
   while (!(g_max <= options.tol) && report.iterations < options.max_iter) {
     ++report.iterations;
-    const CgResult cg = truncated_cg(centred, g, m, delta, s, r);
+    const CgResult cg = truncated_cg(centred, g, m, delta, s, r, ms);
     report.inner_iterations += cg.iterations;
 
     // A step that cannot move w in floating point ends the fit (not converged).
@@ -214,7 +210,7 @@ FitReport fit_trust_region_newton(SoftmaxObjective& objective, ProbeHead& head,
       actred = -0.5 * (g + g_new).dot(s);
     }
 
-    const double s_norm = std::sqrt(m_dot(s, m, s));
+    const double s_norm = std::sqrt(s.dot(ms));
     if (report.iterations == 1) delta = std::min(delta, s_norm);
 
     // Step length predicted by interpolating f along s (LIBLINEAR).
@@ -239,7 +235,7 @@ FitReport fit_trust_region_newton(SoftmaxObjective& objective, ProbeHead& head,
       g.swap(g_new);
       f = f_new;
       g_max = g_max_new;
-      m = preconditioner(centred);
+      m.reset(basis, centred.mean_curvature(), centred.l2());
     } else {
       // Reject: put the objective's cached point back at w for the next
       // Hessian products (deterministic, so f and g are unchanged).
@@ -264,7 +260,7 @@ ProbeHead fit_probe(const RowMatrix& x, const Labels& y, int classes, double l2,
   SoftmaxObjective objective(x, y, classes, l2, reduce);
   ProbeHead head;
   head.weight = Matrix::Zero(classes, x.cols());
-  head.bias = Vector::Zero(classes);
+  head.bias = detail::intercept_start(objective.class_totals());
   const FitReport fit = fit_trust_region_newton(objective, head, options);
   if (report != nullptr) *report = fit;
   return head;

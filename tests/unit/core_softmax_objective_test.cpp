@@ -279,13 +279,15 @@ TEST(SoftmaxObjective, EmptyBlockStillCallsReduce) {
   int calls = 0;
   SumReduce fake_others = [&](double* data, std::size_t n) {
     ++calls;
-    if (calls == 1) {  // [counted rows, bad rows, row sums (d)]
-      ASSERT_EQ(n, 5u);
+    if (calls == 1) {  // [counted rows, bad rows, row sums (d), rows per class (C)]
+      ASSERT_EQ(n, 7u);
       for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(data[i], 0.0);
       data[0] = 10.0;  // ten rows elsewhere, summing to (10, 20, 30)
       data[2] = 10.0;
       data[3] = 20.0;
       data[4] = 30.0;
+      data[5] = 6.0;  // six of class 0, four of class 1
+      data[6] = 4.0;
       return;
     }
     for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(data[i], 0.0);
@@ -293,6 +295,7 @@ TEST(SoftmaxObjective, EmptyBlockStillCallsReduce) {
   SoftmaxObjective obj(x, y, 2, 0.5, fake_others);
   EXPECT_EQ(obj.total_rows(), 10.0);
   EXPECT_EQ(obj.row_mean(), Vector::LinSpaced(3, 1.0, 3.0));
+  EXPECT_EQ(obj.class_totals(), Vector::LinSpaced(2, 6.0, 4.0));
   Vector theta = Vector::Ones(obj.parameters());
   Vector g, hv;
   // Only the penalty remains locally: l2/2 |W|^2 = 0.25 * 6.

@@ -185,12 +185,16 @@ TEST(TrustRegionNewton, IterationLimitReportsNotConverged) {
   EXPECT_EQ(report.iterations, 1);
   EXPECT_GT(report.grad_max_norm, 1e-10);
 
-  options.max_iter = 0;  // evaluation only
-  fit_probe(p.x, p.y, 3, 1e-3, options, identity_reduce(), &report);
+  options.max_iter = 0;  // evaluation only, at the intercept-only optimum
+  const ProbeHead start = fit_probe(p.x, p.y, 3, 1e-3, options, identity_reduce(), &report);
   EXPECT_FALSE(report.converged);
   EXPECT_EQ(report.iterations, 0);
   EXPECT_EQ(report.inner_iterations, 0);
-  EXPECT_NEAR(report.objective, std::log(3.0), 1e-13);  // a mean of 500 equal terms
+  EXPECT_EQ(start.weight, Matrix::Zero(3, 8));
+  // Its mean loss is the entropy of the class frequencies (167, 167, 166 of 500).
+  double entropy = 0.0;
+  for (const double count : {167.0, 167.0, 166.0}) entropy -= count / 500.0 * std::log(count / 500.0);
+  EXPECT_NEAR(report.objective, entropy, 1e-13);
 }
 
 TEST(TrustRegionNewton, WarmStartAtOptimumNeedsNoIteration) {

@@ -28,12 +28,13 @@ struct BatchedFitStats {
 };
 
 /// Fits one softmax head per label vector (all over the same rows x, same
-/// class count), each from zero.
+/// class count), each from its intercept-only optimum (as fit_probe).
 ///
 /// Equivalent to calling fit_probe on each labels[b]: same objective, same
-/// TRON steps (centred coordinates, preconditioner, trust-region radius
-/// updates, final bias centring), same stopping rule (gradient max-norm <=
-/// options.tol per head, at most options.max_iter outer iterations per head).
+/// TRON steps (centred coordinates, Kronecker-factored preconditioner,
+/// trust-region radius updates, final bias centring), same stopping rule
+/// (gradient max-norm <= options.tol per head, at most options.max_iter outer
+/// iterations per head).
 /// The heads advance in rounds: one batched evaluation, batched CG whose
 /// every step is one batched Hessian-vector product of the heads whose CG is
 /// still running, one batched evaluation of the trial points. Heads that stop
@@ -41,23 +42,33 @@ struct BatchedFitStats {
 /// order in the GEMMs differs).
 ///
 /// labels[b] has x.rows() entries, 0..classes-1 or negative for "skip this
-/// row"; each head may skip different rows. Throws std::invalid_argument, on
-/// every participant alike, for bad arguments, a label outside the classes or
-/// a label vector of the wrong length on any participant, or a head without
-/// counted rows.
+/// row"; each head may skip different rows.
+///
+/// row_weights (optional, for bootstrap replicates): one vector of x.rows()
+/// finite weights >= 0 per head. Head b then minimises
+/// sum_i w_i loss_i / sum_i w_i + l2/2 |W|^2 over its counted rows, so integer
+/// weights give the optimum of the rows repeated w_i times, and weight 0 is
+/// the same as label -1. nullptr: all weights 1.
+///
+/// Throws std::invalid_argument, on every participant alike, for bad
+/// arguments, a label outside the classes, a label or weight vector of the
+/// wrong length, a negative or non-finite weight, or a row_weights of another
+/// size than labels on any participant, or a head without counted rows of
+/// positive total weight.
 ///
 /// Collective: the sequence of reduce calls (and their sizes) depends only on
 /// reduced quantities, so every participant makes the same calls, also one
 /// with zero rows. Per call the buffer holds the active heads only.
 ///
 /// Memory: 3 n B C doubles (probabilities at the current and the trial
-/// points, one work matrix) plus n d for the squared rows; see
-/// suggested_batch_heads(). `reports` (optional) gets one FitReport per head,
+/// points, one work matrix) plus about 3 d^2 for the preconditioner's feature
+/// covariance; see suggested_batch_heads(). `reports` (optional) gets one FitReport per head,
 /// `stats` (optional) the work counters.
 std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<Labels>& labels,
                                           int classes, double l2, const SolverOptions& options,
                                           const SumReduce& reduce, std::vector<FitReport>* reports,
-                                          BatchedFitStats* stats = nullptr);
+                                          BatchedFitStats* stats = nullptr,
+                                          const std::vector<Vector>* row_weights = nullptr);
 
 /// A batch size B (>= 1) whose three n x B*C work matrices fit in
 /// `budget_bytes` (default 256 MiB): floor(budget / (24 n C)). Callers with

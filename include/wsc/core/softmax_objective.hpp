@@ -24,6 +24,8 @@ class SoftmaxObjective {
   double l2() const { return l2_; }
   /// Rows counted over all participants (labels >= 0).
   double total_rows() const { return total_rows_; }
+  /// Counted rows per class over all participants (C).
+  const Vector& class_totals() const { return class_totals_; }
 
   /// Objective value and gradient at theta; caches the probabilities so that
   /// a following hessian_vector() uses this point. Collective.
@@ -45,6 +47,16 @@ class SoftmaxObjective {
   /// preconditioner. Collective.
   Vector centred_hessian_diagonal() const;
 
+  /// Sums of all rows of x, labelled or not, over all participants:
+  /// [x^T x (d x d, column-major) | x^T 1 (d) | rows], d*d + d + 1 values (the
+  /// solver's preconditioner uses their covariance). Collective.
+  Vector row_moments() const;
+
+  /// Mean softmax curvature at the last point, (1/N) sum_i (diag(p_i) -
+  /// p_i p_i^T) over the counted rows (C x C): the Hessian of the bias block,
+  /// and the class factor of the solver's Kronecker preconditioner. Collective.
+  Matrix mean_curvature() const;
+
   static Vector pack(const ProbeHead& head);
   static ProbeHead unpack(const Vector& theta, Index classes, Index dim);
 
@@ -55,6 +67,7 @@ class SoftmaxObjective {
   double l2_;
   SumReduce reduce_;
   double total_rows_ = 0.0;
+  Vector class_totals_;  // C: counted rows per class
   Matrix prob_;  // n x C probabilities at the last point (zero rows for skipped)
   Vector mask_;  // n: 1 for counted rows, 0 for skipped
   Vector row_mean_;  // d: global mean of the counted rows

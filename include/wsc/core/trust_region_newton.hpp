@@ -17,7 +17,8 @@ struct SolverOptions {
 FitReport fit_trust_region_newton(SoftmaxObjective& objective, ProbeHead& head,
                                   const SolverOptions& options);
 
-/// Convenience: a probe fitted from zero on rows x with labels y.
+/// Convenience: a probe fitted on rows x with labels y, from the
+/// intercept-only optimum (W = 0, biases the log class frequencies).
 ProbeHead fit_probe(const RowMatrix& x, const Labels& y, int classes, double l2,
                     const SolverOptions& options, const SumReduce& reduce, FitReport* report);
 
