@@ -111,11 +111,9 @@ std::vector<core::ProbeHead> fit_group_probes(const core::RowMatrix& x, std::int
       }
     }
     std::vector<core::FitReport> batch_reports;
-    if (global_weights != nullptr) {
-      throw std::logic_error("fit_group_probes: row weights are not supported by this solver");
-    }
     std::vector<core::ProbeHead> fitted = core::fit_probes_batched(
-        x, labels, fitted_classes, settings.l2, settings.solver, reduce, &batch_reports);
+        x, labels, fitted_classes, settings.l2, settings.solver, reduce, &batch_reports, nullptr,
+        global_weights != nullptr ? &weights : nullptr);
     for (std::size_t k = 0; k < members.size(); ++k) {
       const std::size_t h = members[k];
       if (reports != nullptr) (*reports)[h] = batch_reports[k];

@@ -93,7 +93,7 @@ AnalysisSettings settings() {
   s.permutations = 45;
   s.permutation_batch = 8;  // several work items, so the groups share them
   s.encodability_permutations = 19;
-  s.bootstrap = 0;
+  s.bootstrap = 12;
   return s;
 }
 
@@ -155,7 +155,7 @@ TEST(EngineLayout, ForcedLayoutsGiveIdenticalPValues) {
   ASSERT_EQ(alone.metadata[0].verdict, "encoded_used");
   ASSERT_EQ(alone.permutation_unconverged, 0);
   ASSERT_EQ(alone.null_cells.rows(), 45);
-  ASSERT_EQ(alone.boot_cells.rows(), 0);
+  ASSERT_EQ(alone.boot_cells.rows(), 12);
 
   const AnalysisResult one_group = run_with_groups(data, world, 1);
   expect_same_answer(alone, one_group, "one group of every rank");

@@ -20,3 +20,4 @@ wsc_add_python_test(e2e_probe_primary_grouped_folds test_demo_and_outputs.py 2 p
 wsc_add_python_test(e2e_unconverged_is_loud test_demo_and_outputs.py 1 unconverged)
 wsc_add_python_test(e2e_model_head_unused_class test_demo_and_outputs.py 1 unused_class)
 wsc_add_python_test(e2e_exchangeability_schemes test_demo_and_outputs.py 2 schemes)
+wsc_add_python_test(e2e_bootstrap_intervals test_demo_and_outputs.py 2 bootstrap)
