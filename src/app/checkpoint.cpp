@@ -1,0 +1,448 @@
+#include "wsc/app/checkpoint.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/archive/archive_exception.hpp>
+#include <boost/archive/binary_iarchive.hpp>
+#include <boost/archive/binary_oarchive.hpp>
+#include <boost/serialization/array_wrapper.hpp>
+#include <boost/serialization/level.hpp>
+#include <boost/serialization/tracking.hpp>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <new>
+#include <streambuf>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+// ---------------------------------------------------------------------------
+// Serialization of the engine's plain structs (non-intrusive: the engine does
+// not know about Boost). Pure data, no class information or object tracking in
+// the archive: the file's own format version covers the layout.
+
+BOOST_CLASS_IMPLEMENTATION(wsc::engine::IndexRange, boost::serialization::object_serializable)
+BOOST_CLASS_TRACKING(wsc::engine::IndexRange, boost::serialization::track_never)
+BOOST_CLASS_IMPLEMENTATION(wsc::engine::RunState, boost::serialization::object_serializable)
+BOOST_CLASS_TRACKING(wsc::engine::RunState, boost::serialization::track_never)
+
+namespace wsc::app::detail {
+
+/// Thrown while decoding a payload that is well-formed for the archive but
+/// not a valid RunState.
+class DecodeError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Sequences are stored as a uint64 element count followed by the elements.
+// Loading grows the container in bounded steps, so a count that disagrees
+// with the data runs into the end of the payload (an archive exception)
+// instead of allocating whatever the count claims.
+constexpr std::uint64_t kLoadStep = std::uint64_t{1} << 16;
+
+template <class Archive, class T>
+void io_array(Archive& ar, std::vector<T>& v) {
+  static_assert(std::is_arithmetic_v<T>);
+  if constexpr (Archive::is_loading::value) {
+    std::uint64_t count = 0;
+    ar & count;
+    v.clear();
+    while (v.size() < count) {
+      const std::size_t old = v.size();
+      const std::size_t step = static_cast<std::size_t>(std::min<std::uint64_t>(count - old, kLoadStep));
+      v.resize(old + step);
+      ar & boost::serialization::make_array(v.data() + old, step);
+    }
+  } else {
+    std::uint64_t count = v.size();
+    ar & count;
+    if (!v.empty()) ar & boost::serialization::make_array(v.data(), v.size());
+  }
+}
+
+template <class Archive>
+void io_string(Archive& ar, std::string& s) {
+  if constexpr (Archive::is_loading::value) {
+    std::uint64_t count = 0;
+    ar & count;
+    s.clear();
+    while (s.size() < count) {
+      const std::size_t old = s.size();
+      const std::size_t step = static_cast<std::size_t>(std::min<std::uint64_t>(count - old, kLoadStep));
+      s.resize(old + step);
+      ar.load_binary(&s[old], step);
+    }
+  } else {
+    std::uint64_t count = s.size();
+    ar & count;
+    if (!s.empty()) ar.save_binary(s.data(), s.size());
+  }
+}
+
+template <class Archive, class T>
+void io_nested(Archive& ar, std::vector<std::vector<T>>& v) {
+  if constexpr (Archive::is_loading::value) {
+    std::uint64_t count = 0;
+    ar & count;
+    v.clear();
+    while (v.size() < count) {
+      const std::size_t old = v.size();
+      const std::size_t step = static_cast<std::size_t>(std::min<std::uint64_t>(count - old, kLoadStep));
+      v.resize(old + step);
+      for (std::size_t i = old; i < old + step; ++i) io_array(ar, v[i]);
+    }
+  } else {
+    std::uint64_t count = v.size();
+    ar & count;
+    for (auto& inner : v) io_array(ar, inner);
+  }
+}
+
+template <class Archive>
+void io_bool(Archive& ar, bool& b) {
+  // Through a byte, checked: loading an arbitrary byte into a bool is undefined.
+  std::uint8_t byte = b ? 1 : 0;
+  ar & byte;
+  if constexpr (Archive::is_loading::value) {
+    if (byte > 1) throw DecodeError("invalid boolean value " + std::to_string(byte));
+    b = byte == 1;
+  }
+}
+
+}  // namespace wsc::app::detail
+
+namespace boost::serialization {
+
+template <class Archive>
+void serialize(Archive& ar, wsc::engine::IndexRange& r, const unsigned int /*version*/) {
+  ar & r.begin;
+  ar & r.end;
+}
+
+template <class Archive>
+void serialize(Archive& ar, wsc::engine::RunState& s, const unsigned int /*version*/) {
+  namespace d = wsc::app::detail;
+  ar & s.fingerprint;
+  d::io_string(ar, s.description);
+  ar & s.permutations;
+  ar & s.encodability;
+  ar & s.bootstrap;
+  ar & s.permutations_done;
+  ar & s.encodability_done;
+  ar & s.bootstrap_done;
+  d::io_array(ar, s.observed_abs);
+  d::io_array(ar, s.exceed_cell);
+  d::io_array(ar, s.exceed_max);
+  d::io_array(ar, s.null_max);
+  d::io_array(ar, s.null_cells);
+  ar & s.cells;
+  d::io_bool(ar, s.keep_cells);
+  ar & s.permutation_fits;
+  ar & s.permutation_unconverged;
+  ar & s.permutation_max_iterations;
+  ar & s.permutation_max_grad;
+  d::io_nested(ar, s.score_null);
+  ar & s.encodability_fits;
+  d::io_array(ar, s.boot_cells);
+}
+
+}  // namespace boost::serialization
+
+namespace wsc::app {
+
+namespace {
+
+constexpr char kMagic[8] = {'W', 'S', 'C', 'C', 'K', 'P', 'T', '1'};
+constexpr unsigned kArchiveFlags = boost::archive::no_codecvt;
+
+/// Appends everything written to it to a string.
+class StringSink : public std::streambuf {
+ public:
+  explicit StringSink(std::string& out) : out_(out) {}
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (!traits_type::eq_int_type(c, traits_type::eof())) out_.push_back(traits_type::to_char_type(c));
+    return traits_type::not_eof(c);
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    out_.append(s, static_cast<std::size_t>(n));
+    return n;
+  }
+
+ private:
+  std::string& out_;
+};
+
+/// Reads from a byte range without copying it.
+class MemorySource : public std::streambuf {
+ public:
+  MemorySource(const char* data, std::size_t size) {
+    char* begin = const_cast<char*>(data);  // never written through: get area only
+    setg(begin, begin, begin + size);
+  }
+  std::size_t remaining() const { return static_cast<std::size_t>(egptr() - gptr()); }
+};
+
+void put_le(unsigned char* out, std::uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i) out[i] = static_cast<unsigned char>(value >> (8 * i));
+}
+
+std::uint64_t get_le(const unsigned char* in, int bytes) {
+  std::uint64_t value = 0;
+  for (int i = 0; i < bytes; ++i) value |= std::uint64_t{in[i]} << (8 * i);
+  return value;
+}
+
+std::string errno_text(int err) { return err != 0 ? std::strerror(err) : "unknown error"; }
+
+[[noreturn]] void fail_write(const std::string& path, const std::string& what, int err) {
+  throw CheckpointError("cannot write checkpoint " + path + ": " + what + ": " + errno_text(err));
+}
+
+/// Closes a descriptor and removes a temporary file unless released.
+class TempFile {
+ public:
+  TempFile(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!name_.empty()) ::unlink(name_.c_str());
+  }
+  int fd() const { return fd_; }
+  /// Closes the descriptor; returns 0 or the errno of a failed close.
+  int close() {
+    const int fd = fd_;
+    fd_ = -1;
+    return ::close(fd) == 0 ? 0 : errno;
+  }
+  void release() { name_.clear(); }
+
+ private:
+  int fd_;
+  std::string name_;
+};
+
+void write_all(int fd, const char* data, std::size_t size, const std::string& path,
+               const std::string& temp) {
+  while (size > 0) {
+    const std::size_t chunk = std::min<std::size_t>(size, std::size_t{1} << 30);
+    const ssize_t n = ::write(fd, data, chunk);
+    if (n < 0) {
+      const int err = errno;
+      if (err == EINTR) continue;
+      fail_write(path, "writing " + temp, err);
+    }
+    if (n == 0) fail_write(path, "writing " + temp, EIO);
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+/// Reads up to `size` bytes; returns how many were read (fewer only at end of file).
+std::size_t read_up_to(int fd, char* data, std::size_t size, const std::string& path) {
+  std::size_t done = 0;
+  while (done < size) {
+    const std::size_t chunk = std::min<std::size_t>(size - done, std::size_t{1} << 30);
+    const ssize_t n = ::read(fd, data + done, chunk);
+    if (n < 0) {
+      const int err = errno;
+      if (err == EINTR) continue;
+      throw CheckpointError("cannot read checkpoint " + path + ": " + errno_text(err));
+    }
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  return done;
+}
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+std::string folder_of(const std::string& path) {
+  const std::string parent = std::filesystem::path(path).parent_path().string();
+  return parent.empty() ? std::string(".") : parent;
+}
+
+std::string encode(const engine::RunState& state) {
+  std::string payload;
+  StringSink sink(payload);
+  {
+    boost::archive::binary_oarchive archive(sink, kArchiveFlags);
+    archive << state;
+  }
+  return payload;
+}
+
+}  // namespace
+
+std::uint64_t fnv1a64(const void* data, std::size_t size) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  std::uint64_t hash = 14695981039346656037ULL;
+  for (std::size_t i = 0; i < size; ++i) {
+    hash ^= bytes[i];
+    hash *= 1099511628211ULL;
+  }
+  return hash;
+}
+
+void write_checkpoint(const std::string& path, const engine::RunState& state) {
+  std::string payload;
+  try {
+    payload = encode(state);
+  } catch (const std::exception& e) {
+    throw CheckpointError("cannot write checkpoint " + path + ": encoding the state failed: " + e.what());
+  }
+
+  unsigned char header[kCheckpointHeaderSize];
+  std::memcpy(header, kMagic, sizeof kMagic);
+  put_le(header + 8, engine::RunState::kFormatVersion, 4);
+  put_le(header + 12, payload.size(), 8);
+  put_le(header + 20, fnv1a64(payload.data(), payload.size()), 8);
+
+  // A fresh name next to the destination (same file system, so the rename is
+  // atomic); O_EXCL never reuses a file someone else is writing.
+  static std::atomic<unsigned> counter{0};
+  std::string temp;
+  int fd = -1;
+  for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
+    temp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    const int err = errno;
+    if (fd < 0 && err != EEXIST) fail_write(path, "creating " + temp, err);
+  }
+  if (fd < 0) fail_write(path, "creating a temporary file next to it", EEXIST);
+  TempFile file(fd, temp);
+
+  write_all(file.fd(), reinterpret_cast<const char*>(header), sizeof header, path, temp);
+  write_all(file.fd(), payload.data(), payload.size(), path, temp);
+  if (::fsync(file.fd()) != 0) {
+    const int err = errno;
+    fail_write(path, "flushing " + temp, err);
+  }
+  if (const int err = file.close(); err != 0) fail_write(path, "closing " + temp, err);
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    fail_write(path, "renaming " + temp + " over it", err);
+  }
+  file.release();
+
+  // Make the rename itself durable. File systems that cannot sync a folder
+  // say EINVAL; the file is in place either way.
+  const std::string folder = folder_of(path);
+  FileDescriptor dir(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.get() < 0) {
+    const int err = errno;
+    fail_write(path, "opening its folder " + folder, err);
+  }
+  if (::fsync(dir.get()) != 0) {
+    const int err = errno;
+    if (err != EINVAL) fail_write(path, "flushing its folder " + folder, err);
+  }
+}
+
+engine::RunState read_checkpoint(const std::string& path) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    const int err = errno;
+    if (err == ENOENT) throw CheckpointError("checkpoint " + path + " does not exist");
+    throw CheckpointError("cannot open checkpoint " + path + ": " + errno_text(err));
+  }
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0) {
+    const int err = errno;
+    throw CheckpointError("cannot read checkpoint " + path + ": " + errno_text(err));
+  }
+  if (!S_ISREG(info.st_mode)) throw CheckpointError("checkpoint " + path + " is not a regular file");
+  const auto file_size = static_cast<std::uint64_t>(info.st_size);
+
+  unsigned char header[kCheckpointHeaderSize];
+  const std::size_t got = read_up_to(fd.get(), reinterpret_cast<char*>(header), sizeof header, path);
+  const auto truncated = [&](std::uint64_t has, const std::string& expected) {
+    return CheckpointError("checkpoint " + path + " is truncated: has " + std::to_string(has) +
+                           " bytes, expected " + expected);
+  };
+
+  // Each field is judged as soon as it is there: a short file that does not
+  // start like a checkpoint is not one; a checkpoint of another version may
+  // have another header.
+  if (std::memcmp(header, kMagic, std::min(got, sizeof kMagic)) != 0)
+    throw CheckpointError(path + " is not a wsc checkpoint (it does not start with \"WSCCKPT1\")");
+  if (got >= 12) {
+    const std::uint64_t version = get_le(header + 8, 4);
+    if (version != engine::RunState::kFormatVersion)
+      throw CheckpointError("checkpoint " + path + " was written by checkpoint format version " +
+                            std::to_string(version) + ", this wsc reads version " +
+                            std::to_string(engine::RunState::kFormatVersion));
+  }
+  if (got < sizeof header) throw truncated(got, "at least " + std::to_string(sizeof header));
+
+  const std::uint64_t payload_size = get_le(header + 12, 8);
+  const std::uint64_t stored_checksum = get_le(header + 20, 8);
+  if (payload_size > UINT64_MAX - sizeof header)
+    throw CheckpointError("checkpoint " + path + " is corrupted: impossible payload size " +
+                          std::to_string(payload_size));
+  const std::uint64_t expected = sizeof header + payload_size;
+  if (file_size < expected) throw truncated(file_size, std::to_string(expected));
+  if (file_size > expected)
+    throw CheckpointError("checkpoint " + path + " has " + std::to_string(file_size - expected) +
+                          " trailing bytes after the payload (has " + std::to_string(file_size) +
+                          " bytes, expected " + std::to_string(expected) + ")");
+
+  std::string payload;
+  try {
+    payload.resize(static_cast<std::size_t>(payload_size));  // at most the file's size
+  } catch (const std::exception& e) {
+    throw CheckpointError("cannot read checkpoint " + path + ": " + e.what());
+  }
+  const std::size_t read = read_up_to(fd.get(), payload.data(), payload.size(), path);
+  if (read < payload.size()) throw truncated(sizeof header + read, std::to_string(expected));
+  char extra = 0;
+  if (read_up_to(fd.get(), &extra, 1, path) != 0)  // the file grew while being read
+    throw CheckpointError("checkpoint " + path + " has trailing bytes after the payload");
+
+  const std::uint64_t checksum = fnv1a64(payload.data(), payload.size());
+  if (checksum != stored_checksum)
+    throw CheckpointError("checkpoint " + path + " is corrupted: the payload checksum does not match");
+
+  engine::RunState state;
+  try {
+    MemorySource source(payload.data(), payload.size());
+    {
+      boost::archive::binary_iarchive archive(source, kArchiveFlags);
+      archive >> state;
+    }
+    if (source.remaining() != 0)
+      throw detail::DecodeError(std::to_string(source.remaining()) + " bytes left over after the state");
+  } catch (const boost::archive::archive_exception& e) {
+    throw CheckpointError("checkpoint " + path + " has a payload that cannot be decoded: " + e.what());
+  } catch (const std::bad_alloc&) {
+    throw CheckpointError("checkpoint " + path + " has a payload that cannot be decoded: out of memory");
+  } catch (const std::exception& e) {
+    throw CheckpointError("checkpoint " + path + " has a payload that cannot be decoded: " + e.what());
+  }
+  return state;
+}
+
+}  // namespace wsc::app
