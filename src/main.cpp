@@ -29,6 +29,18 @@ int main(int argc, char** argv) {
     run->add_option("--set", run_options.overrides, "override a config key: key=value (repeatable)")
         ->allow_extra_args(false);
     run->add_flag("--quiet,-q", run_options.quiet, "print nothing on success");
+    run->add_option("--chunk", run_options.chunk,
+                    "run chunk I of N of the permutations (I/N, 0-based); its state goes to "
+                    "<output.dir>/chunks for `wsc merge`");
+
+    wsc::app::RunOptions merge_options;
+    merge_options.merge = true;
+    CLI::App* merge = app.add_subcommand(
+        "merge", "merge the chunks of a split run (<output.dir>/chunks) into the outputs of the whole run");
+    merge->add_option("config", merge_options.config_path, "the analysis config the chunks ran")->required();
+    merge->add_option("--set", merge_options.overrides, "override a config key: key=value (repeatable)")
+        ->allow_extra_args(false);
+    merge->add_flag("--quiet,-q", merge_options.quiet, "print nothing on success");
 
     std::string inspect_path;
     CLI::App* inspect = app.add_subcommand("inspect", "check a model file and print what it holds");
@@ -57,6 +69,8 @@ int main(int argc, char** argv) {
     try {
       if (*run) {
         code = wsc::app::run_command(run_options, world);
+      } else if (*merge) {
+        code = wsc::app::run_command(merge_options, world);
       } else if (*inspect) {
         double rc = 0;
         if (world.is_root()) rc = wsc::app::inspect_command(inspect_path);

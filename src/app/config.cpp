@@ -381,7 +381,7 @@ class Reader {
     if (!document.is_table()) fail("the document is not a table");
     const toml::table& root = document.as_table();
     check_keys(root, "", {"input", "primary", "metadata", "pca", "probe", "cv", "permutation", "encodability",
-                          "bootstrap", "parallel", "output"});
+                          "bootstrap", "parallel", "checkpoint", "output"});
 
     Config config;
     // [input]
@@ -494,6 +494,13 @@ class Reader {
       if (auto v = get_double(*boot, "bootstrap", "level")) config.bootstrap.level = *v;
     }
 
+    // [checkpoint]
+    if (const toml::table* ck = section(root, "", "checkpoint")) {
+      check_keys(*ck, "checkpoint", {"interval", "path"});
+      if (auto v = get_double(*ck, "checkpoint", "interval")) config.checkpoint.interval = *v;
+      if (auto v = get_string(*ck, "checkpoint", "path", false)) config.checkpoint.path = *v;
+    }
+
     // [parallel]
     if (const toml::table* par = section(root, "", "parallel")) {
       check_keys(*par, "parallel", {"groups", "batch"});
@@ -551,6 +558,7 @@ Config parse_config(const std::string& toml_text, const std::string& origin, con
   config.input.embeddings = resolve_path(base_dir, config.input.embeddings);
   config.input.labels = resolve_path(base_dir, config.input.labels);
   config.output.dir = resolve_path(base_dir, config.output.dir);
+  config.checkpoint.path = resolve_path(base_dir, config.checkpoint.path);
   config.config_path = origin;
   validate(config);
   return config;
@@ -679,6 +687,11 @@ void validate(const Config& config) {
     fail("'parallel.batch' must be in [1, 4096], got " + std::to_string(config.parallel.batch));
   }
 
+  if (!(config.checkpoint.interval >= 0.0) || !std::isfinite(config.checkpoint.interval)) {
+    fail("'checkpoint.interval' must be >= 0 seconds (0: only when stopped), got " +
+         format_number(config.checkpoint.interval));
+  }
+
   if (config.output.dir.empty()) fail("'output.dir' must not be empty");
 }
 
@@ -710,6 +723,7 @@ nlohmann::json to_json(const Config& config) {
       {"bootstrap",
        {{"count", config.bootstrap.count}, {"seed", config.bootstrap.seed}, {"level", config.bootstrap.level}}},
       {"parallel", {{"groups", config.parallel.groups}, {"batch", config.parallel.batch}}},
+      {"checkpoint", {{"interval", config.checkpoint.interval}, {"path", config.checkpoint.path}}},
       {"output", {{"dir", config.output.dir}}},
   };
 }
@@ -773,6 +787,12 @@ std::string to_toml(const Config& config) {
     out << "\n[parallel]\n";
     integer("groups", config.parallel.groups);
     integer("batch", config.parallel.batch);
+  }
+
+  if (config.checkpoint.interval != 600.0 || !config.checkpoint.path.empty()) {
+    out << "\n[checkpoint]\n";
+    num("interval", config.checkpoint.interval);
+    if (!config.checkpoint.path.empty()) str("path", config.checkpoint.path);
   }
 
   out << "\n[output]\n";

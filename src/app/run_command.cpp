@@ -1,16 +1,75 @@
 #include "wsc/app/analysis_run.hpp"
+#include "wsc/app/checkpoint.hpp"
 #include "wsc/app/commands.hpp"
 #include "wsc/app/model_inputs.hpp"
 #include "wsc/app/progress.hpp"
 #include "wsc/app/resources.hpp"
+#include "wsc/app/stop_signals.hpp"
 
 #include <chrono>
-#include <memory>
+#include <filesystem>
 #include <iostream>
+#include <memory>
+#include <optional>
+#include <regex>
 
 namespace wsc::app {
 
+namespace fs = std::filesystem;
+
+namespace {
+
+/// The chunk files of output.dir/chunks, all of one split (chunk-I-of-N for
+/// every I < N); throws std::invalid_argument naming what is missing.
+std::vector<std::string> chunk_files(const Config& config) {
+  const fs::path dir = fs::path(config.output.dir) / "chunks";
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    throw std::invalid_argument("no chunks to merge: " + dir.string() + " does not exist");
+  }
+  const std::regex name("chunk-([0-9]+)-of-([0-9]+)\\.wsc");
+  int count = 0;
+  std::vector<int> found;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    std::smatch m;
+    const std::string file = entry.path().filename().string();
+    if (!std::regex_match(file, m, name)) continue;
+    const int n = std::stoi(m[2].str());
+    if (count != 0 && n != count) {
+      throw std::invalid_argument(dir.string() + " holds chunks of two splits (of " + std::to_string(count) +
+                                  " and of " + std::to_string(n) + ")");
+    }
+    count = n;
+    found.push_back(std::stoi(m[1].str()));
+  }
+  if (count == 0) throw std::invalid_argument("no chunks to merge in " + dir.string());
+  std::vector<std::string> files;
+  for (int i = 0; i < count; ++i) {
+    if (std::find(found.begin(), found.end(), i) == found.end()) {
+      throw std::invalid_argument("chunk " + std::to_string(i) + " of " + std::to_string(count) + " is missing in " +
+                                  dir.string());
+    }
+    files.push_back(chunk_path(config, ChunkSpec{i, count}));
+  }
+  return files;
+}
+
+/// The state to continue from, read on every rank (null when none exists).
+std::unique_ptr<engine::RunState> read_state(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return nullptr;
+  return std::make_unique<engine::RunState>(read_checkpoint(path));
+}
+
+}  // namespace
+
 CompletedRun run_configured(const Config& config, const par::Communicator& comm, bool show_progress) {
+  RunRequest request;
+  request.show_progress = show_progress;
+  return run_configured(config, comm, request);
+}
+
+CompletedRun run_configured(const Config& config, const par::Communicator& comm, const RunRequest& request) {
   const auto start = std::chrono::steady_clock::now();
   CompletedRun run;
   LoadedModel model = load_model(config, comm);
@@ -21,11 +80,77 @@ CompletedRun run_configured(const Config& config, const par::Communicator& comm,
   run.info.embeddings_float32 = model.embeddings_float32;
   run.info.embeddings_read_mode = model.read_mode;
 
+  const engine::Layout layout(comm, model.layout);
+  engine::AnalysisSettings settings = analysis_settings(config);
+  const std::uint64_t fingerprint = run_fingerprint(config, model.input, layout);
+
+  // Where the state lives, and what it holds already.
+  std::unique_ptr<engine::RunState> saved;
+  engine::RunControl control;
+  control.fingerprint = fingerprint;
+  control.description = model.model_name + " (" + config.config_path + ")";
+  control.checkpoint_seconds = config.checkpoint.interval;
+  control.stop_requested = stop_requested;
+  const auto refuse_foreign = [&](const engine::RunState& s, const std::string& path) {
+    if (s.fingerprint != fingerprint) {
+      throw std::invalid_argument(path + " was saved by another config or input (" + s.description +
+                                  "); remove it to start afresh");
+    }
+  };
+  if (request.mode == RunMode::merge) {
+    comm.agree_on([&] {
+      std::vector<engine::RunState> chunks;
+      for (const std::string& path : chunk_files(config)) {
+        chunks.push_back(read_checkpoint(path));
+        refuse_foreign(chunks.back(), path);
+      }
+      try {
+        saved = std::make_unique<engine::RunState>(merge_chunk_states(chunks, settings.keep_null_limit));
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument("cannot merge " + (fs::path(config.output.dir) / "chunks").string() + ": " +
+                                    e.what());
+      }
+      if (saved->permutations.size() != settings.permutations) {
+        throw std::invalid_argument("the chunks hold " + std::to_string(saved->permutations.size()) +
+                                    " permutations, the config asks for " + std::to_string(settings.permutations));
+      }
+    });
+    run.state_path = (fs::path(config.output.dir) / "chunks").string();
+  } else {
+    run.state_path = request.mode == RunMode::chunk ? chunk_path(config, request.chunk) : checkpoint_path(config);
+    if (request.mode == RunMode::chunk) {
+      const std::int64_t e_total = config.cv.folds >= 2 ? config.encodability.permutations : 0;
+      const engine::ItemSizes items = engine::item_sizes(model.input, settings, model.layout.group_size);
+      settings.permutation_range = chunk_range(settings.permutations, request.chunk, items.permutations);
+      settings.encodability_range = chunk_range(e_total, request.chunk, items.encodability);
+      settings.bootstrap_range = chunk_range(settings.bootstrap, request.chunk, items.bootstrap);
+    }
+    comm.agree_on([&] {
+      saved = read_state(run.state_path);
+      if (saved) refuse_foreign(*saved, run.state_path);
+    });
+    const std::string path = run.state_path;
+    control.save = [path](const engine::RunState& state) {
+      fs::create_directories(fs::path(path).parent_path());
+      write_checkpoint(path, state);
+    };
+  }
+  if (saved) {
+    run.resumed = true;
+    control.resume = saved.get();
+    if (request.mode == RunMode::chunk && saved->permutations_done == saved->permutations.size() &&
+        saved->encodability_done == saved->encodability.size() &&
+        saved->bootstrap_done == saved->bootstrap.size()) {
+      run.skipped = true;
+      return run;
+    }
+  }
+
   // One reporter per phase, each ending its line when the next begins.
   std::unique_ptr<ProgressReporter> reporter;
   std::string phase;
   engine::ProgressFn progress;
-  if (show_progress && comm.is_root()) {
+  if (request.show_progress && comm.is_root()) {
     progress = [&](const std::string& name, std::int64_t done, std::int64_t total) {
       if (name != phase) {
         if (reporter) reporter->finish();
@@ -35,15 +160,17 @@ CompletedRun run_configured(const Config& config, const par::Communicator& comm,
       reporter->update(done, total);
     };
   }
-  const engine::Layout layout(comm, model.layout);
   bool ok = true;
   std::string message;
   try {
-    run.result = engine::run_analysis(model.input, analysis_settings(config), layout, progress);
+    run.result = engine::run_analysis(model.input, settings, layout, progress, control);
   } catch (const std::invalid_argument& e) {
     // Raised identically on every rank from global data (e.g. too many folds).
     ok = false;
     message = e.what();
+  } catch (const engine::Interrupted&) {
+    if (reporter) reporter->finish();
+    throw;
   }
   comm.agree(ok, message);
   if (reporter) reporter->finish();
@@ -55,19 +182,62 @@ CompletedRun run_configured(const Config& config, const par::Communicator& comm,
   run.info.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   run.info.peak_rss_per_rank = comm.gather(static_cast<double>(peak_rss_bytes()));
+  if (request.mode == RunMode::chunk) {
+    // The chunk's result is its complete state.
+    comm.agree_on([&] {
+      if (comm.is_root()) control.save(run.result.state);
+    });
+    return run;
+  }
   comm.agree_on([&] {
-    if (comm.is_root()) write_outputs(config, run.info, run.result);
+    if (comm.is_root()) {
+      write_outputs(config, run.info, run.result);
+      // Finished: the checkpoint has done its job.
+      if (request.mode == RunMode::whole) {
+        std::error_code ec;
+        fs::remove(run.state_path, ec);
+      }
+    }
   });
   return run;
 }
 
 int run_command(const RunOptions& options, const par::Communicator& comm) {
   Config config;
-  comm.agree_on([&] { config = load_config(options.config_path, options.overrides); });
-  const CompletedRun run = run_configured(config, comm, !options.quiet);
+  RunRequest request;
+  request.show_progress = !options.quiet;
+  comm.agree_on([&] {
+    config = load_config(options.config_path, options.overrides);
+    if (!options.chunk.empty()) {
+      request.chunk = parse_chunk(options.chunk);
+      request.mode = RunMode::chunk;
+    }
+    if (options.merge) request.mode = RunMode::merge;
+  });
+  install_stop_handlers();
+  CompletedRun run;
+  try {
+    run = run_configured(config, comm, request);
+  } catch (const engine::Interrupted&) {
+    if (comm.is_root()) {
+      std::cerr << "wsc: stopped by signal " << stop_signal() << "; state saved to "
+                << (request.mode == RunMode::chunk ? chunk_path(config, request.chunk) : checkpoint_path(config))
+                << "; run the same command again to continue" << std::endl;
+    }
+    return kExitResumable;
+  }
   if (comm.is_root() && !options.quiet) {
-    std::cout << result_table(run.info, run.result);
-    std::cout << "results written to " << config.output.dir << "\n";
+    if (run.skipped) {
+      std::cout << "chunk " << request.chunk.index << " of " << request.chunk.count << " is already complete ("
+                << run.state_path << ")\n";
+    } else if (request.mode == RunMode::chunk) {
+      std::cout << (run.resumed ? "continued and " : "") << "completed chunk " << request.chunk.index << " of "
+                << request.chunk.count << ": " << run.state_path << "\n";
+    } else {
+      if (run.resumed) std::cout << "continued from " << run.state_path << "\n";
+      std::cout << result_table(run.info, run.result);
+      std::cout << "results written to " << config.output.dir << "\n";
+    }
   }
   return 0;
 }

@@ -195,11 +195,6 @@ void share_pca(const par::Communicator& world, core::PcaBasis& pca) {
   share_matrix(world, pca.components);
 }
 
-/// Work item j of `items` belongs to group j % groups.
-bool owns(const Layout& layout, std::int64_t item) {
-  return item % layout.groups() == layout.group_index();
-}
-
 /// Sums a large buffer over groups in pieces (bounded message size).
 void combine_in_pieces(const Layout& layout, double* data, std::size_t count) {
   const std::size_t piece = std::size_t{1} << 20;
@@ -208,29 +203,112 @@ void combine_in_pieces(const Layout& layout, double* data, std::size_t count) {
   }
 }
 
-/// Reports progress of a phase as items done by this group times the
-/// number of groups (the groups share the work evenly), on world rank 0.
+/// Reports the progress of a phase (indices done of its range) on world rank 0.
 class PhaseProgress {
  public:
-  PhaseProgress(const ProgressFn& fn, const Layout& layout, std::string phase, std::int64_t total)
-      : fn_(layout.world().is_root() ? fn : ProgressFn{}), groups_(layout.groups()),
-        phase_(std::move(phase)), total_(total) {}
-  void add(std::int64_t items) {
-    done_ += items;
-    if (fn_) fn_(phase_, std::min(total_, done_ * groups_), total_);
-  }
-  /// The final count, when the estimate has not reached it.
-  void finish() {
-    if (fn_ && done_ * groups_ < total_) fn_(phase_, total_, total_);
+  PhaseProgress(const ProgressFn& fn, const par::Communicator& world, std::string phase, std::int64_t total)
+      : fn_(world.is_root() ? fn : ProgressFn{}), phase_(std::move(phase)), total_(total) {}
+  void update(std::int64_t done) {
+    if (fn_) fn_(phase_, done, total_);
   }
 
  private:
   ProgressFn fn_;
-  std::int64_t groups_;
   std::string phase_;
   std::int64_t total_;
-  std::int64_t done_ = 0;
 };
+
+/// The global view of the randomised phases' state, saved when due or when a
+/// stop is requested. Collective: every rank calls round() at the same points.
+class Checkpointer {
+ public:
+  Checkpointer(const Layout& layout, const RunControl& control, const RunState& local)
+      : layout_(layout), control_(control), local_(local), last_(Clock::now()) {}
+
+  /// The state summed over groups (on every rank).
+  RunState capture() const {
+    RunState g = local_;
+    g.fingerprint = control_.fingerprint;
+    g.description = control_.description;
+    combine_in_pieces(layout_, g.null_max.data(), g.null_max.size());
+    combine_in_pieces(layout_, g.null_cells.data(), g.null_cells.size());
+    combine_in_pieces(layout_, g.boot_cells.data(), g.boot_cells.size());
+    for (auto& scores : g.score_null) combine_in_pieces(layout_, scores.data(), scores.size());
+    std::vector<std::int64_t> counts(g.exceed_cell);
+    counts.insert(counts.end(), g.exceed_max.begin(), g.exceed_max.end());
+    counts.push_back(g.permutation_fits);
+    counts.push_back(g.permutation_unconverged);
+    counts.push_back(g.encodability_fits);
+    layout_.combine(counts.data(), counts.size());
+    const std::size_t nc = g.exceed_cell.size();
+    std::copy(counts.begin(), counts.begin() + static_cast<std::ptrdiff_t>(nc), g.exceed_cell.begin());
+    std::copy(counts.begin() + static_cast<std::ptrdiff_t>(nc), counts.begin() + static_cast<std::ptrdiff_t>(2 * nc),
+              g.exceed_max.begin());
+    g.permutation_fits = counts[2 * nc];
+    g.permutation_unconverged = counts[2 * nc + 1];
+    g.encodability_fits = counts[2 * nc + 2];
+    if (layout_.groups() > 1) {
+      g.permutation_max_iterations = layout_.world().max(g.permutation_max_iterations);
+      g.permutation_max_grad = layout_.world().max(g.permutation_max_grad);
+    }
+    return g;
+  }
+
+  /// End of a round of work items: saves the state when the interval has
+  /// passed (by world rank 0's clock) or any rank was asked to stop; after a
+  /// stop, throws Interrupted on every rank.
+  void round() {
+    const bool stop = control_.stop_requested && control_.stop_requested();
+    const bool due = layout_.world().is_root() && control_.save &&
+                     control_.checkpoint_seconds > 0 && seconds_since(last_) >= control_.checkpoint_seconds;
+    const std::int64_t what = layout_.world().max(static_cast<std::int64_t>(stop ? 2 : due ? 1 : 0));
+    if (what == 0) return;
+    save();
+    if (what == 2) throw Interrupted("stopped on request; the state was saved");
+  }
+
+  void save() {
+    if (!control_.save) return;
+    const RunState g = capture();
+    bool ok = true;
+    std::string message;
+    if (layout_.world().is_root()) {
+      try {
+        control_.save(g);
+      } catch (const std::exception& e) {
+        ok = false;
+        message = e.what();
+      }
+    }
+    layout_.world().agree(ok, message);
+    last_ = Clock::now();
+  }
+
+ private:
+  const Layout& layout_;
+  const RunControl& control_;
+  const RunState& local_;
+  Clock::time_point last_;
+};
+
+/// Runs the indices [range.begin + done, range.end) in work items of
+/// `item` indices, item j of a round going to group j: rounds of one item
+/// per group, after each of which `done` (the prefix finished) advances and
+/// the checkpointer may save or stop.
+template <typename Work>
+void run_rounds(const Layout& layout, const IndexRange& range, std::int64_t& done, std::int64_t item,
+                PhaseProgress& progress, Checkpointer& checkpointer, Work work) {
+  const std::int64_t groups = layout.groups();
+  std::int64_t start = range.begin + done;
+  while (start < range.end) {
+    const std::int64_t lo = start + layout.group_index() * item;
+    if (lo < range.end) work(lo, std::min(lo + item, range.end));
+    start = std::min(range.end, start + groups * item);
+    done = start - range.begin;
+    progress.update(done);
+    checkpointer.round();
+  }
+}
 
 std::vector<double> abs_cells(const core::Matrix& cos) {
   std::vector<double> out;
@@ -285,6 +363,27 @@ double percentile(std::vector<double> values, double q) {
 
 }  // namespace
 
+ItemSizes item_sizes(const AnalysisInput& input, const AnalysisSettings& settings, int group_size) {
+  int max_classes = 2;
+  for (const TaskLabels& task : input.metadata) max_classes = std::max(max_classes, task.classes);
+  if (input.primary_labels) max_classes = std::max(max_classes, input.primary_labels->classes);
+  // From global sizes only, so every rank of a group agrees.
+  const std::int64_t largest_block = (input.rows + group_size - 1) / std::max(group_size, 1);
+  const std::int64_t batch = std::max<std::int64_t>(
+      1, std::min<std::int64_t>(settings.permutation_batch,
+                                core::suggested_batch_heads(largest_block, max_classes)));
+  ItemSizes s;
+  s.permutations = batch;
+  s.bootstrap = batch;
+  // About a batch of fold heads, with held-out probabilities of at most ~4M
+  // doubles per item.
+  const std::int64_t by_batch = std::max<std::int64_t>(1, batch / std::max(settings.folds, 1));
+  const std::int64_t by_memory =
+      std::max<std::int64_t>(1, 4'000'000 / std::max<std::int64_t>(1, input.rows * max_classes));
+  s.encodability = std::min(by_batch, by_memory);
+  return s;
+}
+
 std::vector<std::int64_t> permutation_for(const AnalysisInput& input, std::uint64_t seed,
                                           std::uint64_t index) {
   if (input.permutation_scheme == "within") {
@@ -313,7 +412,7 @@ AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& 
 }
 
 AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& settings,
-                            const Layout& layout, const ProgressFn& progress) {
+                            const Layout& layout, const ProgressFn& progress, const RunControl& control) {
   const par::Communicator& comm = layout.group();
   const par::Communicator& world = layout.world();
   AnalysisResult result;
@@ -397,36 +496,67 @@ AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& 
   }
   result.timings.emplace_back("fit_and_cv", seconds_since(t0));
 
-  int max_classes = 2;
-  for (const TaskLabels& task : input.metadata) max_classes = std::max(max_classes, task.classes);
-  // The batch size must be the same on every rank of a group: from global sizes.
-  const std::int64_t largest_block = (input.rows + comm.size() - 1) / comm.size();
-  const std::int64_t group_batch = std::max<std::int64_t>(
-      1, std::min<std::int64_t>(settings.permutation_batch,
-                                core::suggested_batch_heads(largest_block, max_classes)));
+  const ItemSizes items = item_sizes(input, settings, comm.size());
+
+  // The randomised phases. Their state lives in `local`: this group's
+  // contributions (a resumed state enters on world rank 0 only), summed over
+  // groups whenever a global view is needed (Capture).
+  const std::vector<double> observed = flatten_cells(result.metadata);
+  const std::int64_t cells = static_cast<std::int64_t>(observed.size());
+  const std::int64_t e_total = settings.folds >= 2 ? settings.encodability_permutations : 0;
+  const IndexRange perm_range = settings.permutation_range.value_or(IndexRange{0, settings.permutations});
+  const IndexRange enc_range = settings.encodability_range.value_or(IndexRange{0, e_total});
+  const IndexRange boot_range = settings.bootstrap_range.value_or(IndexRange{0, settings.bootstrap});
+  RunState local;
+  local.permutations = perm_range;
+  local.encodability = enc_range;
+  local.bootstrap = boot_range;
+  local.cells = cells;
+  local.keep_cells = perm_range.size() * cells <= settings.keep_null_limit;
+  local.observed_abs.resize(observed.size());
+  for (std::size_t c = 0; c < observed.size(); ++c) local.observed_abs[c] = std::fabs(observed[c]);
+  local.exceed_cell.assign(observed.size(), 0);
+  local.exceed_max.assign(observed.size(), 0);
+  local.null_max.assign(static_cast<std::size_t>(perm_range.size()), 0.0);
+  if (local.keep_cells) local.null_cells.assign(static_cast<std::size_t>(perm_range.size() * cells), 0.0);
+  local.score_null.assign(input.metadata.size(), std::vector<double>(static_cast<std::size_t>(enc_range.size()), 0.0));
+  if (cells > 0) local.boot_cells.assign(static_cast<std::size_t>(boot_range.size() * cells), 0.0);
+  if (control.resume != nullptr) {
+    const RunState& r = *control.resume;
+    const bool fits = r.permutations == perm_range && r.encodability == enc_range &&
+                      r.bootstrap == boot_range && r.cells == cells && r.keep_cells == local.keep_cells &&
+                      r.score_null.size() == local.score_null.size() &&
+                      r.null_max.size() == local.null_max.size() &&
+                      r.null_cells.size() == local.null_cells.size() &&
+                      r.boot_cells.size() == local.boot_cells.size() &&
+                      r.exceed_cell.size() == local.exceed_cell.size() &&
+                      r.exceed_max.size() == local.exceed_max.size() &&
+                      r.observed_abs.size() == local.observed_abs.size();
+    if (!fits) throw std::invalid_argument("the saved state does not match this analysis (ranges or cells differ)");
+    // Counts were made against the saved statistic: keep using it.
+    local.observed_abs = r.observed_abs;
+    local.permutations_done = r.permutations_done;
+    local.encodability_done = r.encodability_done;
+    local.bootstrap_done = r.bootstrap_done;
+    if (world.is_root()) {
+      const std::vector<double> observed_abs = local.observed_abs;
+      local = r;
+      local.observed_abs = observed_abs;
+    }
+  }
+  Checkpointer checkpointer(layout, control, local);
 
   // Encodability: permutation e of the rows (the same (seed, e) as the WSC
   // null) permutes each task's labels; the probe is refitted on every fold's
-  // training rows and scored on its held-out rows (folds fixed).
+  // training rows (folds fixed) and scored on its held-out rows.
   t0 = Clock::now();
-  const std::int64_t e_count = settings.folds >= 2 ? settings.encodability_permutations : 0;
-  result.encodability_permutations = e_count;
-  for (TaskResult& r : result.metadata) r.score_null.assign(static_cast<std::size_t>(e_count), 0.0);
-  if (e_count > 0 && !input.metadata.empty()) {
-    // Chunk: about a batch of fold heads, and held-out probabilities of at
-    // most ~4M doubles per chunk.
-    const std::int64_t by_batch = std::max<std::int64_t>(1, group_batch / settings.folds);
-    const std::int64_t by_memory = std::max<std::int64_t>(
-        1, 4'000'000 / std::max<std::int64_t>(1, input.rows * max_classes));
-    const std::int64_t chunk = std::min(by_batch, by_memory);
-    PhaseProgress tracker(progress, layout, "encodability", e_count);
-    std::int64_t fits = 0;
-    for (std::int64_t e0 = 0, item = 0; e0 < e_count; e0 += chunk, ++item) {
-      const std::int64_t ne = std::min(chunk, e_count - e0);
-      if (!owns(layout, item)) continue;
+  if (enc_range.size() > 0 && !input.metadata.empty()) {
+    PhaseProgress tracker(progress, world, "encodability", enc_range.size());
+    run_rounds(layout, enc_range, local.encodability_done, items.encodability, tracker,
+               checkpointer, [&](std::int64_t lo, std::int64_t hi) {
       std::vector<std::vector<std::int64_t>> perms;
-      for (std::int64_t k = 0; k < ne; ++k) {
-        perms.push_back(permutation_for(input, settings.permutation_seed, static_cast<std::uint64_t>(e0 + k)));
+      for (std::int64_t e = lo; e < hi; ++e) {
+        perms.push_back(permutation_for(input, settings.permutation_seed, static_cast<std::uint64_t>(e)));
       }
       for (std::size_t t = 0; t < input.metadata.size(); ++t) {
         const TaskLabels& task = input.metadata[t];
@@ -439,8 +569,8 @@ AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& 
         std::vector<core::FitReport> reports;
         const std::vector<core::ProbeHead> heads =
             fit_group_probes(x, begin, train, task.classes, fit, reduce, &reports);
-        fits += static_cast<std::int64_t>(heads.size());
-        for (std::int64_t k = 0; k < ne; ++k) {
+        local.encodability_fits += static_cast<std::int64_t>(heads.size());
+        for (std::int64_t k = 0; k < hi - lo; ++k) {
           std::vector<double> auroc;
           for (int f = 0; f < settings.folds; ++f) {
             const TaskMetrics m = evaluate_rows(
@@ -449,48 +579,25 @@ AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& 
                 [&](std::int64_t i) { return fold[static_cast<std::size_t>(i)] == f; }, comm);
             auroc.push_back(m.auroc);
           }
-          result.metadata[t].score_null[static_cast<std::size_t>(e0 + k)] = core::mean_sd(auroc).mean;
+          local.score_null[t][static_cast<std::size_t>(lo - enc_range.begin + k)] = core::mean_sd(auroc).mean;
         }
       }
-      tracker.add(ne);
-    }
-    tracker.finish();
-    for (TaskResult& r : result.metadata) {
-      combine_in_pieces(layout, r.score_null.data(), r.score_null.size());
-      std::int64_t exceed = 0;
-      for (double v : r.score_null) {
-        if (v >= r.score) ++exceed;  // NaN never counts; a tie does
-      }
-      r.p_encoded = std::isnan(r.score) ? std::nan("")
-                                        : static_cast<double>(1 + exceed) / static_cast<double>(e_count + 1);
-    }
-    layout.combine(&fits, 1);
-    result.encodability_fits = fits;
+    });
   }
   result.timings.emplace_back("encodability", seconds_since(t0));
 
   // Permutation null: permutation b (from (seed, b) alone) moves the rows of
-  // the whole metadata table, so one index is shared by all tasks. Batches
-  // of permutations are the groups' work items.
+  // the whole metadata table, so one index is shared by all tasks.
   t0 = Clock::now();
-  const std::vector<double> observed = flatten_cells(result.metadata);
-  std::vector<double> observed_abs(observed.size());
-  for (std::size_t c = 0; c < observed.size(); ++c) observed_abs[c] = std::fabs(observed[c]);
-  core::NullAccumulator null(observed_abs);
-  const std::int64_t m = settings.permutations;
-  const std::int64_t cells = static_cast<std::int64_t>(observed.size());
-  const bool keep_cells = m * cells <= settings.keep_null_limit;
-  if (keep_cells) result.null_cells = core::Matrix::Zero(m, cells);
-  result.null_max.assign(static_cast<std::size_t>(m), 0.0);
-  {
-    PhaseProgress tracker(progress, layout, "permutations", m);
-    for (std::int64_t b0 = 0, item = 0; b0 < m; b0 += group_batch, ++item) {
-      const std::int64_t nb = std::min(group_batch, m - b0);
-      if (!owns(layout, item)) continue;
+  if (perm_range.size() > 0) {
+    PhaseProgress tracker(progress, world, "permutations", perm_range.size());
+    run_rounds(layout, perm_range, local.permutations_done, items.permutations, tracker, checkpointer,
+               [&](std::int64_t lo, std::int64_t hi) {
+      const std::int64_t nb = hi - lo;
       std::vector<std::vector<std::int64_t>> perms;
       perms.reserve(static_cast<std::size_t>(nb));
-      for (std::int64_t k = 0; k < nb; ++k) {
-        perms.push_back(permutation_for(input, settings.permutation_seed, static_cast<std::uint64_t>(b0 + k)));
+      for (std::int64_t b = lo; b < hi; ++b) {
+        perms.push_back(permutation_for(input, settings.permutation_seed, static_cast<std::uint64_t>(b)));
       }
       std::vector<std::vector<double>> permuted_abs(static_cast<std::size_t>(nb));
       for (std::size_t t = 0; t < input.metadata.size(); ++t) {
@@ -502,10 +609,11 @@ AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& 
             fit_group_probes(x, begin, labels, input.metadata[t].classes, fit, reduce, &reports);
         for (std::int64_t k = 0; k < nb; ++k) {
           const core::FitReport& report = reports[static_cast<std::size_t>(k)];
-          ++result.permutation_fits;
-          if (!report.converged) ++result.permutation_unconverged;
-          result.permutation_max_iterations = std::max(result.permutation_max_iterations, report.iterations);
-          result.permutation_max_grad = std::max(result.permutation_max_grad, report.grad_max_norm);
+          ++local.permutation_fits;
+          if (!report.converged) ++local.permutation_unconverged;
+          local.permutation_max_iterations =
+              std::max<std::int64_t>(local.permutation_max_iterations, report.iterations);
+          local.permutation_max_grad = std::max(local.permutation_max_grad, report.grad_max_norm);
           const std::vector<double> a = abs_cells(core::cosine_matrix(
               result.primary.projected,
               core::project_head(heads[static_cast<std::size_t>(k)].weight, result.pca)));
@@ -513,77 +621,42 @@ AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& 
           cells_k.insert(cells_k.end(), a.begin(), a.end());
         }
       }
+      core::NullAccumulator counts(local.observed_abs);
       for (std::int64_t k = 0; k < nb; ++k) {
         const std::vector<double>& cells_k = permuted_abs[static_cast<std::size_t>(k)];
-        null.add(cells_k);
+        counts.add(cells_k);
         double mx = 0.0;
         for (double v : cells_k) {
           if (!std::isnan(v)) mx = std::max(mx, v);
         }
-        result.null_max[static_cast<std::size_t>(b0 + k)] = mx;
-        if (keep_cells) {
-          for (std::int64_t c = 0; c < cells; ++c) {
-            result.null_cells(b0 + k, c) = cells_k[static_cast<std::size_t>(c)];
-          }
+        const std::int64_t row = lo - perm_range.begin + k;
+        local.null_max[static_cast<std::size_t>(row)] = mx;
+        if (local.keep_cells) {
+          std::copy(cells_k.begin(), cells_k.end(),
+                    local.null_cells.begin() + static_cast<std::ptrdiff_t>(row * cells));
         }
       }
-      tracker.add(nb);
-    }
-    tracker.finish();
+      for (std::size_t c = 0; c < local.exceed_cell.size(); ++c) {
+        local.exceed_cell[c] += counts.exceed_cell()[c];
+        local.exceed_max[c] += counts.exceed_max()[c];
+      }
+    });
   }
-  // Combine the groups: counts and fit statistics add up, each permutation's
-  // values come from the one group that drew it.
-  std::vector<std::int64_t> counts(null.exceed_cell());
-  counts.insert(counts.end(), null.exceed_max().begin(), null.exceed_max().end());
-  counts.push_back(null.permutations());
-  counts.push_back(result.permutation_fits);
-  counts.push_back(result.permutation_unconverged);
-  layout.combine(counts.data(), counts.size());
-  const std::size_t nc = observed.size();
-  null = core::NullAccumulator::from_counts(
-      observed_abs, std::vector<std::int64_t>(counts.begin(), counts.begin() + static_cast<std::ptrdiff_t>(nc)),
-      std::vector<std::int64_t>(counts.begin() + static_cast<std::ptrdiff_t>(nc),
-                                counts.begin() + static_cast<std::ptrdiff_t>(2 * nc)),
-      counts[2 * nc]);
-  result.permutation_fits = counts[2 * nc + 1];
-  result.permutation_unconverged = counts[2 * nc + 2];
-  if (layout.groups() > 1) {
-    result.permutation_max_iterations = static_cast<int>(
-        world.max(static_cast<std::int64_t>(result.permutation_max_iterations)));
-    result.permutation_max_grad = world.max(result.permutation_max_grad);
-  }
-  combine_in_pieces(layout, result.null_max.data(), result.null_max.size());
-  if (keep_cells) {
-    combine_in_pieces(layout, result.null_cells.data(), static_cast<std::size_t>(result.null_cells.size()));
-  }
-  if (result.permutation_unconverged > 0) {
-    result.warnings.push_back(std::to_string(result.permutation_unconverged) + " of " +
-                              std::to_string(result.permutation_fits) +
-                              " permuted-label fits stopped without converging");
-  }
-  result.permutations = m;
-  result.p_perm = null.p_perm();
-  result.p_fwer = null.p_fwer();
-  result.q_fdr = core::bh_qvalues(result.p_perm);
   result.timings.emplace_back("permutations", seconds_since(t0));
 
   // Bootstrap: resample b (keyed by (bootstrap seed, b)) reweights the rows;
   // every metadata probe (and a fitted primary probe) is refitted with those
-  // weights and the cells recomputed; percentile interval per cell.
+  // weights and the cells recomputed.
   t0 = Clock::now();
-  const std::int64_t nboot = settings.bootstrap;
-  result.bootstrap = nboot;
-  if (nboot > 0 && cells > 0) {
-    result.boot_cells = core::Matrix::Zero(nboot, cells);
-    const std::int64_t chunk = std::max<std::int64_t>(1, group_batch);
-    PhaseProgress tracker(progress, layout, "bootstrap", nboot);
-    for (std::int64_t b0 = 0, item = 0; b0 < nboot; b0 += chunk, ++item) {
-      const std::int64_t nb = std::min(chunk, nboot - b0);
-      if (!owns(layout, item)) continue;
+  if (boot_range.size() > 0 && cells > 0) {
+    PhaseProgress tracker(progress, world, "bootstrap", boot_range.size());
+    run_rounds(layout, boot_range, local.bootstrap_done, items.bootstrap, tracker, checkpointer,
+               [&](std::int64_t lo, std::int64_t hi) {
+      const std::int64_t nb = hi - lo;
       std::vector<core::Vector> weights;
-      for (std::int64_t k = 0; k < nb; ++k) {
-        weights.push_back(bootstrap_weights(settings.bootstrap_seed, static_cast<std::uint64_t>(b0 + k),
-                                            input.rows, input.cv_groups));
+      for (std::int64_t b = lo; b < hi; ++b) {
+        weights.push_back(bootstrap_weights(settings.bootstrap_seed, static_cast<std::uint64_t>(b), input.rows,
+                                            input.cv_groups));
       }
       std::vector<core::Matrix> primary(static_cast<std::size_t>(nb), result.primary.projected);
       if (!input.primary_from_file) {
@@ -591,7 +664,8 @@ AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& 
         const std::vector<core::ProbeHead> heads = fit_group_probes(
             x, begin, labels, input.primary_labels->classes, fit, reduce, nullptr, &weights);
         for (std::int64_t k = 0; k < nb; ++k) {
-          primary[static_cast<std::size_t>(k)] = core::project_head(heads[static_cast<std::size_t>(k)].weight, result.pca);
+          primary[static_cast<std::size_t>(k)] =
+              core::project_head(heads[static_cast<std::size_t>(k)].weight, result.pca);
         }
       }
       std::int64_t column = 0;
@@ -605,17 +679,72 @@ AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& 
               primary[static_cast<std::size_t>(k)],
               core::project_head(heads[static_cast<std::size_t>(k)].weight, result.pca));
           width = cos.size();
+          const std::int64_t row = lo - boot_range.begin + k;
           core::Index c = 0;
           for (core::Index i = 0; i < cos.rows(); ++i) {
-            for (core::Index j = 0; j < cos.cols(); ++j) result.boot_cells(b0 + k, column + c++) = cos(i, j);
+            for (core::Index j = 0; j < cos.cols(); ++j) {
+              local.boot_cells[static_cast<std::size_t>(row * cells + column + c++)] = cos(i, j);
+            }
           }
         }
         column += width;
       }
-      tracker.add(nb);
+    });
+  }
+  result.timings.emplace_back("bootstrap", seconds_since(t0));
+
+  // Everything over all groups; the final state is what a chunk reports.
+  result.state = checkpointer.capture();
+  const RunState& g = result.state;
+  result.permutations = g.permutations.size();
+  result.permutation_fits = g.permutation_fits;
+  result.permutation_unconverged = g.permutation_unconverged;
+  result.permutation_max_iterations = static_cast<int>(g.permutation_max_iterations);
+  result.permutation_max_grad = g.permutation_max_grad;
+  result.null_max = g.null_max;
+  if (g.keep_cells) {
+    result.null_cells = core::Matrix(g.permutations.size(), cells);
+    for (std::int64_t b = 0; b < g.permutations.size(); ++b) {
+      for (std::int64_t c = 0; c < cells; ++c) {
+        result.null_cells(b, c) = g.null_cells[static_cast<std::size_t>(b * cells + c)];
+      }
     }
-    tracker.finish();
-    combine_in_pieces(layout, result.boot_cells.data(), static_cast<std::size_t>(result.boot_cells.size()));
+  }
+  if (result.permutation_unconverged > 0) {
+    result.warnings.push_back(std::to_string(result.permutation_unconverged) + " of " +
+                              std::to_string(result.permutation_fits) +
+                              " permuted-label fits stopped without converging");
+  }
+  const core::NullAccumulator null = core::NullAccumulator::from_counts(
+      g.observed_abs, g.exceed_cell, g.exceed_max, g.permutations.size());
+  result.p_perm = null.p_perm();
+  result.p_fwer = null.p_fwer();
+  result.q_fdr = core::bh_qvalues(result.p_perm);
+
+  result.encodability_permutations = g.encodability.size();
+  result.encodability_fits = g.encodability_fits;
+  for (std::size_t t = 0; t < result.metadata.size(); ++t) {
+    TaskResult& r = result.metadata[t];
+    r.score_null = g.score_null[t];
+    std::int64_t exceed = 0;
+    for (double v : r.score_null) {
+      if (v >= r.score) ++exceed;  // NaN never counts; a tie does
+    }
+    const std::int64_t e = g.encodability.size();
+    r.p_encoded = (std::isnan(r.score) || e == 0)
+                      ? std::nan("")
+                      : static_cast<double>(1 + exceed) / static_cast<double>(e + 1);
+  }
+
+  const std::int64_t nboot = g.bootstrap.size();
+  result.bootstrap = nboot;
+  if (nboot > 0 && cells > 0) {
+    result.boot_cells = core::Matrix(nboot, cells);
+    for (std::int64_t b = 0; b < nboot; ++b) {
+      for (std::int64_t c = 0; c < cells; ++c) {
+        result.boot_cells(b, c) = g.boot_cells[static_cast<std::size_t>(b * cells + c)];
+      }
+    }
     const double tail = 0.5 * (1.0 - settings.bootstrap_level);
     std::int64_t column = 0;
     for (TaskResult& r : result.metadata) {
@@ -631,7 +760,7 @@ AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& 
       }
     }
   }
-  result.timings.emplace_back("bootstrap", seconds_since(t0));
+  const std::int64_t m = result.permutations;
 
   // Verdict per metadata task: is it in the embedding (p_encoded), and does
   // the primary head use it (a cell significant family-wise)?

@@ -98,6 +98,11 @@ std::int64_t Communicator::max(std::int64_t value) const {
   return value;
 }
 
+std::uint64_t Communicator::bit_xor(std::uint64_t value) const {
+  WSC_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_UINT64_T, MPI_BXOR, comm_));
+  return value;
+}
+
 void Communicator::broadcast(double* data, std::size_t count, int root) const {
   WSC_MPI_CHECK(MPI_Bcast(data, as_count(count), MPI_DOUBLE, root, comm_));
 }

@@ -11,9 +11,13 @@ struct RunOptions {
   std::string config_path;
   std::vector<std::string> overrides;
   bool quiet = false;
+  std::string chunk;   ///< "I/N": run chunk I of N of the randomised phases
+  bool merge = false;  ///< merge the chunks of output.dir/chunks into the outputs
 };
 
-/// `wsc run CONFIG [--set k=v]...`: the whole analysis of one model. Collective.
+/// `wsc run CONFIG [--set k=v]... [--chunk I/N]`: the whole analysis of one
+/// model, or one chunk of it; `wsc merge CONFIG`: the chunks merged into the
+/// outputs. Collective. Returns kExitResumable when stopped by a signal.
 int run_command(const RunOptions& options, const par::Communicator& comm);
 
 /// `wsc inspect FILE`: prints what the file holds; 0 when no problems. Root only.

@@ -68,6 +68,10 @@ struct Config {
     int groups = 0;                   ///< rank groups; 0: chosen from N, d, ranks, memory
     std::int64_t batch = 64;          ///< permuted heads fitted together
   } parallel;
+  struct Checkpoint {
+    double interval = 600.0;          ///< seconds between saves; 0: only when stopped
+    std::string path;                 ///< default: <output.dir>/checkpoint.wsc
+  } checkpoint;
   struct Output {
     std::string dir = "results";  ///< resolved against the config's folder
   } output;

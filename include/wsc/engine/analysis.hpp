@@ -8,6 +8,7 @@
 #include "wsc/core/probe_head.hpp"
 #include "wsc/core/trust_region_newton.hpp"
 #include "wsc/engine/layout.hpp"
+#include "wsc/engine/run_state.hpp"
 #include "wsc/engine/task_labels.hpp"
 #include "wsc/par/communicator.hpp"
 
@@ -15,6 +16,7 @@
 #include <functional>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -71,7 +73,46 @@ struct AnalysisSettings {
   std::int64_t bootstrap = 0;
   std::uint64_t bootstrap_seed = 1;
   double bootstrap_level = 0.95;
+
+  /// Run only these index ranges of the randomised phases (one chunk of a
+  /// split run); unset: all of [0, count).
+  std::optional<IndexRange> permutation_range, encodability_range, bootstrap_range;
 };
+
+/// Saving and stopping a long run. All optional.
+struct RunControl {
+  /// A state to continue from (a checkpoint, or merged chunks): indices it
+  /// has done are not run again. Its ranges must be this run's.
+  const RunState* resume = nullptr;
+  /// Called on world rank 0 with the global state when it is to be saved;
+  /// may throw (the error then reaches every rank as par::AgreedError).
+  std::function<void(const RunState&)> save;
+  /// Save every this many seconds (by world rank 0's clock); 0: only on stop.
+  double checkpoint_seconds = 0.0;
+  /// Polled on every rank between rounds of work; true on any rank makes
+  /// every rank save and throw Interrupted.
+  std::function<bool()> stop_requested;
+  std::uint64_t fingerprint = 0;  ///< copied into saved states
+  std::string description;
+};
+
+/// A run stopped on request after saving its state (thrown on every rank).
+class Interrupted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Indices per work item of the randomised phases for a group of
+/// `group_size` ranks: permuted heads are fitted in batches of this many
+/// indices. A permuted head's arithmetic depends on its batch-mates (the
+/// GEMMs' shapes), so runs that are to agree bit for bit (chunks of a split
+/// run and the whole run) must cut their index ranges at multiples of these.
+struct ItemSizes {
+  std::int64_t permutations = 1;
+  std::int64_t encodability = 1;
+  std::int64_t bootstrap = 1;
+};
+ItemSizes item_sizes(const AnalysisInput& input, const AnalysisSettings& settings, int group_size);
 
 struct QualityResult {
   std::string method;  ///< "cv" (held-out folds), "model-head" (given head on all rows), "none"
@@ -127,6 +168,8 @@ struct AnalysisResult {
   std::int64_t bootstrap = 0;
   core::Matrix boot_cells;             ///< bootstrap x cells (signed cos)
 
+  RunState state;                      ///< the randomised phases, as a chunk reports them
+
   int groups = 1;                      ///< the layout the run used
   int group_size = 1;
   std::string layout_reason;
@@ -144,7 +187,8 @@ using ProgressFn = std::function<void(const std::string& phase, std::int64_t don
 /// identical labels and settings; every rank returns the same result (the
 /// observed heads and statistics are those of world rank 0's group).
 AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& settings,
-                            const Layout& layout, const ProgressFn& progress);
+                            const Layout& layout, const ProgressFn& progress,
+                            const RunControl& control = {});
 
 /// One group of every rank of `comm`.
 AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& settings,

@@ -54,6 +54,8 @@ class Communicator {
   std::int64_t sum(std::int64_t value) const;
   double max(double value) const;
   std::int64_t max(std::int64_t value) const;
+  /// Bitwise XOR over ranks (order-free combination of hashes).
+  std::uint64_t bit_xor(std::uint64_t value) const;
   void broadcast(double* data, std::size_t count, int root = 0) const;
   void broadcast(std::string& text, int root = 0) const;
   /// Gathers one value per rank at root (others get an empty vector).
