@@ -137,6 +137,8 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.bootstrap.level, b.bootstrap.level);
   EXPECT_EQ(a.parallel.groups, b.parallel.groups);
   EXPECT_EQ(a.parallel.batch, b.parallel.batch);
+  EXPECT_EQ(a.checkpoint.interval, b.checkpoint.interval);
+  EXPECT_EQ(a.checkpoint.path, b.checkpoint.path);
   EXPECT_EQ(a.output.dir, b.output.dir);
   EXPECT_EQ(a.config_path, b.config_path);
 }
@@ -171,6 +173,8 @@ Config full_config() {
   c.bootstrap.level = 0.9;
   c.parallel.groups = 4;
   c.parallel.batch = 32;
+  c.checkpoint.interval = 12.5;
+  c.checkpoint.path = "/scratch/run.wsc";
   c.output.dir = "/tmp/out\tdir";
   c.config_path = "config.toml";
   return c;
@@ -338,7 +342,7 @@ TEST(AppConfig, UnknownKeyIsNamedWithKnownKeys) {
 
 TEST(AppConfig, UnknownTopLevelTable) {
   expect_message(parse_error(std::string(kMinimal) + "[plotting]\ncolor = 1\n"),
-                 {"unknown table 'plotting'", "known: input, primary, metadata, pca, probe, cv, permutation, encodability, bootstrap, parallel, output"});
+                 {"unknown table 'plotting'", "known: input, primary, metadata, pca, probe, cv, permutation, encodability, bootstrap, parallel, checkpoint, output"});
 }
 
 TEST(AppConfig, UnknownTopLevelKey) {
@@ -356,7 +360,8 @@ TEST(AppConfig, UnknownKeyInMetadataEntry) {
 
 TEST(AppConfig, UnknownKeysInEverySection) {
   for (const std::string section :
-       {"input", "primary", "probe", "cv", "permutation", "encodability", "bootstrap", "parallel", "output"}) {
+       {"input", "primary", "probe", "cv", "permutation", "encodability", "bootstrap", "parallel", "checkpoint",
+        "output"}) {
     SCOPED_TRACE(section);
     expect_message(parse_error(kMinimal, {section + ".bogus=1"}), {"unknown key '" + section + ".bogus'"});
   }
@@ -526,6 +531,8 @@ TEST(AppConfig, RangeAndCombinationErrors) {
       {"[bootstrap]\nlevel = nan\n", "'bootstrap.level' must be in (0, 1)"},
       {"[parallel]\ngroups = -1\n", "'parallel.groups' must be >= 0"},
       {"[parallel]\nbatch = 0\n", "'parallel.batch' must be in [1, 4096], got 0"},
+      {"[checkpoint]\ninterval = -1\n", "'checkpoint.interval' must be >= 0 seconds"},
+      {"[checkpoint]\ninterval = inf\n", "'checkpoint.interval' must be >= 0 seconds"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.toml);
