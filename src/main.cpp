@@ -3,6 +3,7 @@
 // non-zero; an unexpected error on one rank alone aborts the job.
 #include "wsc/app/commands.hpp"
 #include "wsc/app/config.hpp"
+#include "wsc/app/sweep.hpp"
 #include "wsc/io/hdf5_handles.hpp"
 #include "wsc/par/communicator.hpp"
 #include "wsc/version.hpp"
@@ -37,10 +38,23 @@ int main(int argc, char** argv) {
     merge_options.merge = true;
     CLI::App* merge = app.add_subcommand(
         "merge", "merge the chunks of a split run (<output.dir>/chunks) into the outputs of the whole run");
-    merge->add_option("config", merge_options.config_path, "the analysis config the chunks ran")->required();
+    std::string sweep_manifest;
+    merge->add_option("config", merge_options.config_path, "the analysis config the chunks ran");
+    merge->add_option("--sweep", sweep_manifest,
+                      "instead: summarise the sweep of this manifest (sweep_summary.csv, sweep_reference.csv, ...)");
     merge->add_option("--set", merge_options.overrides, "override a config key: key=value (repeatable)")
         ->allow_extra_args(false);
     merge->add_flag("--quiet,-q", merge_options.quiet, "print nothing on success");
+
+    wsc::app::SweepOptions sweep_options;
+    CLI::App* sweep = app.add_subcommand("sweep", "analyse every model listed in a manifest (or one: --index)");
+    sweep->add_option("manifest", sweep_options.manifest, "sweep manifest (TOML)")->required();
+    sweep->add_option("--index", sweep_options.index, "run only model I (0-based; one SLURM array task each)")
+        ->check(CLI::NonNegativeNumber);
+    sweep->add_flag("--list", sweep_options.list, "print the number of models, then one line per model");
+    sweep->add_option("--set", sweep_options.overrides, "override an analysis config key: key=value (repeatable)")
+        ->allow_extra_args(false);
+    sweep->add_flag("--quiet,-q", sweep_options.quiet, "print nothing but failures");
 
     std::string inspect_path;
     CLI::App* inspect = app.add_subcommand("inspect", "check a model file and print what it holds");
@@ -70,7 +84,19 @@ int main(int argc, char** argv) {
       if (*run) {
         code = wsc::app::run_command(run_options, world);
       } else if (*merge) {
-        code = wsc::app::run_command(merge_options, world);
+        if (sweep_manifest.empty() == merge_options.config_path.empty()) {
+          if (world.is_root()) {
+            std::cerr << "wsc: error: merge needs either CONFIG (chunks of a split run) or --sweep MANIFEST"
+                      << std::endl;
+          }
+          code = 1;
+        } else if (!sweep_manifest.empty()) {
+          code = wsc::app::sweep_summary_command(sweep_manifest, merge_options.overrides, world);
+        } else {
+          code = wsc::app::run_command(merge_options, world);
+        }
+      } else if (*sweep) {
+        code = wsc::app::sweep_command(sweep_options, world);
       } else if (*inspect) {
         double rc = 0;
         if (world.is_root()) rc = wsc::app::inspect_command(inspect_path);

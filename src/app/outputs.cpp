@@ -229,6 +229,11 @@ nlohmann::json make_summary(const Config& config, const RunInfo& info,
   j["wsc_version"] = kVersion;
   j["git_commit"] = kGitCommit;
   j["model"] = info.model_name;
+  {
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(r.state.fingerprint));
+    j["fingerprint"] = hex;  // of the config as run and the inputs
+  }
   j["config"] = to_json(config);
   j["ranks"] = info.ranks;
   j["rows"] = info.rows;

@@ -1,0 +1,445 @@
+#include "wsc/app/sweep.hpp"
+
+#include "wsc/app/analysis_run.hpp"
+#include "wsc/app/stop_signals.hpp"
+#include "wsc/core/wsc_matrix.hpp"
+#include "wsc/io/results_file.hpp"
+#include "wsc/io/results_reader.hpp"
+#include "wsc/io/text_output.hpp"
+
+#include <glob.h>
+#include <nlohmann/json.hpp>
+#include <toml.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <tuple>
+#include <unistd.h>
+
+namespace wsc::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string resolve(const fs::path& base, const std::string& p) {
+  const fs::path path(p);
+  return (path.is_absolute() ? path : (base / path)).lexically_normal().string();
+}
+
+/// A folder name for a model: its path relative to the manifest's folder,
+/// without extension, every character outside [A-Za-z0-9._-] as '_'.
+std::string model_name(const fs::path& base, const std::string& file) {
+  fs::path rel = fs::path(file).lexically_relative(base);
+  if (rel.empty()) rel = fs::path(file).filename();
+  rel.replace_extension();
+  std::string name = rel.generic_string();
+  for (char& c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_')) c = '_';
+  }
+  while (name.rfind("..", 0) == 0) name = name.substr(1);
+  return name;
+}
+
+std::vector<std::string> expand(const std::string& pattern, const std::string& where) {
+  if (pattern.find_first_of("*?[") == std::string::npos) {
+    std::error_code ec;
+    if (!fs::is_regular_file(pattern, ec)) throw ConfigError(where + ": model file '" + pattern + "' does not exist");
+    return {pattern};
+  }
+  glob_t g{};
+  const int rc = ::glob(pattern.c_str(), 0, nullptr, &g);
+  std::vector<std::string> out;
+  if (rc == 0) {
+    for (std::size_t i = 0; i < g.gl_pathc; ++i) out.emplace_back(g.gl_pathv[i]);
+  }
+  globfree(&g);
+  if (out.empty()) throw ConfigError(where + ": '" + pattern + "' matches no file");
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string text_of(const fs::path& file) {
+  std::ifstream in(file);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+Manifest load_manifest(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw ConfigError("cannot read manifest '" + path + "': no such file");
+  toml::value doc;
+  try {
+    doc = toml::parse(path);
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    throw ConfigError(path + ": cannot parse TOML: " + what.substr(0, what.find('\n')));
+  }
+  if (!doc.is_table()) throw ConfigError(path + ": the manifest is not a table");
+  const fs::path base = fs::absolute(path).parent_path();
+  Manifest m;
+  m.path = path;
+  m.output = resolve(base, "sweep");
+  std::string labels;
+  bool have_config = false;
+  bool have_models = false;
+  std::vector<std::string> patterns;
+  for (const auto& [key, value] : doc.as_table()) {
+    const auto need_string = [&]() -> std::string {
+      if (!value.is_string()) throw ConfigError(path + ": '" + key + "' must be a string");
+      const std::string s = value.as_string();
+      if (s.empty()) throw ConfigError(path + ": '" + key + "' must not be empty");
+      return s;
+    };
+    if (key == "config") {
+      m.config = resolve(base, need_string());
+      have_config = true;
+    } else if (key == "output") {
+      m.output = resolve(base, need_string());
+    } else if (key == "labels") {
+      labels = resolve(base, need_string());
+    } else if (key == "models") {
+      if (!value.is_array()) throw ConfigError(path + ": 'models' must be an array of paths or globs");
+      for (const toml::value& v : value.as_array()) {
+        if (!v.is_string() || v.as_string().str.empty()) {
+          throw ConfigError(path + ": 'models' must be an array of non-empty strings");
+        }
+        patterns.push_back(resolve(base, v.as_string().str));
+      }
+      have_models = true;
+    } else {
+      throw ConfigError(path + ": unknown key '" + key + "' (known: config, output, labels, models)");
+    }
+  }
+  if (!have_config) throw ConfigError(path + ": missing key 'config' (the analysis config)");
+  if (!have_models || patterns.empty()) throw ConfigError(path + ": missing or empty 'models'");
+  std::set<std::string> names;
+  for (const std::string& pattern : patterns) {
+    for (const std::string& file : expand(pattern, path)) {
+      SweepModel model{model_name(base, file), file, labels};
+      if (!names.insert(model.name).second) {
+        throw ConfigError(path + ": model '" + file + "' is listed twice (or two files map to '" + model.name + "')");
+      }
+      m.models.push_back(model);
+    }
+  }
+  return m;
+}
+
+Config model_config(const Manifest& manifest, std::size_t i, const std::vector<std::string>& overrides) {
+  Config c = load_config(manifest.config, overrides);
+  const SweepModel& model = manifest.models.at(i);
+  c.input.embeddings = model.embeddings;
+  if (!model.labels.empty()) c.input.labels = model.labels;
+  c.output.dir = (fs::path(manifest.output) / model.name).string();
+  c.checkpoint.path.clear();  // one per model, in its folder
+  validate(c);
+  return c;
+}
+
+namespace {
+
+/// Complete when its summary.json exists and was written for this config.
+bool complete(const Config& config) {
+  const fs::path summary = fs::path(config.output.dir) / "summary.json";
+  std::error_code ec;
+  if (!fs::is_regular_file(summary, ec)) return false;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(text_of(summary));
+    return j.at("config") == to_json(config);
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+fs::path failure_file(const Manifest& m, const SweepModel& model) {
+  return fs::path(m.output) / "failures" / (model.name + ".txt");
+}
+
+}  // namespace
+
+int sweep_command(const SweepOptions& options, const par::Communicator& comm) {
+  Manifest manifest;
+  comm.agree_on([&] {
+    manifest = load_manifest(options.manifest);
+    if (options.index >= static_cast<int>(manifest.models.size())) {
+      throw std::invalid_argument("--index " + std::to_string(options.index) + " is out of range: " +
+                                  options.manifest + " lists " + std::to_string(manifest.models.size()) +
+                                  " models (0.." + std::to_string(manifest.models.size() - 1) + ")");
+    }
+    (void)model_config(manifest, 0, options.overrides);  // a bad analysis config stops the sweep
+  });
+  if (options.list) {
+    if (comm.is_root()) {
+      std::cout << manifest.models.size() << "\n";
+      for (const SweepModel& m : manifest.models) std::cout << m.name << " " << m.embeddings << "\n";
+    }
+    return 0;
+  }
+  install_stop_handlers();
+  std::vector<std::size_t> todo;
+  if (options.index >= 0) {
+    todo.push_back(static_cast<std::size_t>(options.index));
+  } else {
+    for (std::size_t i = 0; i < manifest.models.size(); ++i) todo.push_back(i);
+  }
+  int failed = 0;
+  for (std::size_t i : todo) {
+    const SweepModel& model = manifest.models[i];
+    Config config;
+    comm.agree_on([&] { config = model_config(manifest, i, options.overrides); });
+    const std::string tag = "[" + std::to_string(i + 1) + "/" + std::to_string(manifest.models.size()) + "] " +
+                            model.name;
+    double done = comm.is_root() && complete(config) ? 1.0 : 0.0;
+    comm.broadcast(&done, 1);
+    if (done != 0.0) {
+      if (comm.is_root() && !options.quiet) std::cout << tag << ": already complete\n";
+      continue;
+    }
+    RunRequest request;
+    request.show_progress = !options.quiet;
+    try {
+      const CompletedRun run = run_configured(config, comm, request);
+      if (comm.is_root()) {
+        std::error_code ec;
+        fs::remove(failure_file(manifest, model), ec);
+        if (!options.quiet) {
+          std::cout << tag << ": done" << (run.resumed ? " (continued)" : "");
+          for (const auto& t : run.result.metadata) std::cout << "; " << t.name << " " << t.verdict;
+          std::cout << std::endl;
+        }
+      }
+    } catch (const par::AgreedError& e) {
+      ++failed;
+      if (comm.is_root()) {
+        std::cerr << "wsc: " << tag << " failed: " << e.what() << std::endl;
+        std::error_code ec;
+        fs::create_directories(failure_file(manifest, model).parent_path(), ec);
+        io::AtomicFile f(failure_file(manifest, model).string());
+        f.stream() << e.what() << "\n";
+        f.commit();
+      }
+    } catch (const engine::Interrupted&) {
+      if (comm.is_root()) {
+        std::cerr << "wsc: stopped by signal " << stop_signal() << " in " << tag << "; its state is saved in "
+                  << config.output.dir << "; run the same command again to continue" << std::endl;
+      }
+      return kExitResumable;
+    }
+  }
+  if (failed > 0) {
+    if (comm.is_root()) {
+      std::cerr << "wsc: error: " << failed << " of " << todo.size() << " models failed (reasons in "
+                << (fs::path(manifest.output) / "failures").string() << ")" << std::endl;
+    }
+    return 1;
+  }
+  return 0;
+}
+
+namespace {
+
+struct CellKey {
+  std::string primary_task, primary_class, metadata, metadata_class;
+  bool operator<(const CellKey& o) const {
+    return std::tie(primary_task, primary_class, metadata, metadata_class) <
+           std::tie(o.primary_task, o.primary_class, o.metadata, o.metadata_class);
+  }
+};
+
+struct CellValues {
+  std::vector<std::string> models;
+  std::vector<double> cos;
+  int significant_fwer = 0;
+  int significant_fdr = 0;
+};
+
+double quantile(std::vector<double> v, double q) {
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
+  if (v.empty()) return std::nan("");
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(pos));
+  const std::size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
+}
+
+std::pair<double, double> mean_sd(const std::vector<double>& v) {
+  if (v.empty()) return {std::nan(""), std::nan("")};
+  double mean = 0.0;
+  for (double x : v) mean += x;
+  mean /= static_cast<double>(v.size());
+  if (v.size() < 2) return {mean, std::nan("")};
+  double ss = 0.0;
+  for (double x : v) ss += (x - mean) * (x - mean);
+  return {mean, std::sqrt(ss / static_cast<double>(v.size() - 1))};
+}
+
+/// Cosines between rows i < j of one head (intra) and between the rows of
+/// two heads (inter).
+void add_intra(const core::Matrix& head, std::vector<double>& out) {
+  const core::Matrix c = core::cosine_matrix(head, head);
+  for (core::Index i = 0; i < c.rows(); ++i) {
+    for (core::Index j = i + 1; j < c.cols(); ++j) out.push_back(c(i, j));
+  }
+}
+
+void add_inter(const core::Matrix& a, const core::Matrix& b, std::vector<double>& out) {
+  const core::Matrix c = core::cosine_matrix(a, b);
+  for (core::Index i = 0; i < c.size(); ++i) out.push_back(c.data()[i]);
+}
+
+const std::vector<double> kQuantiles = {0.01, 0.025, 0.05, 0.25, 0.5, 0.75, 0.95, 0.975, 0.99};
+
+}  // namespace
+
+int sweep_summary_command(const std::string& manifest_path, const std::vector<std::string>& overrides,
+                          const par::Communicator& comm) {
+  Manifest manifest;
+  Config base;
+  comm.agree_on([&] {
+    manifest = load_manifest(manifest_path);
+    base = model_config(manifest, 0, overrides);
+  });
+  int incomplete = 0;
+  comm.agree_on([&] {
+    if (!comm.is_root()) return;
+    const double alpha = base.encodability.alpha;
+    std::map<CellKey, CellValues> cells;
+    std::vector<double> intra, inter;
+    std::vector<std::vector<std::string>> status;  // model, status, reason
+    for (std::size_t i = 0; i < manifest.models.size(); ++i) {
+      const SweepModel& model = manifest.models[i];
+      const Config config = model_config(manifest, i, overrides);
+      if (!complete(config)) {
+        ++incomplete;
+        std::string reason = "no complete results in " + config.output.dir;
+        std::error_code ec;
+        if (fs::is_regular_file(failure_file(manifest, model), ec)) {
+          reason = text_of(failure_file(manifest, model));
+          while (!reason.empty() && reason.back() == '\n') reason.pop_back();
+        }
+        status.push_back({model.name, "failed", reason});
+        std::cerr << "wsc: " << model.name << ": " << reason << "\n";
+        continue;
+      }
+      status.push_back({model.name, "complete", ""});
+      const io::ResultsReader r((fs::path(config.output.dir) / "results.h5").string());
+      const std::vector<std::string> primaries = r.members("/heads/primary");
+      if (primaries.size() != 1) throw std::runtime_error(config.output.dir + "/results.h5: expected one primary head");
+      const std::string p = primaries.front();
+      const core::Matrix pa = r.matrix("/heads/primary/" + p + "/projected");
+      const std::vector<std::string> pclasses = r.strings("/heads/primary/" + p + "/class_names");
+      add_intra(pa, intra);
+      std::vector<core::Matrix> heads;
+      for (const std::string& t : r.members("/heads/metadata")) {
+        const core::Matrix mt = r.matrix("/heads/metadata/" + t + "/projected");
+        const std::vector<std::string> mclasses = r.strings("/heads/metadata/" + t + "/class_names");
+        const core::Matrix cos = r.matrix("/wsc/" + t + "/cos");
+        const core::Matrix fwer = r.matrix("/wsc/" + t + "/p_fwer");
+        const core::Matrix fdr = r.matrix("/wsc/" + t + "/q_fdr");
+        for (core::Index a = 0; a < cos.rows(); ++a) {
+          for (core::Index b = 0; b < cos.cols(); ++b) {
+            CellValues& v = cells[CellKey{p, pclasses.at(static_cast<std::size_t>(a)), t,
+                                          mclasses.at(static_cast<std::size_t>(b))}];
+            v.models.push_back(model.name);
+            v.cos.push_back(cos(a, b));
+            if (fwer(a, b) <= alpha) ++v.significant_fwer;
+            if (fdr(a, b) <= alpha) ++v.significant_fdr;
+          }
+        }
+        add_intra(mt, intra);
+        add_inter(pa, mt, inter);
+        for (const core::Matrix& other : heads) add_inter(other, mt, inter);
+        heads.push_back(mt);
+      }
+    }
+
+    fs::create_directories(manifest.output);
+    const fs::path out(manifest.output);
+    io::AtomicFile summary((out / "sweep_summary.csv").string());
+    summary.stream() << io::csv_line({"primary_task", "primary_class", "metadata", "metadata_class", "models",
+                                      "cos_mean", "cos_sd", "cos_lo", "cos_hi", "frac_p_fwer", "frac_q_fdr",
+                                      "alpha"});
+    core::Matrix cell_cos(static_cast<core::Index>(manifest.models.size()), static_cast<core::Index>(cells.size()));
+    cell_cos.setConstant(std::nan(""));
+    std::vector<std::string> cell_names;
+    core::Index column = 0;
+    for (const auto& [key, v] : cells) {
+      const auto [mean, sd] = mean_sd(v.cos);
+      const double n = static_cast<double>(v.cos.size());
+      summary.stream() << io::csv_line(
+          {io::csv_field(key.primary_task), io::csv_field(key.primary_class), io::csv_field(key.metadata),
+           io::csv_field(key.metadata_class), std::to_string(v.cos.size()), io::format_double(mean),
+           io::format_double(sd), io::format_double(quantile(v.cos, 0.025)),
+           io::format_double(quantile(v.cos, 0.975)), io::format_double(v.significant_fwer / n),
+           io::format_double(v.significant_fdr / n), io::format_double(alpha)});
+      for (std::size_t k = 0; k < v.models.size(); ++k) {
+        for (std::size_t i = 0; i < manifest.models.size(); ++i) {
+          if (manifest.models[i].name == v.models[k]) cell_cos(static_cast<core::Index>(i), column) = v.cos[k];
+        }
+      }
+      cell_names.push_back(key.primary_task + "/" + key.primary_class + " x " + key.metadata + "/" +
+                           key.metadata_class);
+      ++column;
+    }
+    io::AtomicFile reference((out / "sweep_reference.csv").string());
+    std::vector<std::string> header{"distribution", "count", "mean", "sd"};
+    for (double q : kQuantiles) header.push_back("q" + io::format_double(q));
+    reference.stream() << io::csv_line(header);
+    for (const auto& [name, values] : {std::make_pair(std::string("intra_task"), &intra),
+                                       std::make_pair(std::string("inter_task"), &inter)}) {
+      const auto [mean, sd] = mean_sd(*values);
+      std::vector<std::string> row{name, std::to_string(values->size()), io::format_double(mean),
+                                   io::format_double(sd)};
+      for (double q : kQuantiles) row.push_back(io::format_double(quantile(*values, q)));
+      reference.stream() << io::csv_line(row);
+    }
+    io::AtomicFile models((out / "sweep_models.csv").string());
+    models.stream() << io::csv_line({"model", "status", "reason"});
+    for (const auto& s : status) {
+      models.stream() << io::csv_line({io::csv_field(s[0]), s[1], io::csv_field(s[2])});
+    }
+    const std::string h5 = (out / "sweep_summary.h5").string();
+    const std::string h5_temp = h5 + ".tmp." + std::to_string(::getpid());
+    {
+      io::ResultsFile f(h5_temp);
+      std::vector<std::string> names;
+      for (const SweepModel& m : manifest.models) names.push_back(m.name);
+      f.write_strings("/models", names);
+      f.write_strings("/cells", cell_names);
+      f.write_matrix("/cos", cell_cos);
+      f.write_doubles("/reference/intra_task", intra);
+      f.write_doubles("/reference/inter_task", inter);
+      f.write_attribute("/", "manifest", manifest.path);
+      f.close();
+    }
+    io::rename_into_place(h5_temp, h5);
+    summary.commit();
+    reference.commit();
+    models.commit();
+    std::cout << "sweep summary of " << manifest.models.size() - static_cast<std::size_t>(incomplete) << " of "
+              << manifest.models.size() << " models written to " << manifest.output << "\n";
+  });
+  double flag = static_cast<double>(incomplete);
+  comm.broadcast(&flag, 1);
+  if (flag > 0) {
+    if (comm.is_root()) {
+      std::cerr << "wsc: error: " << static_cast<int>(flag) << " of " << manifest.models.size()
+                << " models have no complete results (listed in sweep_models.csv)" << std::endl;
+    }
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace wsc::app
