@@ -28,6 +28,7 @@
 //   only its last point). The next CG then uses the same Hessian.
 
 #include "kron_preconditioner.hpp"
+#include "softmax_exp.hpp"
 #include "tron_constants.hpp"
 
 namespace wsc::core {
@@ -269,8 +270,9 @@ class BatchKernels {
       const int label = y[static_cast<std::size_t>(i)];
       label_logit_(i) = label >= 0 ? zb(i, label) : 0.0;
     }
-    // As softmax_rows: below -708 flush to 0 (SIMD-independent result).
-    zb = (zb.array() < -708.0).select(0.0, zb.array().exp()).matrix();
+    // As softmax_rows: below -708 flush to 0 (softmax_exp.hpp). The block's
+    // C columns are contiguous (full columns of a column-major matrix).
+    softmax_exp(zb.data(), n * c);
     row_sum_ = zb.col(0);
     for (Index j = 1; j < c; ++j) row_sum_ += zb.col(j);
     // Skipped rows get weight 0 (their P rows become 0, their loss is not

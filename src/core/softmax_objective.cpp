@@ -1,6 +1,7 @@
 #include "wsc/core/softmax_objective.hpp"
 
 #include "kron_preconditioner.hpp"
+#include "softmax_exp.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -31,11 +32,8 @@ void softmax_rows(Matrix& z, const Labels* y, Vector* shifted_label_logit, Vecto
       (*shifted_label_logit)(i) = label >= 0 ? z(i, label) : 0.0;
     }
   }
-  // Shifted logits are <= 0. Below -708 exp() is under 1e-307 next to the
-  // row maximum's 1 and Eigen's vectorised exp() is no longer exact there (it
-  // returns a denormal, not 0, even for -inf, e.g. an absent class's bias):
-  // flush to 0 so the result does not depend on the SIMD width.
-  z = (z.array() < -708.0).select(0.0, z.array().exp()).matrix();
+  // Shifted logits are <= 0; below -708 exp() flushes to 0 (softmax_exp.hpp).
+  detail::softmax_exp(z.data(), z.size());
   const Vector norm = z.rowwise().sum();
   z.array().colwise() /= norm.array();
   if (log_norm != nullptr) *log_norm = norm.array().log().matrix();
