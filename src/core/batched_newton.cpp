@@ -26,6 +26,11 @@
 // - A rejected step does not re-evaluate the current point to restore the
 //   probabilities: the batch keeps them (the single-head objective caches
 //   only its last point). The next CG then uses the same Hessian.
+// - With float Hessian products (SolverOptions::float_hessian) the batched
+//   GEMMs (B*C columns) round differently from the single head's (C
+//   columns), about 1e-7 relative, so the CG steps differ at that level and
+//   the results agree to the optimum's uncertainty (tol / l2), not to double
+//   rounding; with double products they agree to double rounding.
 
 #include "kron_preconditioner.hpp"
 #include "softmax_exp.hpp"
@@ -109,7 +114,8 @@ class BatchKernels {
         row_max_(x.rows()),
         row_sum_(x.rows()),
         label_logit_(x.rows()),
-        centre_(centre) {
+        centre_(centre),
+        float_hessian_(float_hessian) {
     if (float_hessian) {
       xf_ = (x.rowwise() - centre.transpose()).cast<float>();
       uf_.resize(x.rows(), batch * classes);
@@ -200,8 +206,8 @@ class BatchKernels {
 
   /// hd = H dir (centred coordinates) of each head at its current point,
   /// whose probabilities are block slots[t] of current_. Heads without
-  /// exact_hessian go through float GEMMs if the kernels have the float copy
-  /// of x, the others through double ones. One reduce.
+  /// exact_hessian go through float GEMMs (if float_hessian was given), the
+  /// others through double ones. One reduce.
   void hessian_vector(const std::vector<Head*>& heads, const std::vector<Index>& slots) {
     const auto start = Clock::now();
     const Index n = x_.rows();
@@ -217,7 +223,9 @@ class BatchKernels {
     group_float_.clear();
     group_double_.clear();
     for (Index t = 0; t < k; ++t) {
-      const bool use_float = xf_.size() > 0 && !heads[static_cast<std::size_t>(t)]->exact_hessian;
+      // Decided from the options and reduced values only: the same on every
+      // participant (also on one without rows).
+      const bool use_float = float_hessian_ && !heads[static_cast<std::size_t>(t)]->exact_hessian;
       (use_float ? group_float_ : group_double_).push_back(t);
     }
     if (!group_float_.empty()) float_products(heads, slots, group_float_, hx, h_bias);
@@ -407,7 +415,8 @@ class BatchKernels {
   Vector buffer_;   // the reduce buffer
   Vector row_max_, row_sum_, label_logit_;
   Vector centre_;        // d: the centre of xf_
-  RowMatrixF xf_;        // n x d: x - 1 centre^T in float (empty: double products only)
+  bool float_hessian_;   // float products for heads without exact_hessian
+  RowMatrixF xf_;        // n x d: x - 1 centre^T in float
   MatrixF uf_;           // n x B*C: U and R of the float products
   VectorF stackf_;       // B*C x d directions, then R^T Xc, in float
   VectorF bias_stackf_;
