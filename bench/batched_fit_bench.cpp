@@ -8,6 +8,7 @@
 //   batched_fit_bench [--n 4800] [--d 128] [--classes 3] [--heads 256]
 //                     [--batches 16,64,256] [--l2 1e-3] [--tol 1e-8] [--seed 1]
 //                     [--single-heads H1]   (fit only H1 heads one at a time; default all)
+//                     [--hessian float|double]  (SolverOptions::float_hessian; default float)
 #include "wsc/core/batched_newton.hpp"
 #include "wsc/core/trust_region_newton.hpp"
 
@@ -43,6 +44,7 @@ struct Args {
   double tol = 1e-8;
   unsigned seed = 1;
   int single_heads = -1;
+  bool float_hessian = true;
 };
 
 std::vector<int> parse_list(const std::string& s) {
@@ -60,7 +62,7 @@ Args parse(int argc, char** argv) {
     if (key == "-h" || key == "--help") {
       std::printf(
           "batched_fit_bench [--n N] [--d D] [--classes C] [--heads H] [--batches B1,B2,..]\n"
-          "                  [--l2 L] [--tol T] [--seed S] [--single-heads H1]\n");
+          "                  [--l2 L] [--tol T] [--seed S] [--single-heads H1] [--hessian float|double]\n");
       std::exit(0);
     }
     if (i + 1 >= argc) throw std::invalid_argument("missing value for " + key);
@@ -74,6 +76,7 @@ Args parse(int argc, char** argv) {
     else if (key == "--tol") a.tol = std::stod(v);
     else if (key == "--seed") a.seed = static_cast<unsigned>(std::stoul(v));
     else if (key == "--single-heads") a.single_heads = std::stoi(v);
+    else if (key == "--hessian" && (v == "float" || v == "double")) a.float_hessian = v == "float";
     else throw std::invalid_argument("unknown option " + key);
   }
   if (a.n < 1 || a.d < 1 || a.classes < 2 || a.heads < 1) throw std::invalid_argument("bad sizes");
@@ -169,8 +172,11 @@ int main(int argc, char** argv) {
   }
   SolverOptions options;
   options.tol = a.tol;
-  std::printf("batched_fit_bench: n=%ld d=%ld C=%d heads=%d l2=%g tol=%g (Eigen %d.%d.%d, %s)\n",
+  options.float_hessian = a.float_hessian;
+  std::printf(
+      "batched_fit_bench: n=%ld d=%ld C=%d heads=%d l2=%g tol=%g hessian=%s (Eigen %d.%d.%d, %s)\n",
               static_cast<long>(a.n), static_cast<long>(a.d), a.classes, a.heads, a.l2, a.tol,
+              a.float_hessian ? "float" : "double",
               EIGEN_WORLD_VERSION, EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION,
               Eigen::SimdInstructionSetsInUse());
 

@@ -26,8 +26,14 @@
 // - A rejected step does not re-evaluate the current point to restore the
 //   probabilities: the batch keeps them (the single-head objective caches
 //   only its last point). The next CG then uses the same Hessian.
+// - With float Hessian products (SolverOptions::float_hessian) the batched
+//   GEMMs (B*C columns) round differently from the single head's (C
+//   columns), about 1e-7 relative, so the CG steps differ at that level and
+//   the results agree to the optimum's uncertainty (tol / l2), not to double
+//   rounding; with double products they agree to double rounding.
 
 #include "kron_preconditioner.hpp"
+#include "softmax_exp.hpp"
 #include "tron_constants.hpp"
 
 namespace wsc::core {
@@ -38,6 +44,10 @@ using namespace detail;  // the TRON constants and the preconditioner, as in the
 
 using MatrixMap = Eigen::Map<Matrix>;
 using ConstMatrixMap = Eigen::Map<const Matrix>;
+using MatrixF = Eigen::MatrixXf;
+using RowMatrixF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using VectorF = Eigen::VectorXf;
+using MatrixFMap = Eigen::Map<MatrixF>;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
@@ -78,14 +88,18 @@ struct Head {
 
   FitReport report;
   bool stopped = false;  // left without convergence (step too small, no reduction)
+  bool exact_hessian = false;  // double Hessian products (after a rejected step)
 };
 
 /// The batched passes over the rows. Column block t (C columns) of the n x
 /// B*C matrices belongs to the t-th head of the pass.
 class BatchKernels {
  public:
+  /// float_hessian: keep a float copy of x centred on `centre` (the mean of
+  /// all rows) for single-precision Hessian products.
   BatchKernels(const RowMatrix& x, Index classes, double l2, Index batch, const SumReduce& reduce,
-               const FeatureBasis& basis, BatchedFitStats& stats)
+               const FeatureBasis& basis, BatchedFitStats& stats, bool float_hessian,
+               const Vector& centre)
       : x_(x),
         basis_(basis),
         classes_(classes),
@@ -99,7 +113,17 @@ class BatchKernels {
         bias_stack_(batch * classes),
         row_max_(x.rows()),
         row_sum_(x.rows()),
-        label_logit_(x.rows()) {}
+        label_logit_(x.rows()),
+        centre_(centre),
+        float_hessian_(float_hessian) {
+    if (float_hessian) {
+      xf_ = (x.rowwise() - centre.transpose()).cast<float>();
+      uf_.resize(x.rows(), batch * classes);
+      stackf_.resize(batch * classes * x.cols());
+      bias_stackf_.resize(batch * classes);
+      row_sumf_.resize(x.rows());
+    }
+  }
 
   /// Value, gradient and next preconditioner of each head at its w_new, into
   /// f_new, g_new, g_max_new, m_new; probabilities into block t of trial_
@@ -181,7 +205,9 @@ class BatchKernels {
   }
 
   /// hd = H dir (centred coordinates) of each head at its current point,
-  /// whose probabilities are block slots[t] of current_. One reduce.
+  /// whose probabilities are block slots[t] of current_. Heads without
+  /// exact_hessian go through float GEMMs (if float_hessian was given), the
+  /// others through double ones. One reduce.
   void hessian_vector(const std::vector<Head*>& heads, const std::vector<Index>& slots) {
     const auto start = Clock::now();
     const Index n = x_.rows();
@@ -189,35 +215,21 @@ class BatchKernels {
     const Index c = classes_;
     const Index k = static_cast<Index>(heads.size());
     const Index kc = k * c;
-    MatrixMap u(work_.data(), n, kc);
-    MatrixMap vs(stack_.data(), kc, d);
-    auto vb = bias_stack_.head(kc);
-    for (Index t = 0; t < k; ++t) {
-      const Head& h = *heads[static_cast<std::size_t>(t)];
-      const ConstMatrixMap v(h.dir.data(), c, d);
-      vs.middleRows(t * c, c) = v;
-      vb.segment(t * c, c) = h.dir.tail(c) - v * h.mean;
-    }
     const Index size = kc * (d + 1);
     if (buffer_.size() < size) buffer_.resize(size);
     MatrixMap hx(buffer_.data(), kc, d);
     Eigen::Map<Vector> h_bias(buffer_.data() + kc * d, kc);
 
-    // U = X Vw^T + 1 vb^T; R = P o U - P o rowsum(P o U) per head.
-    u.noalias() = x_ * vs.transpose();
-    u.rowwise() += vb.transpose();
+    group_float_.clear();
+    group_double_.clear();
     for (Index t = 0; t < k; ++t) {
-      auto ub = u.middleCols(t * c, c);
-      const auto pb = current_.middleCols(slots[static_cast<std::size_t>(t)] * c, c);
-      ub.array() *= pb.array();
-      row_sum_ = ub.col(0);
-      for (Index j = 1; j < c; ++j) row_sum_ += ub.col(j);
-      for (Index j = 0; j < c; ++j) ub.col(j).array() -= pb.col(j).array() * row_sum_.array();
-      const Vector* weights = heads[static_cast<std::size_t>(t)]->weights;
-      if (weights != nullptr) ub.array().colwise() *= weights->array();
+      // Decided from the options and reduced values only: the same on every
+      // participant (also on one without rows).
+      const bool use_float = float_hessian_ && !heads[static_cast<std::size_t>(t)]->exact_hessian;
+      (use_float ? group_float_ : group_double_).push_back(t);
     }
-    hx.noalias() = u.transpose() * x_;
-    h_bias = u.colwise().sum().transpose();
+    if (!group_float_.empty()) float_products(heads, slots, group_float_, hx, h_bias);
+    if (!group_double_.empty()) double_products(heads, slots, group_double_, hx, h_bias);
     stats_.hessian_flops += 4.0 * static_cast<double>(n) * static_cast<double>(d) *
                             static_cast<double>(kc);
     stats_.hessian_seconds += seconds_since(start);
@@ -254,6 +266,98 @@ class BatchKernels {
   }
 
  private:
+  /// The theta-space sums [R^T X | colsum R] of the heads `group` (indices
+  /// into heads) in double, into their rows of hx and h_bias:
+  /// U = X Vw^T + 1 vb^T, R = P o U - P o rowsum(P o U) per head (times the
+  /// row weights).
+  void double_products(const std::vector<Head*>& heads, const std::vector<Index>& slots,
+                       const std::vector<Index>& group, MatrixMap& hx,
+                       Eigen::Map<Vector>& h_bias) {
+    const Index n = x_.rows();
+    const Index d = x_.cols();
+    const Index c = classes_;
+    const Index gc = static_cast<Index>(group.size()) * c;
+    MatrixMap u(work_.data(), n, gc);
+    MatrixMap vs(stack_.data(), gc, d);
+    auto vb = bias_stack_.head(gc);
+    for (std::size_t g = 0; g < group.size(); ++g) {
+      const Head& h = *heads[static_cast<std::size_t>(group[g])];
+      const ConstMatrixMap v(h.dir.data(), c, d);
+      const Index at = static_cast<Index>(g) * c;
+      vs.middleRows(at, c) = v;
+      vb.segment(at, c) = h.dir.tail(c) - v * h.mean;
+    }
+    u.noalias() = x_ * vs.transpose();
+    u.rowwise() += vb.transpose();
+    for (std::size_t g = 0; g < group.size(); ++g) {
+      const std::size_t t = static_cast<std::size_t>(group[g]);
+      auto ub = u.middleCols(static_cast<Index>(g) * c, c);
+      const auto pb = current_.middleCols(slots[t] * c, c);
+      ub.array() *= pb.array();
+      row_sum_ = ub.col(0);
+      for (Index j = 1; j < c; ++j) row_sum_ += ub.col(j);
+      for (Index j = 0; j < c; ++j) ub.col(j).array() -= pb.col(j).array() * row_sum_.array();
+      const Vector* weights = heads[t]->weights;
+      if (weights != nullptr) ub.array().colwise() *= weights->array();
+    }
+    MatrixMap hg(stack_.data(), gc, d);  // the directions are no longer needed
+    hg.noalias() = u.transpose() * x_;
+    for (std::size_t g = 0; g < group.size(); ++g) {
+      const Index at = static_cast<Index>(g) * c;
+      const Index to = group[g] * c;
+      hx.middleRows(to, c) = hg.middleRows(at, c);
+      h_bias.segment(to, c) = u.middleCols(at, c).colwise().sum().transpose();
+    }
+  }
+
+  /// As double_products with the two GEMMs in float over the rows centred on
+  /// centre_ (xf_): U = Xc Vw^T + 1 (vb + Vw centre)^T, which keeps a large
+  /// common offset of the features out of the float products, and
+  /// R^T X = R^T Xc + colsum(R) centre^T. R is formed in float; its column
+  /// sums and the result are widened to double before the reduce.
+  void float_products(const std::vector<Head*>& heads, const std::vector<Index>& slots,
+                      const std::vector<Index>& group, MatrixMap& hx,
+                      Eigen::Map<Vector>& h_bias) {
+    const Index n = x_.rows();
+    const Index d = x_.cols();
+    const Index c = classes_;
+    const Index gc = static_cast<Index>(group.size()) * c;
+    MatrixFMap u(uf_.data(), n, gc);
+    MatrixFMap vs(stackf_.data(), gc, d);
+    auto vb = bias_stackf_.head(gc);
+    for (std::size_t g = 0; g < group.size(); ++g) {
+      const Head& h = *heads[static_cast<std::size_t>(group[g])];
+      const ConstMatrixMap v(h.dir.data(), c, d);
+      const Index at = static_cast<Index>(g) * c;
+      vs.middleRows(at, c) = v.cast<float>();
+      vb.segment(at, c) = (h.dir.tail(c) - v * (h.mean - centre_)).cast<float>();
+    }
+    u.noalias() = xf_ * vs.transpose();
+    u.rowwise() += vb.transpose();
+    for (std::size_t g = 0; g < group.size(); ++g) {
+      const std::size_t t = static_cast<std::size_t>(group[g]);
+      auto ub = u.middleCols(static_cast<Index>(g) * c, c);
+      const auto pb = current_.middleCols(slots[t] * c, c);
+      for (Index j = 0; j < c; ++j) ub.col(j).array() *= pb.col(j).array().cast<float>();
+      row_sumf_ = ub.col(0);
+      for (Index j = 1; j < c; ++j) row_sumf_ += ub.col(j);
+      for (Index j = 0; j < c; ++j) {
+        ub.col(j).array() -= pb.col(j).array().cast<float>() * row_sumf_.array();
+      }
+      const Vector* weights = heads[t]->weights;
+      if (weights != nullptr) ub.array().colwise() *= weights->array().cast<float>();
+    }
+    MatrixFMap hg(stackf_.data(), gc, d);  // the directions are no longer needed
+    hg.noalias() = u.transpose() * xf_;
+    for (std::size_t g = 0; g < group.size(); ++g) {
+      const Index at = static_cast<Index>(g) * c;
+      const Index to = group[g] * c;
+      h_bias.segment(to, c) = u.middleCols(at, c).cast<double>().colwise().sum().transpose();
+      hx.middleRows(to, c) = hg.middleRows(at, c).cast<double>() +
+                             h_bias.segment(to, c) * centre_.transpose();
+    }
+  }
+
   /// Softmax of one head's n x C logits in place (SoftmaxObjective's
   /// softmax_rows, column by column), zero on skipped rows; returns the sum of
   /// the cross-entropies of the counted rows, weighted by `weights` if given.
@@ -269,8 +373,9 @@ class BatchKernels {
       const int label = y[static_cast<std::size_t>(i)];
       label_logit_(i) = label >= 0 ? zb(i, label) : 0.0;
     }
-    // As softmax_rows: below -708 flush to 0 (SIMD-independent result).
-    zb = (zb.array() < -708.0).select(0.0, zb.array().exp()).matrix();
+    // As softmax_rows: below -708 flush to 0 (softmax_exp.hpp). The block's
+    // C columns are contiguous (full columns of a column-major matrix).
+    softmax_exp(zb.data(), n * c);
     row_sum_ = zb.col(0);
     for (Index j = 1; j < c; ++j) row_sum_ += zb.col(j);
     // Skipped rows get weight 0 (their P rows become 0, their loss is not
@@ -309,6 +414,14 @@ class BatchKernels {
   Vector bias_stack_;
   Vector buffer_;   // the reduce buffer
   Vector row_max_, row_sum_, label_logit_;
+  Vector centre_;        // d: the centre of xf_
+  bool float_hessian_;   // float products for heads without exact_hessian
+  RowMatrixF xf_;        // n x d: x - 1 centre^T in float
+  MatrixF uf_;           // n x B*C: U and R of the float products
+  VectorF stackf_;       // B*C x d directions, then R^T Xc, in float
+  VectorF bias_stackf_;
+  VectorF row_sumf_;
+  std::vector<Index> group_float_, group_double_;
 };
 
 /// The CG state of trust_region_newton.cpp's truncated_cg at its start.
@@ -390,8 +503,10 @@ bool update_radius(Head& h) {
 }  // namespace
 
 int suggested_batch_heads(Index rows, int classes, std::size_t budget_bytes) {
-  const double per_head = 3.0 * static_cast<double>(std::max<Index>(rows, 1)) *
-                          static_cast<double>(std::max(classes, 1)) * sizeof(double);
+  // Three double matrices and the float one of the Hessian products.
+  const double per_head = (3.0 * sizeof(double) + sizeof(float)) *
+                          static_cast<double>(std::max<Index>(rows, 1)) *
+                          static_cast<double>(std::max(classes, 1));
   const double heads = std::floor(static_cast<double>(budget_bytes) / per_head);
   return static_cast<int>(std::clamp(heads, 1.0, 1e6));
 }
@@ -502,7 +617,11 @@ std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<
     h.w_new = h.w;
   }
 
-  BatchKernels kernels(x, c, l2, batch, reduce, basis, st);
+  // Centre of the float copy of x: the mean of all rows (all heads share it).
+  Vector centre = Vector::Zero(d);
+  const double all_rows = setup(moments_at + d * d + d);
+  if (all_rows > 0.0) centre = setup.segment(moments_at + d * d, d) / all_rows;
+  BatchKernels kernels(x, c, l2, batch, reduce, basis, st, options.float_hessian, centre);
   // Active heads in slot order: slot t owns block t of the current probabilities.
   std::vector<Head*> active;
   for (Head& h : heads) active.push_back(&h);
@@ -591,7 +710,10 @@ std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<
     std::size_t n_accepted = 0;
     for (std::size_t t = 0; t < trial.size(); ++t) {
       Head& h = *trial[t];
-      if (update_radius(h)) {
+      if (!update_radius(h)) {
+        // The float products may have misled the CG: double ones from now on.
+        h.exact_hessian = true;
+      } else {
         accepted[t] = 1;
         ++n_accepted;
         h.w.swap(h.w_new);

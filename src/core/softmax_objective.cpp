@@ -1,6 +1,7 @@
 #include "wsc/core/softmax_objective.hpp"
 
 #include "kron_preconditioner.hpp"
+#include "softmax_exp.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -31,11 +32,8 @@ void softmax_rows(Matrix& z, const Labels* y, Vector* shifted_label_logit, Vecto
       (*shifted_label_logit)(i) = label >= 0 ? z(i, label) : 0.0;
     }
   }
-  // Shifted logits are <= 0. Below -708 exp() is under 1e-307 next to the
-  // row maximum's 1 and Eigen's vectorised exp() is no longer exact there (it
-  // returns a denormal, not 0, even for -inf, e.g. an absent class's bias):
-  // flush to 0 so the result does not depend on the SIMD width.
-  z = (z.array() < -708.0).select(0.0, z.array().exp()).matrix();
+  // Shifted logits are <= 0; below -708 exp() flushes to 0 (softmax_exp.hpp).
+  detail::softmax_exp(z.data(), z.size());
   const Vector norm = z.rowwise().sum();
   z.array().colwise() /= norm.array();
   if (log_norm != nullptr) *log_norm = norm.array().log().matrix();
@@ -93,8 +91,12 @@ SoftmaxObjective::SoftmaxObjective(const RowMatrix& x, const Labels& y, int clas
   const Index d = x_.cols();
   mask_ = Vector::Zero(n);
   // One buffer: [counted rows, bad rows (shape or label), sum of counted rows
-  // (d), counted rows per class (C)].
-  Vector local = Vector::Zero(2 + d + classes);
+  // (d), counted rows per class (C), sum of all rows (d), all rows].
+  Vector local = Vector::Zero(2 + d + classes + d + 1);
+  // As row_moments() (kron_preconditioner.hpp), which the batched solver
+  // centres its float rows with: the same centre to the last bit.
+  local.segment(2 + d + classes, d) = x_.colwise().sum().transpose();
+  local(2 + 2 * d + classes) = static_cast<double>(n);
   if (static_cast<Index>(y_.size()) != n) {
     local(1) = 1.0;
   } else {
@@ -119,7 +121,10 @@ SoftmaxObjective::SoftmaxObjective(const RowMatrix& x, const Labels& y, int clas
   if (local(0) <= 0.0) throw std::invalid_argument("SoftmaxObjective: no labelled rows");
   total_rows_ = local(0);
   row_mean_ = local.segment(2, d) / total_rows_;
-  class_totals_ = local.tail(classes);
+  class_totals_ = local.segment(2 + d, classes);
+  const double all_rows = local(2 + 2 * d + classes);
+  centre_ = Vector::Zero(d);
+  if (all_rows > 0.0) centre_ = local.segment(2 + d + classes, d) / all_rows;
 }
 
 double SoftmaxObjective::value_and_gradient(const Vector& theta, Vector& gradient) {
@@ -187,6 +192,44 @@ void SoftmaxObjective::hessian_vector(const Vector& v, Vector& hv) const {
   Vector buffer(parameters());
   MatrixMap(buffer.data(), c, d).noalias() = r.transpose() * x_;
   buffer.tail(c) = r.colwise().sum().transpose();
+  reduce_(buffer.data(), static_cast<std::size_t>(buffer.size()));
+
+  hv = buffer / total_rows_;
+  hv.head(c * d) += l2_ * v.head(c * d);
+}
+
+void SoftmaxObjective::hessian_vector_float(const Vector& v, Vector& hv) const {
+  const Index c = classes_;
+  const Index d = dim();
+  const Index n = x_.rows();
+  if (prob_.cols() != c) {
+    throw std::logic_error("SoftmaxObjective: hessian_vector before value_and_gradient");
+  }
+  if (v.size() != parameters()) {
+    throw std::invalid_argument("SoftmaxObjective: direction has the wrong length");
+  }
+  if (xf_.rows() != n || xf_.cols() != d) {
+    xf_ = (x_.rowwise() - centre_.transpose()).cast<float>();
+  }
+  const ConstMatrixMap vw(v.data(), c, d);
+
+  // With Xc = X - 1 centre^T: U = Xc Vw^T + 1 (vb + Vw centre)^T, and
+  // R^T X = R^T Xc + colsum(R) centre^T.
+  const Eigen::MatrixXf vwf = vw.cast<float>();
+  const Eigen::VectorXf vbf = (v.tail(c) + vw * centre_).cast<float>();
+  Eigen::MatrixXf r(n, c);
+  r.noalias() = xf_ * vwf.transpose();
+  r.rowwise() += vbf.transpose();
+  const Eigen::MatrixXf pf = prob_.cast<float>();
+  r.array() *= pf.array();
+  const Eigen::VectorXf row_sum = r.rowwise().sum();
+  r.array() -= pf.array().colwise() * row_sum.array();
+
+  Vector buffer(parameters());
+  Eigen::MatrixXf rx(c, d);
+  rx.noalias() = r.transpose() * xf_;
+  buffer.tail(c) = r.cast<double>().colwise().sum().transpose();
+  MatrixMap(buffer.data(), c, d) = rx.cast<double>() + buffer.tail(c) * centre_.transpose();
   reduce_(buffer.data(), static_cast<std::size_t>(buffer.size()));
 
   hv = buffer / total_rows_;

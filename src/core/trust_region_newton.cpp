@@ -61,8 +61,13 @@ class CentredObjective {
     return f;
   }
 
-  void hessian_vector(const Vector& v, Vector& hv) const {
-    objective_.hessian_vector(to_theta(v), theta_hv_);
+  /// use_float: SoftmaxObjective::hessian_vector_float.
+  void hessian_vector(const Vector& v, Vector& hv, bool use_float) const {
+    if (use_float) {
+      objective_.hessian_vector_float(to_theta(v), theta_hv_);
+    } else {
+      objective_.hessian_vector(to_theta(v), theta_hv_);
+    }
     hv = transpose_map(theta_hv_);
   }
 
@@ -104,8 +109,8 @@ struct CgResult {
 /// products, not applications of M. On return r = -g - H s (which gives the
 /// model reduction cheaply) and ms = M s.
 CgResult truncated_cg(const CentredObjective& objective, const Vector& g,
-                      const KronPreconditioner& m, double delta, Vector& s, Vector& r,
-                      Vector& ms) {
+                      const KronPreconditioner& m, double delta, bool float_hessian, Vector& s,
+                      Vector& r, Vector& ms) {
   const Index n = g.size();
   CgResult result;
   s = Vector::Zero(n);
@@ -127,7 +132,7 @@ CgResult truncated_cg(const CentredObjective& objective, const Vector& g,
   while (result.iterations < max_cg) {
     if (!(std::sqrt(ztr) > cg_tol)) break;
     ++result.iterations;
-    objective.hessian_vector(d, hd);
+    objective.hessian_vector(d, hd, float_hessian);
     const double dhd = d.dot(hd);
     // No positive curvature along d (only possible with l2 = 0): stop here.
     if (!(dhd > 0.0)) break;
@@ -186,10 +191,12 @@ FitReport fit_trust_region_newton(SoftmaxObjective& objective, ProbeHead& head,
   double delta = std::sqrt(g.dot(s));
 
   double g_max_new = 0.0;
+  // Float Hessian products until a step is rejected (options.float_hessian).
+  bool float_hessian = options.float_hessian;
   const double step_eps = std::numeric_limits<double>::epsilon();
   while (!(g_max <= options.tol) && report.iterations < options.max_iter) {
     ++report.iterations;
-    const CgResult cg = truncated_cg(centred, g, m, delta, s, r, ms);
+    const CgResult cg = truncated_cg(centred, g, m, delta, float_hessian, s, r, ms);
     report.inner_iterations += cg.iterations;
 
     // A step that cannot move w in floating point ends the fit (not converged).
@@ -237,6 +244,8 @@ FitReport fit_trust_region_newton(SoftmaxObjective& objective, ProbeHead& head,
       g_max = g_max_new;
       m.reset(basis, centred.mean_curvature(), centred.l2());
     } else {
+      // The float products may have misled the CG: double ones from now on.
+      float_hessian = false;
       // Reject: put the objective's cached point back at w for the next
       // Hessian products (deterministic, so f and g are unchanged).
       double ignored = 0.0;

@@ -185,6 +185,35 @@ TEST(SoftmaxObjective, DiagonalsOverManyRows) {
   }
 }
 
+TEST(SoftmaxObjective, FloatHessianVectorIsCloseDespiteOffset) {
+  // Rows with a large common offset (as embeddings have): the float product
+  // works on rows centred in double, so it keeps float accuracy relative to
+  // the product, not to the offset.
+  const int c = 3;
+  Problem p = random_problem(3000, 16, c, 7, 900);
+  p.x.array() += 50.0;
+  SoftmaxObjective obj(p.x, p.y, c, 1e-4, identity_reduce());
+  Vector g;
+  obj.value_and_gradient(random_vector(obj.parameters(), 0.05, 18), g);
+  for (std::uint32_t trial = 0; trial < 3; ++trial) {
+    // A centred-coordinates direction mapped to theta (what the solver sends).
+    Vector v = random_vector(obj.parameters(), 1.0, 40 + trial);
+    v.tail(c).noalias() -= Eigen::Map<const Matrix>(v.data(), c, 16) * obj.row_mean();
+    Vector exact, approx;
+    obj.hessian_vector(v, exact);
+    obj.hessian_vector_float(v, approx);
+    // Cancellation between the W and bias blocks' theta values is what the
+    // centring avoids: compare in the centred coordinates (T^T H v).
+    auto centred = [&](const Vector& h) {
+      Vector out = h;
+      Eigen::Map<Matrix>(out.data(), c, 16).noalias() -= h.tail(c) * obj.row_mean().transpose();
+      return out;
+    };
+    const Vector ce = centred(exact);
+    EXPECT_LE((centred(approx) - ce).norm(), 1e-5 * ce.norm()) << trial;
+  }
+}
+
 TEST_P(SoftmaxDerivatives, HessianIsSymmetric) {
   const int c = GetParam();
   const Problem p = random_problem(40, 3, c, 0, 300 + static_cast<std::uint32_t>(c));
@@ -279,8 +308,10 @@ TEST(SoftmaxObjective, EmptyBlockStillCallsReduce) {
   int calls = 0;
   SumReduce fake_others = [&](double* data, std::size_t n) {
     ++calls;
-    if (calls == 1) {  // [counted rows, bad rows, row sums (d), rows per class (C)]
-      ASSERT_EQ(n, 7u);
+    if (calls == 1) {
+      // [counted rows, bad rows, row sums (d), rows per class (C), sums of
+      // all rows (d), all rows]
+      ASSERT_EQ(n, 11u);
       for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(data[i], 0.0);
       data[0] = 10.0;  // ten rows elsewhere, summing to (10, 20, 30)
       data[2] = 10.0;
@@ -288,6 +319,10 @@ TEST(SoftmaxObjective, EmptyBlockStillCallsReduce) {
       data[4] = 30.0;
       data[5] = 6.0;  // six of class 0, four of class 1
       data[6] = 4.0;
+      data[7] = 10.0;
+      data[8] = 20.0;
+      data[9] = 30.0;
+      data[10] = 10.0;
       return;
     }
     for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(data[i], 0.0);
@@ -301,9 +336,12 @@ TEST(SoftmaxObjective, EmptyBlockStillCallsReduce) {
   // Only the penalty remains locally: l2/2 |W|^2 = 0.25 * 6.
   EXPECT_NEAR(obj.value_and_gradient(theta, g), 1.5, 1e-15);
   obj.hessian_vector(theta, hv);
+  Vector hv_float;
+  obj.hessian_vector_float(theta, hv_float);
   const Vector diag = obj.hessian_diagonal();
   const Vector centred = obj.centred_hessian_diagonal();
-  EXPECT_EQ(calls, 5);
+  EXPECT_EQ(calls, 6);
+  EXPECT_EQ(hv_float.size(), 8);
   EXPECT_EQ(centred.size(), 8);
   EXPECT_EQ(g.size(), 8);
   EXPECT_EQ(hv.size(), 8);

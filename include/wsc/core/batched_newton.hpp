@@ -61,8 +61,10 @@ struct BatchedFitStats {
 /// with zero rows. Per call the buffer holds the active heads only.
 ///
 /// Memory: 3 n B C doubles (probabilities at the current and the trial
-/// points, one work matrix) plus about 3 d^2 for the preconditioner's feature
-/// covariance; see suggested_batch_heads(). `reports` (optional) gets one FitReport per head,
+/// points, one work matrix) and n B C floats (the Hessian products), plus
+/// n d floats (x centred, for the float Hessian products of
+/// options.float_hessian) and about 3 d^2 doubles for the preconditioner's
+/// feature covariance; see suggested_batch_heads(). `reports` (optional) gets one FitReport per head,
 /// `stats` (optional) the work counters.
 std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<Labels>& labels,
                                           int classes, double l2, const SolverOptions& options,
@@ -70,8 +72,8 @@ std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<
                                           BatchedFitStats* stats = nullptr,
                                           const std::vector<Vector>* row_weights = nullptr);
 
-/// A batch size B (>= 1) whose three n x B*C work matrices fit in
-/// `budget_bytes` (default 256 MiB): floor(budget / (24 n C)). Callers with
+/// A batch size B (>= 1) whose n x B*C work matrices (three double, one
+/// float) fit in `budget_bytes` (default 256 MiB): floor(budget / (28 n C)). Callers with
 /// more heads than that fit them in consecutive batches.
 int suggested_batch_heads(Index rows, int classes, std::size_t budget_bytes = std::size_t{256} << 20);
 
