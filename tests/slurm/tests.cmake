@@ -23,3 +23,16 @@ add_test(NAME slurm_analyse_job
 set_tests_properties(slurm_analyse_job PROPERTIES
                      FIXTURES_REQUIRED slurm_cluster LABELS "slurm" RUN_SERIAL TRUE TIMEOUT 400
                      ENVIRONMENT "WSC_EXE=$<TARGET_FILE:wsc>")
+
+# The jobs/ scripts through jobs/submit.sh (helpers in tests/slurm/lib.sh; jobs are
+# followed by polling squeue, not sbatch --wait): a split permutation run and its
+# merge, a requeue of a running analysis (continued from its checkpoint), and a
+# sweep array with a broken model and its summary. Each compares the job's outputs
+# byte for byte with the same run done directly.
+foreach(_wsc_slurm_test permutations_job requeue_job sweep_job)
+  add_test(NAME slurm_${_wsc_slurm_test}
+           COMMAND bash ${CMAKE_SOURCE_DIR}/tests/slurm/test_${_wsc_slurm_test}.sh)
+  set_tests_properties(slurm_${_wsc_slurm_test} PROPERTIES
+                       FIXTURES_REQUIRED slurm_cluster LABELS "slurm" RUN_SERIAL TRUE TIMEOUT 480
+                       ENVIRONMENT "WSC_EXE=$<TARGET_FILE:wsc>")
+endforeach()

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# A sweep through jobs/submit.sh sweep: 4 models (the third one broken: NaN in its
+# embeddings), sized by `wsc sweep MANIFEST --list`, one array task each
+# (jobs/sweep.sbatch), then `wsc merge --sweep` (jobs/merge.sbatch, afterany).
+# The broken model fails only its own task; the merge job summarises the other
+# three (and exits 1, naming the broken one); every result equals, byte for byte,
+# that of the same sweep run directly.
+set -uo pipefail
+WSC_TEST_NAME=sweep
+# shellcheck source=tests/slurm/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+"$WSC_EXE" sweep --help >/dev/null 2>&1 || die "this wsc has no 'sweep' command ($WSC_EXE sweep --help fails)"
+
+mkdir -p "$WORK/models"
+for i in 0 1 2 3; do
+  nan=()
+  [ "$i" -eq 2 ] && nan=(--nan)
+  /usr/bin/python3 "$ROOT/tests/slurm/make_model.py" "$WORK/models/m$i.h5" --seed "$i" "${nan[@]}" || die "make_model.py failed"
+done
+cat >"$WORK/analysis.toml" <<'TOML'
+[input]
+embeddings = "set-by-the-sweep.h5"
+
+[primary]
+task = "plane"
+
+[[metadata]]
+name = "scanner"
+
+[[metadata]]
+name = "sex"
+
+[pca]
+components = 0
+
+[cv]
+folds = 3
+groups = "patient"
+
+[permutation]
+count = 100
+seed = 1
+
+[encodability]
+permutations = 20
+
+[output]
+dir = "set-by-the-sweep"
+TOML
+printf 'config = "analysis.toml"\noutput = "%s"\nmodels = ["models/*.h5"]\n' sweep >"$WORK/sweep.toml"
+printf 'config = "analysis.toml"\noutput = "%s"\nmodels = ["models/*.h5"]\n' direct >"$WORK/direct.toml"
+
+"$WSC_EXE" sweep "$WORK/direct.toml" -q >"$WORK/direct.out" 2>&1
+rc=$?
+[ "$rc" -eq 1 ] || { show "$WORK/direct.out"; die "the direct sweep exited $rc, expected 1 (one broken model)"; }
+"$WSC_EXE" merge --sweep "$WORK/direct.toml" -q >>"$WORK/direct.out" 2>&1
+echo "direct sweep and summary done ($(elapsed))"
+
+submit_chain sweep "$WORK/sweep.toml"
+echo "submitted: array $JOB_sweep, merge $JOB_merge ($(elapsed))"
+if ! wait_gone "$JOB_merge" 240; then
+  squeue
+  die "the merge job $JOB_merge is still queued after 240 s"
+fi
+echo "merge job left the queue ($(elapsed))"
+
+states="$(array_states "$JOB_sweep")"
+want="$(printf '0 COMPLETED 0:0\n1 COMPLETED 0:0\n2 FAILED 1:0\n3 COMPLETED 0:0')"
+if [ "$states" = "$want" ]; then
+  ok "array $JOB_sweep: 4 tasks, the broken model's (2) FAILED 1:0, the others COMPLETED 0:0"
+else
+  bad "array $JOB_sweep: task states are"$'\n'"$states"
+  for f in "$WORK"/wsc-sweep-*.out; do show "$f"; done
+fi
+merge_state="$(job_field "$JOB_merge" JobState) $(job_field "$JOB_merge" ExitCode)"
+if [ "$merge_state" = "FAILED 1:0" ]; then
+  ok "merge --sweep job $JOB_merge ran after the failed task and exited 1 (a model has no results)"
+else
+  bad "merge --sweep job $JOB_merge ended '$merge_state', expected 'FAILED 1:0'"
+  show "$WORK/wsc-merge-$JOB_merge.out"
+fi
+if grep -q 'models_m2.*NaN' "$WORK/wsc-sweep-${JOB_sweep}_2.out" 2>/dev/null; then
+  ok "task 2's output names the broken model and the NaN"
+else
+  bad "task 2's output does not name models_m2 and the NaN"
+  show "$WORK/wsc-sweep-${JOB_sweep}_2.out"
+fi
+if grep -q 'sweep summary of 3 of 4 models' "$WORK/wsc-merge-$JOB_merge.out" 2>/dev/null; then
+  ok "the merge job summarised 3 of 4 models"
+else
+  bad "the merge job did not report 'sweep summary of 3 of 4 models'"
+  show "$WORK/wsc-merge-$JOB_merge.out"
+fi
+if [ -s "$WORK/sweep/failures/models_m2.txt" ]; then ok "failures/models_m2.txt written"; else bad "no failures/models_m2.txt"; fi
+for m in 0 1 3; do
+  same_file "$WORK/sweep/models_m$m/wsc.csv" "$WORK/direct/models_m$m/wsc.csv" "model m$m wsc.csv"
+done
+for f in sweep_models.csv sweep_summary.csv sweep_reference.csv; do
+  same_file "$WORK/sweep/$f" "$WORK/direct/$f" "$f"
+done
+finish
