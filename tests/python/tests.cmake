@@ -23,3 +23,8 @@ wsc_add_python_test(e2e_exchangeability_schemes test_demo_and_outputs.py 2 schem
 wsc_add_python_test(e2e_bootstrap_intervals test_demo_and_outputs.py 2 bootstrap)
 wsc_add_python_test(e2e_sweep_and_summary test_sweep.py 2 sweep)
 wsc_add_python_test(e2e_sweep_bad_manifests test_sweep.py 1 bad_manifests)
+# Resumable runs (stop signals, SIGKILL, bad checkpoints) and split runs merged.
+wsc_add_python_test(e2e_chunks_merge test_resume_and_merge.py 2 chunks_merge)
+wsc_add_python_test(e2e_sigterm_resume test_resume_and_merge.py 2 sigterm_resume)
+wsc_add_python_test(e2e_sigkill_resume test_resume_and_merge.py 2 sigkill_resume)
+wsc_add_python_test(e2e_bad_checkpoints test_resume_and_merge.py 2 bad_checkpoints)
