@@ -92,10 +92,13 @@ CompletedRun run_configured(const Config& config, const par::Communicator& comm,
   control.checkpoint_seconds = config.checkpoint.interval;
   control.stop_requested = stop_requested;
   const auto refuse_foreign = [&](const engine::RunState& s, const std::string& path) {
-    if (s.fingerprint != fingerprint) {
-      throw std::invalid_argument(path + " was saved by another config or input (" + s.description +
-                                  "); remove it to start afresh");
+    if (s.fingerprint == fingerprint) return;
+    if (request.mode == RunMode::merge) {
+      throw std::invalid_argument(path + " was made by another config or input (" + s.description +
+                                  "); merge with the config the chunks ran");
     }
+    throw std::invalid_argument(path + " was saved by another config or input (" + s.description +
+                                "); remove it to start afresh");
   };
   if (request.mode == RunMode::merge) {
     comm.agree_on([&] {
@@ -127,7 +130,20 @@ CompletedRun run_configured(const Config& config, const par::Communicator& comm,
     }
     comm.agree_on([&] {
       saved = read_state(run.state_path);
-      if (saved) refuse_foreign(*saved, run.state_path);
+      if (!saved) return;
+      refuse_foreign(*saved, run.state_path);
+      // Same run, other index ranges: e.g. a chunk's file put at the checkpoint path.
+      const engine::IndexRange whole_e{0, config.cv.folds >= 2 ? config.encodability.permutations : 0};
+      const engine::IndexRange p = settings.permutation_range.value_or(engine::IndexRange{0, settings.permutations});
+      const engine::IndexRange e = settings.encodability_range.value_or(whole_e);
+      const engine::IndexRange b = settings.bootstrap_range.value_or(engine::IndexRange{0, settings.bootstrap});
+      if (!(saved->permutations == p && saved->encodability == e && saved->bootstrap == b)) {
+        throw std::invalid_argument(run.state_path + " holds permutations [" +
+                                    std::to_string(saved->permutations.begin) + ", " +
+                                    std::to_string(saved->permutations.end) + "), this run does [" +
+                                    std::to_string(p.begin) + ", " + std::to_string(p.end) +
+                                    ") (another chunk or split?); remove it to start afresh");
+      }
     });
     const std::string path = run.state_path;
     control.save = [path](const engine::RunState& state) {
@@ -234,7 +250,8 @@ int run_command(const RunOptions& options, const par::Communicator& comm) {
       std::cout << (run.resumed ? "continued and " : "") << "completed chunk " << request.chunk.index << " of "
                 << request.chunk.count << ": " << run.state_path << "\n";
     } else {
-      if (run.resumed) std::cout << "continued from " << run.state_path << "\n";
+      if (run.resumed && request.mode == RunMode::whole) std::cout << "continued from " << run.state_path << "\n";
+      if (request.mode == RunMode::merge) std::cout << "merged the chunks of " << run.state_path << "\n";
       std::cout << result_table(run.info, run.result);
       std::cout << "results written to " << config.output.dir << "\n";
     }
