@@ -2,6 +2,7 @@
 
 #include "wsc/app/analysis_run.hpp"
 #include "wsc/app/stop_signals.hpp"
+#include "wsc/core/metrics.hpp"
 #include "wsc/core/wsc_matrix.hpp"
 #include "wsc/io/results_file.hpp"
 #include "wsc/io/results_reader.hpp"
@@ -263,27 +264,6 @@ struct CellValues {
   int significant_fdr = 0;
 };
 
-double quantile(std::vector<double> v, double q) {
-  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return std::isnan(x); }), v.end());
-  if (v.empty()) return std::nan("");
-  std::sort(v.begin(), v.end());
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(pos));
-  const std::size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
-}
-
-std::pair<double, double> mean_sd(const std::vector<double>& v) {
-  if (v.empty()) return {std::nan(""), std::nan("")};
-  double mean = 0.0;
-  for (double x : v) mean += x;
-  mean /= static_cast<double>(v.size());
-  if (v.size() < 2) return {mean, std::nan("")};
-  double ss = 0.0;
-  for (double x : v) ss += (x - mean) * (x - mean);
-  return {mean, std::sqrt(ss / static_cast<double>(v.size() - 1))};
-}
-
 /// Cosines between rows i < j of one head (intra) and between the rows of
 /// two heads (inter).
 void add_intra(const core::Matrix& head, std::vector<double>& out) {
@@ -375,13 +355,13 @@ int sweep_summary_command(const std::string& manifest_path, const std::vector<st
     std::vector<std::string> cell_names;
     core::Index column = 0;
     for (const auto& [key, v] : cells) {
-      const auto [mean, sd] = mean_sd(v.cos);
+      const core::MeanSd ms = core::mean_sd(v.cos);
       const double n = static_cast<double>(v.cos.size());
       summary.stream() << io::csv_line(
           {io::csv_field(key.primary_task), io::csv_field(key.primary_class), io::csv_field(key.metadata),
-           io::csv_field(key.metadata_class), std::to_string(v.cos.size()), io::format_double(mean),
-           io::format_double(sd), io::format_double(quantile(v.cos, 0.025)),
-           io::format_double(quantile(v.cos, 0.975)), io::format_double(v.significant_fwer / n),
+           io::csv_field(key.metadata_class), std::to_string(v.cos.size()), io::format_double(ms.mean),
+           io::format_double(ms.sd), io::format_double(core::percentile(v.cos, 0.025)),
+           io::format_double(core::percentile(v.cos, 0.975)), io::format_double(v.significant_fwer / n),
            io::format_double(v.significant_fdr / n), io::format_double(alpha)});
       for (std::size_t k = 0; k < v.models.size(); ++k) {
         for (std::size_t i = 0; i < manifest.models.size(); ++i) {
@@ -398,10 +378,10 @@ int sweep_summary_command(const std::string& manifest_path, const std::vector<st
     reference.stream() << io::csv_line(header);
     for (const auto& [name, values] : {std::make_pair(std::string("intra_task"), &intra),
                                        std::make_pair(std::string("inter_task"), &inter)}) {
-      const auto [mean, sd] = mean_sd(*values);
-      std::vector<std::string> row{name, std::to_string(values->size()), io::format_double(mean),
-                                   io::format_double(sd)};
-      for (double q : kQuantiles) row.push_back(io::format_double(quantile(*values, q)));
+      const core::MeanSd ms = core::mean_sd(*values);
+      std::vector<std::string> row{name, std::to_string(values->size()), io::format_double(ms.mean),
+                                   io::format_double(ms.sd)};
+      for (double q : kQuantiles) row.push_back(io::format_double(core::percentile(*values, q)));
       reference.stream() << io::csv_line(row);
     }
     io::AtomicFile models((out / "sweep_models.csv").string());

@@ -349,18 +349,6 @@ core::Vector bootstrap_weights(std::uint64_t seed, std::uint64_t b, std::int64_t
   return w;
 }
 
-/// Percentile (linear interpolation between order statistics, numpy's default).
-double percentile(std::vector<double> values, double q) {
-  values.erase(std::remove_if(values.begin(), values.end(), [](double v) { return std::isnan(v); }),
-               values.end());
-  if (values.empty()) return std::nan("");
-  std::sort(values.begin(), values.end());
-  const double pos = q * static_cast<double>(values.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(pos));
-  const std::size_t hi = std::min(lo + 1, values.size() - 1);
-  return values[lo] + (pos - static_cast<double>(lo)) * (values[hi] - values[lo]);
-}
-
 }  // namespace
 
 ItemSizes item_sizes(const AnalysisInput& input, const AnalysisSettings& settings, int group_size) {
@@ -754,8 +742,8 @@ AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& 
         for (core::Index j = 0; j < r.cos.cols(); ++j, ++column) {
           std::vector<double> v(static_cast<std::size_t>(nboot));
           for (std::int64_t b = 0; b < nboot; ++b) v[static_cast<std::size_t>(b)] = result.boot_cells(b, column);
-          r.boot_lo(i, j) = percentile(v, tail);
-          r.boot_hi(i, j) = percentile(std::move(v), 1.0 - tail);
+          r.boot_lo(i, j) = core::percentile(v, tail);
+          r.boot_hi(i, j) = core::percentile(std::move(v), 1.0 - tail);
         }
       }
     }

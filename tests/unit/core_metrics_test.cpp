@@ -89,5 +89,14 @@ TEST(Metrics, MeanSdSampleStandardDeviation) {
   EXPECT_TRUE(std::isnan(mean_sd({}).mean));
 }
 
+TEST(Percentile, LinearInterpolationLikeNumpy) {
+  // numpy.percentile([1, 2, 3, 4], 25) = 1.75; NaN values are skipped.
+  EXPECT_DOUBLE_EQ(percentile({4.0, 1.0, 3.0, 2.0}, 0.25), 1.75);
+  EXPECT_DOUBLE_EQ(percentile({3.0, std::nan(""), 1.0, 2.0}, 0.5), 2.0);
+  EXPECT_DOUBLE_EQ(percentile({5.0}, 0.975), 5.0);
+  EXPECT_DOUBLE_EQ(percentile({0.0, 10.0}, 0.975), 9.75);
+  EXPECT_TRUE(std::isnan(percentile({}, 0.5)));
+}
+
 }  // namespace
 }  // namespace wsc::core

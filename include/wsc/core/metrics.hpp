@@ -30,4 +30,8 @@ struct MeanSd {
 };
 MeanSd mean_sd(const std::vector<double>& values);
 
+/// The q-quantile (0 <= q <= 1) by linear interpolation between order
+/// statistics (numpy's default); NaN values are skipped; NaN when none is left.
+double percentile(std::vector<double> values, double q);
+
 }  // namespace wsc::core
