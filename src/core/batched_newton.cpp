@@ -266,6 +266,20 @@ class BatchKernels {
   }
 
  private:
+  /// R = P o U - P o rowsum(P o U), times the row weights when given: the
+  /// softmax Jacobian applied to one head's n x C block U in place, in U's
+  /// precision (P, the probabilities, are double; `row_sum` is scratch).
+  template <typename UBlock, typename PBlock, typename RowSum>
+  static void apply_softmax_jacobian(UBlock ub, const PBlock& pb, RowSum& row_sum, const Vector* weights) {
+    using S = typename UBlock::Scalar;
+    const Index c = ub.cols();
+    for (Index j = 0; j < c; ++j) ub.col(j).array() *= pb.col(j).array().template cast<S>();
+    row_sum = ub.col(0);
+    for (Index j = 1; j < c; ++j) row_sum += ub.col(j);
+    for (Index j = 0; j < c; ++j) ub.col(j).array() -= pb.col(j).array().template cast<S>() * row_sum.array();
+    if (weights != nullptr) ub.array().colwise() *= weights->array().template cast<S>();
+  }
+
   /// The theta-space sums [R^T X | colsum R] of the heads `group` (indices
   /// into heads) in double, into their rows of hx and h_bias:
   /// U = X Vw^T + 1 vb^T, R = P o U - P o rowsum(P o U) per head (times the
@@ -291,14 +305,8 @@ class BatchKernels {
     u.rowwise() += vb.transpose();
     for (std::size_t g = 0; g < group.size(); ++g) {
       const std::size_t t = static_cast<std::size_t>(group[g]);
-      auto ub = u.middleCols(static_cast<Index>(g) * c, c);
-      const auto pb = current_.middleCols(slots[t] * c, c);
-      ub.array() *= pb.array();
-      row_sum_ = ub.col(0);
-      for (Index j = 1; j < c; ++j) row_sum_ += ub.col(j);
-      for (Index j = 0; j < c; ++j) ub.col(j).array() -= pb.col(j).array() * row_sum_.array();
-      const Vector* weights = heads[t]->weights;
-      if (weights != nullptr) ub.array().colwise() *= weights->array();
+      apply_softmax_jacobian(u.middleCols(static_cast<Index>(g) * c, c), current_.middleCols(slots[t] * c, c),
+                             row_sum_, heads[t]->weights);
     }
     MatrixMap hg(stack_.data(), gc, d);  // the directions are no longer needed
     hg.noalias() = u.transpose() * x_;
@@ -336,16 +344,8 @@ class BatchKernels {
     u.rowwise() += vb.transpose();
     for (std::size_t g = 0; g < group.size(); ++g) {
       const std::size_t t = static_cast<std::size_t>(group[g]);
-      auto ub = u.middleCols(static_cast<Index>(g) * c, c);
-      const auto pb = current_.middleCols(slots[t] * c, c);
-      for (Index j = 0; j < c; ++j) ub.col(j).array() *= pb.col(j).array().cast<float>();
-      row_sumf_ = ub.col(0);
-      for (Index j = 1; j < c; ++j) row_sumf_ += ub.col(j);
-      for (Index j = 0; j < c; ++j) {
-        ub.col(j).array() -= pb.col(j).array().cast<float>() * row_sumf_.array();
-      }
-      const Vector* weights = heads[t]->weights;
-      if (weights != nullptr) ub.array().colwise() *= weights->array().cast<float>();
+      apply_softmax_jacobian(u.middleCols(static_cast<Index>(g) * c, c), current_.middleCols(slots[t] * c, c),
+                             row_sumf_, heads[t]->weights);
     }
     MatrixFMap hg(stackf_.data(), gc, d);  // the directions are no longer needed
     hg.noalias() = u.transpose() * xf_;

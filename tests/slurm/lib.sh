@@ -30,6 +30,42 @@ die() {
 }
 elapsed() { echo "$((SECONDS - T0)) s"; }
 
+# write_config FILE EMBEDDINGS OUTPUT_DIR PERMUTATIONS ENCODABILITY [EXTRA_TOML]:
+# the analysis the tests run (plane head; scanner and sex probes; grouped
+# 3-fold CV; no projection), with EXTRA_TOML appended before [output].
+write_config() {
+  cat >"$1" <<TOML
+[input]
+embeddings = "$2"
+
+[primary]
+task = "plane"
+
+[[metadata]]
+name = "scanner"
+
+[[metadata]]
+name = "sex"
+
+[pca]
+components = 0
+
+[cv]
+folds = 3
+groups = "patient"
+
+[permutation]
+count = $4
+seed = 1
+
+[encodability]
+permutations = $5
+${6:-}
+[output]
+dir = "$3"
+TOML
+}
+
 "$ROOT/cluster/start.sh" >/dev/null || die "cluster/start.sh failed"
 # shellcheck source=cluster/env.sh
 . "$ROOT/cluster/env.sh"

@@ -9,39 +9,7 @@ WSC_TEST_NAME=permutations
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 /usr/bin/python3 "$ROOT/tests/slurm/make_model.py" "$WORK/model.h5" --rows 400 --dims 12 || die "make_model.py failed"
-cat >"$WORK/analysis.toml" <<'TOML'
-[input]
-embeddings = "model.h5"
-
-[primary]
-task = "plane"
-
-[[metadata]]
-name = "scanner"
-
-[[metadata]]
-name = "sex"
-
-[pca]
-components = 0
-
-[cv]
-folds = 3
-groups = "patient"
-
-[permutation]
-count = 200
-seed = 1
-
-[encodability]
-permutations = 40
-
-[parallel]
-batch = 16
-
-[output]
-dir = "split"
-TOML
+write_config "$WORK/analysis.toml" model.h5 split 200 40 $'\n[parallel]\nbatch = 16\n'
 
 "$WSC_EXE" run "$WORK/analysis.toml" -q --set "output.dir=$WORK/direct" || die "the direct run failed"
 

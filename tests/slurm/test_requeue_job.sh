@@ -18,42 +18,7 @@ WSC_TEST_NAME=requeue
 
 /usr/bin/python3 "$ROOT/tests/slurm/make_model.py" "$WORK/model.h5" --rows 2000 --dims 32 || die "make_model.py failed"
 # About 25-30 s on 2 ranks of 2 cores; a checkpoint every second.
-cat >"$WORK/analysis.toml" <<'TOML'
-[input]
-embeddings = "model.h5"
-
-[primary]
-task = "plane"
-
-[[metadata]]
-name = "scanner"
-
-[[metadata]]
-name = "sex"
-
-[pca]
-components = 0
-
-[cv]
-folds = 3
-groups = "patient"
-
-[permutation]
-count = 10000
-seed = 1
-
-[encodability]
-permutations = 100
-
-[parallel]
-batch = 16
-
-[checkpoint]
-interval = 1
-
-[output]
-dir = "job"
-TOML
+write_config "$WORK/analysis.toml" model.h5 job 10000 100 $'\n[parallel]\nbatch = 16\n\n[checkpoint]\ninterval = 1\n'
 
 submit_chain analyse "$WORK/analysis.toml" 2
 id=$JOB_analyse

@@ -18,36 +18,7 @@ for i in 0 1 2 3; do
   [ "$i" -eq 2 ] && nan=(--nan)
   /usr/bin/python3 "$ROOT/tests/slurm/make_model.py" "$WORK/models/m$i.h5" --seed "$i" "${nan[@]}" || die "make_model.py failed"
 done
-cat >"$WORK/analysis.toml" <<'TOML'
-[input]
-embeddings = "set-by-the-sweep.h5"
-
-[primary]
-task = "plane"
-
-[[metadata]]
-name = "scanner"
-
-[[metadata]]
-name = "sex"
-
-[pca]
-components = 0
-
-[cv]
-folds = 3
-groups = "patient"
-
-[permutation]
-count = 100
-seed = 1
-
-[encodability]
-permutations = 20
-
-[output]
-dir = "set-by-the-sweep"
-TOML
+write_config "$WORK/analysis.toml" set-by-the-sweep.h5 set-by-the-sweep 100 20
 printf 'config = "analysis.toml"\noutput = "%s"\nmodels = ["models/*.h5"]\n' sweep >"$WORK/sweep.toml"
 printf 'config = "analysis.toml"\noutput = "%s"\nmodels = ["models/*.h5"]\n' direct >"$WORK/direct.toml"
 
