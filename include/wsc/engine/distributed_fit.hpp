@@ -20,20 +20,11 @@ struct FitSettings {
 /// The rows [begin, begin + x.rows()) of the global labels.
 core::Labels local_labels(const core::Labels& global, std::int64_t begin, core::Index rows);
 
-/// Fits a C-class head on the labelled rows (labels >= 0) of the whole group.
-/// Classes without any labelled row get a zero weight row and bias -inf
-/// (probability 0). Collective over the reduction. `global_labels` must be
-/// identical on all ranks.
-core::ProbeHead fit_group_probe(const core::RowMatrix& x, std::int64_t begin,
-                                const core::Labels& global_labels, int classes,
-                                const FitSettings& settings, const core::SumReduce& reduce,
-                                core::FitReport* report);
-
 /// Many heads over the group's rows, one per global label vector (each
 /// `classes` classes, -1 = row not used by that head), fitted together with
 /// core::fit_probes_batched. Heads whose labelled rows use the same set of
-/// classes share a batch; an absent class gets a zero weight row and bias
-/// -inf, as in fit_group_probe. `global_weights` (optional, one per head,
+/// classes share a batch; a class without labelled rows is left out of the
+/// fit and gets a zero weight row and bias -inf (probability 0). `global_weights` (optional, one per head,
 /// N entries >= 0) weights the rows (bootstrap multiplicities). Collective;
 /// the arguments must be identical on all ranks. Throws
 /// std::invalid_argument if a head has fewer than two classes with rows.
