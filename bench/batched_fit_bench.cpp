@@ -12,7 +12,7 @@
 #include "wsc/core/batched_newton.hpp"
 #include "wsc/core/trust_region_newton.hpp"
 
-#include <Eigen/QR>
+#include "wsc/core/eigen.hpp"
 
 #include <algorithm>
 #include <chrono>

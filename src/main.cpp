@@ -1,27 +1,44 @@
 // wsc: Weight Space Correlation analysis. Fatal errors are handled here only:
 // an error agreed by all ranks prints one line on rank 0 and every rank exits
 // non-zero; an unexpected error on one rank alone aborts the job.
+#include "wsc/app/build_info.hpp"
 #include "wsc/app/commands.hpp"
 #include "wsc/app/config.hpp"
 #include "wsc/app/sweep.hpp"
 #include "wsc/io/hdf5_handles.hpp"
 #include "wsc/par/communicator.hpp"
-#include "wsc/version.hpp"
 
 #include <CLI/CLI.hpp>
 
 #include <iostream>
 
 int main(int argc, char** argv) {
+  // `wsc --version` answers without starting MPI: on some clusters MPI_Init
+  // fails outside a job step (a login node, a module test).
+  if (argc == 2 && std::string(argv[1]) == "--version") {
+    std::cout << wsc::app::version_text(wsc::app::build_info()) << std::endl;
+    return 0;
+  }
   wsc::par::Environment mpi(argc, argv);
   wsc::io::silence_hdf5_errors();
   int code = 0;
   {
     wsc::par::Communicator world(MPI_COMM_WORLD);
+    // N processes that each see one rank: the launcher (mpiexec, srun --mpi=...)
+    // belongs to another MPI than the one wsc was built with. Each would run
+    // the whole analysis alone and race to write the same outputs.
+    if (const int launched = wsc::par::launcher_process_count(); world.size() == 1 && launched > 1) {
+      std::cerr << "wsc: error: started as " << launched
+                << " processes, but MPI sees 1 rank each: the launcher does not match wsc's MPI ("
+                << wsc::par::mpi_library_version()
+                << "); use that MPI's mpiexec, or srun --mpi=pmi2 for MPICH, --mpi=pmix for Open MPI"
+                << std::endl;
+      return 1;
+    }
     CLI::App app{"wsc: does a trained model use the confounders its embeddings encode?\n"
                  "Weight Space Correlation between a model's primary head and metadata probes,\n"
                  "with permutation p-values. Runs under mpiexec -n R or alone."};
-    app.set_version_flag("--version", std::string(wsc::kVersion) + " (" + wsc::kGitCommit + ")");
+    app.set_version_flag("--version", wsc::app::version_text(wsc::app::build_info()));
     app.require_subcommand(1);
 
     wsc::app::RunOptions run_options;

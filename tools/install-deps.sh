@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake git pkg-config
   libopenmpi-dev openmpi-bin            # MPI
   libhdf5-openmpi-dev hdf5-tools        # parallel HDF5 (+ h5dump for users)
+  libmpich-dev mpich libhdf5-mpich-dev  # the second MPI the tests build against
   libeigen3-dev                         # linear algebra
   libboost-serialization-dev            # checkpoints
   libgtest-dev                          # unit tests
@@ -16,6 +17,7 @@ PACKAGES=(
   librandom123-dev                      # counter-based permutations
   python3 python3-numpy python3-h5py python3-sklearn   # reference checks in tests
   slurm-wlm munge                       # the local SLURM cluster of cluster/
+  lmod                                  # to test the installed module file
 )
 
 missing=()

@@ -1,9 +1,34 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds with warnings as errors, runs every test.
+# Installs what is missing, builds with warnings as errors and runs every test:
+#   1. Open MPI build (build-test/): the whole suite (unit, mpi, e2e, slurm);
+#   2. MPICH build (build-test-mpich/): unit, mpi and e2e tests under MPICH's
+#      mpiexec, and the same analysis as the Open MPI build at 1-4 ranks with
+#      identical p-values (e2e_same_numbers_as_reference).
+# Arguments go to both ctest runs (e.g. -L unit). Environment:
+#   WSC_ARCH=portable | native | <-march value>   (default portable)
+#   WSC_TEST_MPIS="openmpi mpich"                  the builds to test, in order
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/tools/install-deps.sh"
-export WSC_BUILD_DIR="${WSC_BUILD_DIR:-$root/build-test}"
-"$root/tools/build.sh" -DWSC_WERROR=ON
-cd "$WSC_BUILD_DIR"
-ctest --output-on-failure -j "$(nproc)" "$@"
+base="${WSC_BUILD_DIR:-$root/build-test}"
+export WSC_ARCH="${WSC_ARCH:-portable}"
+reference=()
+for mpi in ${WSC_TEST_MPIS:-openmpi mpich}; do
+  case "$mpi" in
+    openmpi) dir="$base"; labels=() ;;
+    mpich) dir="$base-mpich"; labels=(-LE slurm) ;;
+    *) echo "test.sh: unknown MPI '$mpi' in WSC_TEST_MPIS" >&2; exit 2 ;;
+  esac
+  echo "test.sh: $mpi build in $dir (WSC_ARCH=$WSC_ARCH)"
+  start=$SECONDS
+  WSC_MPI="$mpi" WSC_BUILD_DIR="$dir" "$root/tools/build.sh" -DWSC_WERROR=ON "${reference[@]}"
+  echo "test.sh: $mpi build took $((SECONDS - start)) s"
+  start=$SECONDS
+  (cd "$dir" && ctest --output-on-failure -j "$(nproc)" "${labels[@]}" "$@")
+  echo "test.sh: $mpi tests took $((SECONDS - start)) s"
+  # Later builds compare their numbers with the first one's.
+  if [ ${#reference[@]} -eq 0 ]; then
+    reference=(-DWSC_REFERENCE_EXE="$dir/wsc"
+               -DWSC_REFERENCE_MPIEXEC="$(sed -n 's/^MPIEXEC_EXECUTABLE:FILEPATH=//p' "$dir/CMakeCache.txt")")
+  fi
+done

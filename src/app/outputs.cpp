@@ -1,5 +1,6 @@
 #include "wsc/app/outputs.hpp"
 
+#include "wsc/app/build_info.hpp"
 #include "wsc/io/results_file.hpp"
 #include "wsc/io/text_output.hpp"
 #include "wsc/version.hpp"
@@ -145,6 +146,7 @@ void write_results_h5(const std::string& path, const Config& config, const RunIn
   h5.write_attribute("/", "model", info.model_name);
   h5.write_attribute("/", "version", kVersion);
   h5.write_attribute("/", "git_commit", kGitCommit);
+  h5.write_attribute("/", "build", summary.at("build").dump());
   h5.write_attribute("/", "config", to_json(config).dump());
   h5.write_attribute("/", "summary", summary.dump());
   h5.write_vector("/pca/mean", r.pca.mean);
@@ -228,6 +230,7 @@ nlohmann::json make_summary(const Config& config, const RunInfo& info,
   nlohmann::json j;
   j["wsc_version"] = kVersion;
   j["git_commit"] = kGitCommit;
+  j["build"] = to_json(build_info());
   j["model"] = info.model_name;
   {
     char hex[17];

@@ -30,7 +30,7 @@
 // covariance, which only makes the preconditioner a little less exact.
 #include "wsc/core/types.hpp"
 
-#include <Eigen/Eigenvalues>
+#include "wsc/core/eigen.hpp"
 
 #include <algorithm>
 #include <limits>

@@ -1,6 +1,6 @@
 #include "wsc/core/pca.hpp"
 
-#include <Eigen/Eigenvalues>
+#include "wsc/core/eigen.hpp"
 
 #include <algorithm>
 #include <cmath>

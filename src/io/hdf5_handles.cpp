@@ -20,6 +20,12 @@ hid_t check_h5_id(hid_t id, const char* call, const std::string& what) {
   return id;
 }
 
+std::string hdf5_library_version() {
+  unsigned major = 0, minor = 0, release = 0;
+  check_h5(H5get_libversion(&major, &minor, &release), "H5get_libversion", "HDF5 library");
+  return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release);
+}
+
 void silence_hdf5_errors() {
   static std::once_flag once;
   std::call_once(once, [] {

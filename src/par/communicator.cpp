@@ -1,6 +1,7 @@
 #include "wsc/par/communicator.hpp"
 
 #include <climits>
+#include <cstdlib>
 #include <sstream>
 
 namespace wsc::par {
@@ -18,6 +19,36 @@ void check_mpi(int code, const char* call, const char* file, int line) {
   message << "MPI error in " << call << " at " << file << ":" << line << " on rank " << rank
           << ": " << std::string(text, static_cast<std::size_t>(length));
   throw MpiError(message.str());
+}
+
+std::string mpi_library_version() {
+  char text[MPI_MAX_LIBRARY_VERSION_STRING] = {0};
+  int length = 0;
+  WSC_MPI_CHECK(MPI_Get_library_version(text, &length));
+  std::string v(text, static_cast<std::size_t>(length));
+  // First line; Open MPI goes on after a comma, MPICH separates with tabs.
+  v = v.substr(0, v.find_first_of("\n,"));
+  for (char& c : v) {
+    if (c == '\t') c = ' ';
+  }
+  std::string out;
+  for (char c : v) {
+    if (c == ' ' && (out.empty() || out.back() == ' ')) continue;
+    out += c;
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+int launcher_process_count() {
+  for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"}) {
+    const char* value = std::getenv(name);
+    if (value == nullptr) continue;
+    char* end = nullptr;
+    const long n = std::strtol(value, &end, 10);
+    if (end != value && *end == '\0' && n > 0 && n <= INT_MAX) return static_cast<int>(n);
+  }
+  return 0;
 }
 
 namespace {

@@ -12,7 +12,8 @@ import time
 import h5py
 import numpy as np
 
-from wsctest import MPIEXEC, WSC, Failure, check, main, make_model, read_summary, run_wsc, write_config
+from wsctest import WSC, Failure, check, main, make_model, read_summary, run_wsc, write_config
+from wsctest import mpiexec
 
 EXIT_RESUMABLE = 75
 OUTPUTS = ("wsc.csv", "probes.csv", "summary.json", "results.h5")
@@ -119,7 +120,7 @@ def start(args, ranks):
     """wsc in its own session (ranks == 0: alone, else under mpiexec)."""
     cmd = [WSC] + list(args)
     if ranks:
-        cmd = [MPIEXEC, "-n", str(ranks), "--oversubscribe"] + cmd
+        cmd = mpiexec(ranks) + cmd
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     proc.cmd = cmd

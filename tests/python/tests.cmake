@@ -28,3 +28,11 @@ wsc_add_python_test(e2e_chunks_merge test_resume_and_merge.py 2 chunks_merge)
 wsc_add_python_test(e2e_sigterm_resume test_resume_and_merge.py 2 sigterm_resume)
 wsc_add_python_test(e2e_sigkill_resume test_resume_and_merge.py 2 sigkill_resume)
 wsc_add_python_test(e2e_bad_checkpoints test_resume_and_merge.py 2 bad_checkpoints)
+# The same numbers as another build of wsc (tools/test.sh: the MPICH build
+# against the Open MPI one): configure with -DWSC_REFERENCE_EXE=<other wsc>
+# -DWSC_REFERENCE_MPIEXEC=<its mpiexec>.
+if(WSC_REFERENCE_EXE)
+  wsc_add_python_test(e2e_same_numbers_as_reference test_same_numbers.py 2 numbers)
+  set_property(TEST e2e_same_numbers_as_reference APPEND PROPERTY ENVIRONMENT
+               "WSC_REFERENCE_EXE=${WSC_REFERENCE_EXE}" "WSC_REFERENCE_MPIEXEC=${WSC_REFERENCE_MPIEXEC}")
+endif()

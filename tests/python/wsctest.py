@@ -14,6 +14,13 @@ WSC = os.environ.get("WSC_EXE", "wsc")
 MPIEXEC = os.environ.get("WSC_MPIEXEC", "mpiexec")
 
 
+def mpiexec(ranks):
+    """The launcher's command for `ranks` processes. More ranks than cores:
+    Open MPI reads OMPI_MCA_rmaps_base_oversubscribe=1 from the environment
+    (set by tests/CMakeLists.txt); MPICH's mpiexec oversubscribes anyway."""
+    return [MPIEXEC, "-n", str(ranks)]
+
+
 class Failure(Exception):
     pass
 
@@ -27,7 +34,7 @@ def run_wsc(args, ranks=0, timeout=600, check_ok=True):
     """Runs wsc (alone when ranks == 0, else under mpiexec -n ranks)."""
     cmd = [WSC] + list(args)
     if ranks:
-        cmd = [MPIEXEC, "-n", str(ranks), "--oversubscribe"] + cmd
+        cmd = mpiexec(ranks) + cmd
     start = time.time()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     proc.seconds = time.time() - start

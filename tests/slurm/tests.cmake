@@ -36,3 +36,11 @@ foreach(_wsc_slurm_test permutations_job requeue_job sweep_job)
                        FIXTURES_REQUIRED slurm_cluster LABELS "slurm" RUN_SERIAL TRUE TIMEOUT 480
                        ENVIRONMENT "WSC_EXE=$<TARGET_FILE:wsc>")
 endforeach()
+
+# cmake --install into a temporary prefix, the Lmod module, and one job from the
+# installed scripts.
+add_test(NAME slurm_installed_job
+         COMMAND bash ${CMAKE_SOURCE_DIR}/tests/slurm/test_installed.sh)
+set_tests_properties(slurm_installed_job PROPERTIES
+                     FIXTURES_REQUIRED slurm_cluster LABELS "slurm" RUN_SERIAL TRUE TIMEOUT 400
+                     ENVIRONMENT "WSC_EXE=$<TARGET_FILE:wsc>;WSC_BUILD_DIR=${CMAKE_BINARY_DIR}")

@@ -2,9 +2,9 @@
 // that need many iterations do not disturb the others, the iteration limit,
 // argument errors agreed by every participant, and the collective contract
 // over row blocks on threads (same calls, same buffer sizes everywhere).
+#include "test_support.hpp"
 #include "wsc/core/batched_newton.hpp"
 
-#include <Eigen/QR>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -22,34 +22,26 @@
 namespace wsc::core {
 namespace {
 
-struct Problem {
-  RowMatrix x;
-  Labels y;  // the unpermuted labels (every 7th row skipped)
-};
+using wsc_test::Blocks;
+using wsc_test::Problem;
+using wsc_test::run_parties;
+using wsc_test::ThreadAllreduce;
 
 /// Gaussian classes of norm-`separation` means in d dimensions, a common
 /// offset (embedding-like, exercises the centred coordinates) and features of
 /// different scales. Every 7th row is unlabelled.
 Problem make_problem(Index n, Index d, int classes, double separation, std::uint32_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(0.0, 1.0);
-  Matrix means(classes, d);
-  for (Index c = 0; c < classes; ++c) {
-    for (Index j = 0; j < d; ++j) means(c, j) = normal(rng);
-    means.row(c) *= separation / means.row(c).norm();
-  }
-  Problem p;
-  p.x.resize(n, d);
-  p.y.resize(static_cast<std::size_t>(n));
-  for (Index i = 0; i < n; ++i) {
-    const int label = static_cast<int>(i % classes);
-    for (Index j = 0; j < d; ++j) {
-      const double scale = 1.0 + 2.0 * static_cast<double>(j % 5);
-      p.x(i, j) = 3.0 + (means(label, j) + normal(rng)) * scale;
-    }
-    p.y[static_cast<std::size_t>(i)] = i % 7 == 3 ? -1 : label;
-  }
-  return p;
+  wsc_test::GaussianClasses spec;
+  spec.n = n;
+  spec.d = d;
+  spec.classes = classes;
+  spec.seed = seed;
+  spec.separation = separation;
+  spec.offset = 3.0;
+  spec.scales = wsc_test::GaussianClasses::Scales::cycle5;
+  spec.unlabelled_every = 7;
+  spec.unlabelled_at = 3;
+  return wsc_test::make_problem(spec);
 }
 
 /// `heads` label vectors: head 0 the original labels, the others the counted
@@ -484,102 +476,6 @@ TEST(BatchedNewton, SuggestedBatchHeads) {
 }
 
 // ---- Collective -----------------------------------------------------------
-
-/// An allreduce (sum) among `parties` threads, as in core_collective_test.cpp,
-/// that also records the sequence of buffer sizes of every party.
-class ThreadAllreduce {
- public:
-  explicit ThreadAllreduce(int parties)
-      : parties_(parties), sizes_(static_cast<std::size_t>(parties)) {}
-
-  SumReduce hook(int party) {
-    return [this, party](double* data, std::size_t count) { reduce(party, data, count); };
-  }
-  void finish() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ++finished_;
-    changed_.notify_all();
-  }
-  bool broken() const { return broken_; }
-  std::string what() const { return what_; }
-  const std::vector<std::vector<std::size_t>>& sizes() const { return sizes_; }
-
- private:
-  void reduce(int party, double* data, std::size_t count) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    sizes_[static_cast<std::size_t>(party)].push_back(count);
-    if (broken_) return;
-    if (arrived_ == 0) {
-      sum_.assign(data, data + count);
-    } else if (sum_.size() != count) {
-      fail("count mismatch: " + std::to_string(count) + " vs " + std::to_string(sum_.size()));
-      return;
-    } else {
-      for (std::size_t i = 0; i < count; ++i) sum_[i] += data[i];
-    }
-    if (++arrived_ == parties_) {
-      result_ = sum_;
-      arrived_ = 0;
-      ++generation_;
-      changed_.notify_all();
-    } else {
-      const std::uint64_t mine = generation_;
-      const bool done = changed_.wait_for(lock, std::chrono::seconds(30), [&] {
-        return generation_ != mine || broken_ || finished_ > 0;
-      });
-      if (generation_ == mine) {
-        fail(done ? "a party finished while others were in a reduce" : "reduce timed out");
-        return;
-      }
-    }
-    std::copy(result_.begin(), result_.end(), data);
-  }
-  void fail(const std::string& why) {
-    if (!broken_) what_ = why;
-    broken_ = true;
-    changed_.notify_all();
-  }
-
-  int parties_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  int arrived_ = 0;
-  int finished_ = 0;
-  std::uint64_t generation_ = 0;
-  std::vector<double> sum_, result_;
-  std::vector<std::vector<std::size_t>> sizes_;
-  bool broken_ = false;
-  std::string what_;
-};
-
-using Blocks = std::vector<std::pair<Index, Index>>;
-
-/// Runs body(party, x_block, label_blocks, reduce) on one thread per block.
-template <typename Body>
-void run_parties(const RowMatrix& x, const std::vector<Labels>& labels, const Blocks& blocks,
-                 ThreadAllreduce& comm, Body body) {
-  std::vector<RowMatrix> xs;
-  std::vector<std::vector<Labels>> ys;
-  for (const auto& [begin, end] : blocks) {
-    xs.emplace_back(x.middleRows(begin, end - begin));
-    std::vector<Labels> part;
-    for (const Labels& y : labels) part.emplace_back(y.begin() + begin, y.begin() + end);
-    ys.push_back(std::move(part));
-  }
-  std::vector<std::thread> threads;
-  for (std::size_t k = 0; k < blocks.size(); ++k) {
-    threads.emplace_back([&, k] {
-      try {
-        body(static_cast<int>(k), xs[k], ys[k], comm.hook(static_cast<int>(k)));
-      } catch (...) {
-        comm.finish();
-        throw;
-      }
-      comm.finish();
-    });
-  }
-  for (auto& t : threads) t.join();
-}
 
 TEST(BatchedNewtonCollective, RowBlocksEqualSerialBatch) {
   const int classes = 3;

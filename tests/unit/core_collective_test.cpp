@@ -2,135 +2,31 @@
 // each with its own block of rows (some empty), joined by an in-process
 // allreduce. Checks that the distributed objective and fit equal the serial
 // ones and that every participant makes the same sequence of reduce calls.
+#include "test_support.hpp"
 #include "wsc/core/trust_region_newton.hpp"
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <random>
-#include <string>
-#include <thread>
+#include <vector>
 
 namespace wsc::core {
 namespace {
 
-/// An allreduce (sum) among `parties` threads. A call completes when every
-/// party has made its matching call. If the parties disagree on the count, or
-/// one party finishes while others still wait (different numbers of calls),
-/// the collective is recorded as broken instead of hanging the test.
-class ThreadAllreduce {
- public:
-  explicit ThreadAllreduce(int parties) : parties_(parties), calls_(static_cast<std::size_t>(parties), 0) {}
+using wsc_test::Blocks;
+using wsc_test::Problem;
+using wsc_test::run_parties;
+using wsc_test::ThreadAllreduce;
 
-  SumReduce hook(int party) {
-    return [this, party](double* data, std::size_t count) { reduce(party, data, count); };
-  }
-
-  /// A party is done with all its collective calls.
-  void finish() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ++finished_;
-    changed_.notify_all();
-  }
-
-  bool broken() const { return broken_; }
-  const std::vector<int>& calls() const { return calls_; }
-  std::string what() const { return what_; }
-
- private:
-  void reduce(int party, double* data, std::size_t count) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    ++calls_[static_cast<std::size_t>(party)];
-    if (broken_) return;
-    if (arrived_ == 0) {
-      sum_.assign(data, data + count);
-    } else if (sum_.size() != count) {
-      fail("count mismatch: " + std::to_string(count) + " vs " + std::to_string(sum_.size()));
-      return;
-    } else {
-      for (std::size_t i = 0; i < count; ++i) sum_[i] += data[i];
-    }
-    if (++arrived_ == parties_) {
-      result_ = sum_;
-      arrived_ = 0;
-      ++generation_;
-      changed_.notify_all();
-    } else {
-      const std::uint64_t mine = generation_;
-      const bool done = changed_.wait_for(lock, std::chrono::seconds(20), [&] {
-        return generation_ != mine || broken_ || finished_ > 0;
-      });
-      if (generation_ == mine) {
-        fail(done ? "a party finished while others were in a reduce" : "reduce timed out");
-        return;
-      }
-    }
-    std::copy(result_.begin(), result_.end(), data);
-  }
-
-  void fail(const std::string& why) {
-    if (!broken_) what_ = why;
-    broken_ = true;
-    changed_.notify_all();
-  }
-
-  int parties_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  int arrived_ = 0;
-  int finished_ = 0;
-  std::uint64_t generation_ = 0;
-  std::vector<double> sum_, result_;
-  std::vector<int> calls_;
-  bool broken_ = false;
-  std::string what_;
-};
-
-struct Problem {
-  RowMatrix x;
-  Labels y;
-};
-
+/// Gaussian classes around N(0, I) means; every 9th row unlabelled.
 Problem make_problem(Index n, Index d, int classes, std::uint32_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(0.0, 1.0);
-  Matrix means(classes, d);
-  for (Index c = 0; c < classes; ++c)
-    for (Index j = 0; j < d; ++j) means(c, j) = normal(rng);
-  Problem p;
-  p.x.resize(n, d);
-  p.y.resize(static_cast<std::size_t>(n));
-  for (Index i = 0; i < n; ++i) {
-    const int label = static_cast<int>(i % classes);
-    for (Index j = 0; j < d; ++j) p.x(i, j) = means(label, j) + normal(rng);
-    p.y[static_cast<std::size_t>(i)] = i % 9 == 0 ? -1 : label;
-  }
-  return p;
-}
-
-/// Row blocks [begin, end) of each party.
-using Blocks = std::vector<std::pair<Index, Index>>;
-
-/// Runs `body(party, x_block, y_block, reduce)` on one thread per block.
-template <typename Body>
-void run_parties(const Problem& p, const Blocks& blocks, ThreadAllreduce& comm, Body body) {
-  std::vector<RowMatrix> xs;
-  std::vector<Labels> ys;
-  for (const auto& [begin, end] : blocks) {
-    xs.emplace_back(p.x.middleRows(begin, end - begin));
-    ys.emplace_back(p.y.begin() + begin, p.y.begin() + end);
-  }
-  std::vector<std::thread> threads;
-  for (std::size_t k = 0; k < blocks.size(); ++k) {
-    threads.emplace_back([&, k] {
-      body(static_cast<int>(k), xs[k], ys[k], comm.hook(static_cast<int>(k)));
-      comm.finish();
-    });
-  }
-  for (auto& t : threads) t.join();
+  wsc_test::GaussianClasses spec;
+  spec.n = n;
+  spec.d = d;
+  spec.classes = classes;
+  spec.seed = seed;
+  spec.unlabelled_every = 9;
+  return wsc_test::make_problem(spec);
 }
 
 TEST(Collective, ObjectiveOverBlocksEqualsSerial) {

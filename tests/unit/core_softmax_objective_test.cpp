@@ -1,5 +1,6 @@
 // The probe objective: value, gradient and Hessian products against hand
 // values and finite differences; masking of skipped rows; shapes and errors.
+#include "test_support.hpp"
 #include "wsc/core/softmax_objective.hpp"
 
 #include <gtest/gtest.h>
@@ -12,27 +13,8 @@
 namespace wsc::core {
 namespace {
 
-struct Problem {
-  RowMatrix x;
-  Labels y;
-};
-
-/// Gaussian rows, labels uniform over classes with every `skip_every`-th row
-/// skipped (label -1) when skip_every > 0.
-Problem random_problem(Index n, Index d, int classes, int skip_every, std::uint32_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(0.0, 1.0);
-  std::uniform_int_distribution<int> label(0, classes - 1);
-  Problem p;
-  p.x.resize(n, d);
-  for (Index i = 0; i < n; ++i)
-    for (Index j = 0; j < d; ++j) p.x(i, j) = normal(rng);
-  p.y.resize(static_cast<std::size_t>(n));
-  for (Index i = 0; i < n; ++i) {
-    p.y[static_cast<std::size_t>(i)] = (skip_every > 0 && i % skip_every == 0) ? -1 : label(rng);
-  }
-  return p;
-}
+using wsc_test::Problem;
+using wsc_test::random_problem;
 
 Vector random_vector(Index size, double scale, std::uint32_t seed) {
   std::mt19937_64 rng(seed);

@@ -1,11 +1,11 @@
 // The TRON solver: tight convergence on realistic problems, optimality
 // properties of the multinomial optimum, agreement with a dense Newton
 // reference, and the iteration limit.
+#include "test_support.hpp"
 #include "wsc/core/trust_region_newton.hpp"
 
 #include <gtest/gtest.h>
 
-#include <Eigen/Cholesky>
 
 #include <cmath>
 #include <random>
@@ -14,35 +14,23 @@
 namespace wsc::core {
 namespace {
 
-struct Problem {
-  RowMatrix x;
-  Labels y;
-};
+using wsc_test::Problem;
 
 /// Gaussian classes: row i ~ N(mu_{y_i}, I) with class means of norm
 /// `separation`, then feature j scaled by scale^(j / (d-1)) (badly scaled
 /// features when scale >> 1). Every `skip_every`-th row is unlabelled.
 Problem make_problem(Index n, Index d, int classes, double separation, double scale,
                      int skip_every, std::uint32_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(0.0, 1.0);
-  Matrix means(classes, d);
-  for (Index c = 0; c < classes; ++c) {
-    for (Index j = 0; j < d; ++j) means(c, j) = normal(rng);
-    means.row(c) *= separation / means.row(c).norm();
-  }
-  Problem p;
-  p.x.resize(n, d);
-  p.y.resize(static_cast<std::size_t>(n));
-  for (Index i = 0; i < n; ++i) {
-    const int label = static_cast<int>(i % classes);
-    for (Index j = 0; j < d; ++j) {
-      const double f = d > 1 ? static_cast<double>(j) / static_cast<double>(d - 1) : 0.0;
-      p.x(i, j) = (means(label, j) + normal(rng)) * std::pow(scale, f);
-    }
-    p.y[static_cast<std::size_t>(i)] = (skip_every > 0 && i % skip_every == 0) ? -1 : label;
-  }
-  return p;
+  wsc_test::GaussianClasses spec;
+  spec.n = n;
+  spec.d = d;
+  spec.classes = classes;
+  spec.seed = seed;
+  spec.separation = separation;
+  spec.scales = wsc_test::GaussianClasses::Scales::geometric;
+  spec.scale = scale;
+  spec.unlabelled_every = skip_every;
+  return wsc_test::make_problem(spec);
 }
 
 /// Max-norm of the gradient at a head, from a fresh objective.

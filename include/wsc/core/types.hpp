@@ -1,6 +1,6 @@
 #pragma once
 // Basic numeric types shared by every layer.
-#include <Eigen/Dense>
+#include "wsc/core/eigen.hpp"
 #include <cstdint>
 #include <functional>
 #include <vector>

@@ -23,6 +23,9 @@ hid_t check_h5_id(hid_t id, const char* call, const std::string& what);
 /// Splits an object path "/a/b/c" into {"a", "b", "c"} (empty parts dropped).
 std::vector<std::string> split_object_path(const std::string& path);
 
+/// The HDF5 library linked at run time, "1.10.8".
+std::string hdf5_library_version();
+
 /// Turns HDF5's automatic error-stack printing off once per process.
 void silence_hdf5_errors();
 

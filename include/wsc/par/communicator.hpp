@@ -90,6 +90,16 @@ class Communicator {
   int size_ = 1;
 };
 
+/// The MPI library's own description of itself, first line (e.g.
+/// "Open MPI v4.1.4", "MPICH Version: 4.0.2"); callable before MPI_Init.
+std::string mpi_library_version();
+
+/// How many processes the launcher says it started (Open MPI's mpiexec:
+/// OMPI_COMM_WORLD_SIZE; MPICH's hydra and PMI-2: PMI_SIZE; srun: the step's
+/// SLURM_STEP_NUM_TASKS), 0 when none says. A count above 1 while MPI sees a
+/// world of 1 means a launcher of another MPI started singletons.
+int launcher_process_count();
+
 /// MPI_Init/MPI_Finalize as a scope.
 class Environment {
  public:

@@ -1,6 +1,6 @@
 #pragma once
-// Shared helpers of the Io* MPI tests: temporary directories shared by the
-// ranks, a small serial HDF5 fixture writer (C API), and checks that keep
+// Shared helpers of the Io* tests: temporary directories (shared by the
+// ranks, or private), a small serial HDF5 fixture writer (C API), and checks that keep
 // every rank in step (no ASSERT that could make one rank skip a collective).
 #include <gtest/gtest.h>
 #include <hdf5.h>

@@ -1,5 +1,5 @@
 // Text outputs: shortest round-trip doubles, CSV quoting, atomic files.
-// No collective calls: every rank runs these on its own.
+// Serial: no collective calls, no MPI_Init.
 #include "io_test_util.hpp"
 #include "wsc/io/text_output.hpp"
 

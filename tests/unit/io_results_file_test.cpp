@@ -1,5 +1,5 @@
-// ResultsFile: written by one process, read back with the HDF5 C API. Every
-// rank writes its own file (no collective calls).
+// ResultsFile: written by one process, read back with the HDF5 C API (serial:
+// no collective calls, no MPI_Init).
 #include "io_test_util.hpp"
 #include "wsc/io/model_file.hpp"
 #include "wsc/io/results_file.hpp"
