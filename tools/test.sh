@@ -3,10 +3,14 @@
 #   1. Open MPI build (build-test/): the whole suite (unit, mpi, e2e, slurm);
 #   2. MPICH build (build-test-mpich/): unit, mpi and e2e tests under MPICH's
 #      mpiexec, and the same analysis as the Open MPI build at 1-4 ranks with
-#      identical p-values (e2e_same_numbers_as_reference).
+#      identical p-values (e2e_same_numbers_as_reference);
+#   3. AVX-512 code generation (build-test-avx512/, -march=x86-64-v4, -Werror):
+#      the numerical core, the engine and the core's unit tests compile on any
+#      machine; the tests run where the processor has AVX-512.
 # Arguments go to both ctest runs (e.g. -L unit). Environment:
 #   WSC_ARCH=portable | native | <-march value>   (default portable)
 #   WSC_TEST_MPIS="openmpi mpich"                  the builds to test, in order
+#   WSC_TEST_AVX512=0                              skip step 3
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/tools/install-deps.sh"
@@ -32,3 +36,19 @@ for mpi in ${WSC_TEST_MPIS:-openmpi mpich}; do
                -DWSC_REFERENCE_MPIEXEC="$(sed -n 's/^MPIEXEC_EXECUTABLE:FILEPATH=//p' "$dir/CMakeCache.txt")")
   fi
 done
+
+if [ "${WSC_TEST_AVX512:-1}" = 1 ]; then
+  dir="$base-avx512"
+  echo "test.sh: AVX-512 build in $dir (WSC_ARCH=x86-64-v4: core, engine, core unit tests)"
+  start=$SECONDS
+  for target in wsc_engine wsc_core_tests; do
+    WSC_ARCH=x86-64-v4 WSC_BUILD_DIR="$dir" WSC_BUILD_TARGET="$target" "$root/tools/build.sh" -DWSC_WERROR=ON
+  done
+  echo "test.sh: AVX-512 build took $((SECONDS - start)) s"
+  if grep -qw avx512f /proc/cpuinfo && grep -qw avx512bw /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo &&
+     grep -qw avx512dq /proc/cpuinfo; then
+    (cd "$dir" && ctest --output-on-failure -R '^core_unit_tests$')
+  else
+    echo "test.sh: this processor has no AVX-512: the AVX-512 build was compiled, not run"
+  fi
+fi

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/archive/archive_exception.hpp>
+#include <boost/archive/basic_archive.hpp>
 #include <boost/archive/binary_iarchive.hpp>
 #include <boost/archive/binary_oarchive.hpp>
 #include <boost/serialization/array_wrapper.hpp>
@@ -425,6 +426,21 @@ engine::RunState read_checkpoint(const std::string& path) {
   const std::uint64_t checksum = fnv1a64(payload.data(), payload.size());
   if (checksum != stored_checksum)
     throw CheckpointError("checkpoint " + path + " is corrupted: the payload checksum does not match");
+
+  // Boost's binary archive opens with its signature as a std::string: a
+  // size_t length, then the characters. Boost allocates that length before
+  // it checks anything, so a payload that does not start with exactly that
+  // signature is refused here, before Boost sees it.
+  {
+    const std::string signature = boost::archive::BOOST_ARCHIVE_SIGNATURE();
+    const std::size_t length = signature.size();
+    std::string archive_start(sizeof length, '\0');
+    std::memcpy(archive_start.data(), &length, sizeof length);
+    archive_start += signature;
+    if (payload.compare(0, archive_start.size(), archive_start) != 0)
+      throw CheckpointError("checkpoint " + path +
+                            " has a payload that cannot be decoded: it is not a Boost.Serialization archive");
+  }
 
   engine::RunState state;
   try {

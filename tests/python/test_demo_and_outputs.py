@@ -84,6 +84,20 @@ def test_outputs_contract(tmp):
     check(s["pca"]["k"] >= 4, "k at least min_components")
     check(s["primary"]["quality"]["method"] == "model-head", "primary evaluated as the model's head")
     check(s["layout"]["groups"] * s["layout"]["ranks_per_group"] == s["ranks"], "layout: %s" % s["layout"])
+    # The build the run came from: the instruction set configured (WSC_ARCH),
+    # Eigen's vector instructions, the MPI and HDF5 libraries; the same in
+    # results.h5 and in `wsc --version`, which answers without mpiexec.
+    build = s["build"]
+    check(build["arch"] == os.environ["WSC_BUILD_ARCH"], "build arch %s, configured %s"
+          % (build["arch"], os.environ["WSC_BUILD_ARCH"]))
+    check("SSE2" in build["simd"] or "NEON" in build["simd"], "build simd: %s" % build["simd"])
+    check(build["mpi"].startswith(("Open MPI", "MPICH")), "build mpi: %s" % build["mpi"])
+    check(build["hdf5"].count(".") == 2 and build["version"] == s["wsc_version"], "build: %s" % build)
+    with h5py.File(os.path.join(out, "results.h5"), "r") as f:
+        check(json.loads(f.attrs["build"]) == build, "results.h5 build attribute")
+    version = run_wsc(["--version"]).stdout.splitlines()
+    check(version[1] == "instruction set: %s (vectorised with %s)" % (build["arch"], build["simd"])
+          and version[3] == "MPI: " + build["mpi"], "wsc --version: %s" % version)
 
     # Per-fold WSC columns are the mean and sd of the stored fold matrices.
     with h5py.File(os.path.join(out, "results.h5"), "r") as f:

@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from wsctest import WSC, Failure, check, main, make_model, read_summary, run_wsc, write_config
-from wsctest import mpiexec
+from wsctest import MPIEXEC, mpiexec
 
 EXIT_RESUMABLE = 75
 OUTPUTS = ("wsc.csv", "probes.csv", "summary.json", "results.h5")
@@ -145,6 +145,23 @@ def children(pid):
     return kids
 
 
+def ranks_of(pid):
+    """The wsc processes started by mpiexec `pid`: its children under Open MPI,
+    its grandchildren (under hydra_pmi_proxy) under MPICH."""
+    exe = os.path.realpath(WSC)
+    found, todo = [], children(pid)
+    while todo:
+        kid = todo.pop()
+        try:
+            if os.path.realpath("/proc/%d/exe" % kid) == exe:
+                found.append(kid)
+                continue
+        except OSError:
+            continue
+        todo += children(kid)
+    return found
+
+
 def session_members(sid):
     """The processes of session `sid` (mpiexec puts each rank in its own
     process group, but they stay in the session we started)."""
@@ -219,7 +236,7 @@ def interrupt(proc, how):
     elif how == "usr1":
         proc.send_signal(signal.SIGUSR1)
     else:
-        kids = children(proc.pid)
+        kids = ranks_of(proc.pid)
         check(kids, "no rank processes under mpiexec %d" % proc.pid)
         for pid in kids:
             os.kill(pid, signal.SIGTERM)
@@ -234,7 +251,9 @@ def stop_message(state, signum=signal.SIGTERM):
 def check_stopped(proc, out_dir, state, what, status=None, signum=signal.SIGTERM):
     check(stop_message(state, signum) in proc.stderr_text,
           "%s: no stop message (exit %d):\n%s" % (what, proc.returncode, proc.stderr_text))
-    if status is not None:
+    if isinstance(status, tuple):
+        check(proc.returncode in status, "%s: exit status %d, expected one of %s" % (what, proc.returncode, status))
+    elif status is not None:
         check(proc.returncode == status, "%s: exit status %d, expected %d" % (what, proc.returncode, status))
     else:
         check(proc.returncode != 0, "%s: a stopped run must not exit 0" % what)
@@ -367,7 +386,13 @@ def test_sigterm_resume(tmp):
         proc = start(args, ranks=2)
         wait_for(proc, state, cfg, at_least=saved + 64)
         interrupt(proc, how)
-        check_stopped(proc, out, state, "stopped by %s" % how, status=EXIT_RESUMABLE, signum=signum)
+        # MPICH's mpiexec (hydra) passes SIGUSR1 on, and the ranks save and exit
+        # 75, but hydra itself then exits 0 in some runs (about 1 in 3 here): the
+        # stop message and the saved state are what tell (README). Its status
+        # after ranks stopped by SIGTERM, and srun's, are 75.
+        hydra = "hydra" in os.path.basename(os.path.realpath(MPIEXEC))
+        status = (0, EXIT_RESUMABLE) if (how == "usr1" and hydra) else EXIT_RESUMABLE
+        check_stopped(proc, out, state, "stopped by %s" % how, status=status, signum=signum)
         check("continued from" not in proc.stdout_text, "a stopped run reports nothing on stdout")
         now = perms_done(state, cfg)
         check(saved + 64 <= now < 1200, "%s: saved %d after %d" % (how, now, saved))

@@ -1,6 +1,6 @@
 """The same analysis with this build and with another build of wsc (another
 MPI, e.g. MPICH against Open MPI, or another instruction set), each under its
-own mpiexec at 1 to 4 ranks: p-values (per cell, family-wise, FDR,
+own mpiexec at 1 to 4 ranks (automatic layout, and rows sharded over all ranks): p-values (per cell, family-wise, FDR,
 encodability), verdicts and folds identical, cosines and CV metrics within
 WSC_REFERENCE_TOL (default 1e-12).
 
@@ -42,7 +42,8 @@ def outputs(out):
     wsc = read_csv(os.path.join(out, "wsc.csv"))
     probes = read_csv(os.path.join(out, "probes.csv"))
     with h5py.File(os.path.join(out, "results.h5"), "r") as f:
-        folds = {t: f["quality/%s/fold" % t][()] for t in f["quality"].keys()}
+        folds = {t: f["quality/%s/fold" % t][()] for t in f["quality"].keys()
+                 if "fold" in f["quality/%s" % t]}
         null = f["null/max_abs_cos"][()]
     return wsc, probes, folds, null
 
@@ -54,14 +55,17 @@ def numbers(tmp):
     model = os.path.join(tmp, "model.h5")
     make_model(model, n=203, d=10, seed=5)
     worst_cos = worst_metric = worst_null = 0.0
-    for ranks in (1, 2, 3, 4):
+    # The automatic layout (small data: a group of one rank each, no reduction
+    # over rows) and one group sharding the rows over all ranks (every fit
+    # sums over ranks with MPI_Allreduce, each MPI in its own order).
+    for ranks, groups in ((1, 0), (2, 0), (3, 0), (4, 0), (2, 1), (3, 1), (4, 1)):
         got = {}
         for name, exe, launcher in (("this", WSC, mpiexec(1)[0]), ("ref", REF_EXE, REF_MPIEXEC)):
-            out = os.path.join(tmp, "%s%d" % (name, ranks))
-            cfg = write_config(os.path.join(tmp, "%s%d.toml" % (name, ranks)), model, out,
+            out = os.path.join(tmp, "%s%d_%d" % (name, ranks, groups))
+            cfg = write_config(os.path.join(tmp, "%s%d_%d.toml" % (name, ranks, groups)), model, out,
                                metadata=("site", "sex", ("age", 3)), permutations=60, folds=3,
                                extra="\n[encodability]\npermutations = 19\n"
-                                     "[bootstrap]\ncount = 8\n[parallel]\nbatch = 8\n")
+                                     "[bootstrap]\ncount = 8\n[parallel]\nbatch = 8\ngroups = %d\n" % groups)
             run(exe, launcher, ranks, cfg)
             got[name] = outputs(out)
         (wa, pa, fa, na), (wb, pb, fb, nb) = got["this"], got["ref"]
@@ -85,7 +89,8 @@ def numbers(tmp):
         for t in fa:
             check(np.array_equal(fa[t], fb[t]), "%d ranks: the folds of %s differ" % (ranks, t))
         worst_null = max(worst_null, float(np.max(np.abs(na - nb))))
-        print("%d ranks: p-values, verdicts and folds identical" % ranks)
+        print("%d ranks, %s: p-values, verdicts and folds identical"
+              % (ranks, "one group" if groups == 1 else "automatic layout"))
     print("largest differences: cosines %.2e, CV metrics %.2e, null maxima %.2e (tolerance %.0e)"
           % (worst_cos, worst_metric, worst_null, TOL))
     check(worst_null <= max(TOL, 1e-7), "the permutation nulls differ by %.2e" % worst_null)
