@@ -97,7 +97,10 @@ def test_outputs_contract(tmp):
         check(json.loads(f.attrs["build"]) == build, "results.h5 build attribute")
     version = run_wsc(["--version"]).stdout.splitlines()
     check(version[1] == "instruction set: %s (vectorised with %s)" % (build["arch"], build["simd"])
-          and version[3] == "MPI: " + build["mpi"], "wsc --version: %s" % version)
+          and version[2] == "processor extensions needed: %s" % (build["cpu_features"] or "none")
+          and version[4] == "MPI: " + build["mpi"], "wsc --version: %s" % version)
+    check(build["arch"] != "portable" or build["cpu_features"] == "",
+          "a portable build needs no processor extension: %s" % build)
 
     # Per-fold WSC columns are the mean and sd of the stored fold matrices.
     with h5py.File(os.path.join(out, "results.h5"), "r") as f:

@@ -96,5 +96,28 @@ def numbers(tmp):
     check(worst_null <= max(TOL, 1e-7), "the permutation nulls differ by %.2e" % worst_null)
 
 
+def launcher_mismatch(tmp):
+    """Each build's wsc under the other MPI's mpiexec: N singletons that would
+    each run the whole analysis. Every one refuses, naming its MPI, and no
+    output is written."""
+    model = os.path.join(tmp, "model.h5")
+    make_model(model, n=60, d=4, seed=1)
+    for exe, launcher in ((WSC, REF_MPIEXEC), (REF_EXE, mpiexec(1)[0])):
+        out = os.path.join(tmp, "out")
+        cfg = write_config(os.path.join(tmp, "c.toml"), model, out, permutations=5)
+        proc = subprocess.run([launcher, "-n", "2", exe, "run", cfg, "-q"], capture_output=True,
+                              text=True, timeout=120)
+        lines = [l for l in proc.stderr.splitlines() if l.startswith("wsc: error:")]
+        mpi = [l for l in subprocess.run([exe, "--version"], capture_output=True, text=True,
+                                         check=True).stdout.splitlines()
+               if l.startswith("MPI: ")][0][len("MPI: "):]
+        check(proc.returncode != 0, "%s under %s exited 0" % (exe, launcher))
+        check(len(lines) == 2 and all(("started as 2 processes, but MPI sees 1 rank each" in l
+                                       and "(%s)" % mpi in l) for l in lines),
+              "%s under %s: expected one refusal per process, got:\n%s" % (exe, launcher, proc.stderr))
+        check(not os.path.exists(out), "outputs written by a mismatched launch")
+        print("%s under %s: refused (%s)" % (mpi, launcher, lines[0]))
+
+
 if __name__ == "__main__":
-    main({"numbers": numbers})
+    main({"numbers": numbers, "launcher_mismatch": launcher_mismatch})

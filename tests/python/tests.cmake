@@ -33,6 +33,7 @@ wsc_add_python_test(e2e_bad_checkpoints test_resume_and_merge.py 2 bad_checkpoin
 # -DWSC_REFERENCE_MPIEXEC=<its mpiexec>.
 if(WSC_REFERENCE_EXE)
   wsc_add_python_test(e2e_same_numbers_as_reference test_same_numbers.py 2 numbers)
-  set_property(TEST e2e_same_numbers_as_reference APPEND PROPERTY ENVIRONMENT
+  wsc_add_python_test(e2e_launcher_of_another_mpi test_same_numbers.py 2 launcher_mismatch)
+  set_property(TEST e2e_same_numbers_as_reference e2e_launcher_of_another_mpi APPEND PROPERTY ENVIRONMENT
                "WSC_REFERENCE_EXE=${WSC_REFERENCE_EXE}" "WSC_REFERENCE_MPIEXEC=${WSC_REFERENCE_MPIEXEC}")
 endif()

@@ -13,6 +13,7 @@ struct BuildInfo {
   std::string git_commit;
   std::string arch;      // WSC_ARCH at configure time: "portable", "native", a -march value
   std::string simd;      // Eigen's vector instruction sets compiled in ("AVX512, FMA, ...")
+  std::string cpu_features;  // x86 extensions the processor must have ("avx2,fma,..."; "" portable)
   std::string compiler;  // "GNU 12.2.0"
   std::string mpi;       // the MPI library's own first line
   std::string hdf5;      // "1.10.8"
