@@ -133,3 +133,21 @@ same_file() {
     diff "$1" "$2" | head -n 10
   fi
 }
+
+# same_as_direct JOB_OUT DIRECT_OUT RANKS: the job's outputs against the same analysis
+# run directly: RANKS ranks under srun, p-values identical, cosines within 1e-7 (the
+# rank layouts differ, so the fits' arithmetic may). One PASS/FAIL line.
+same_as_direct() {
+  if /usr/bin/python3 - "$1" "$2" "$3" <<'PY'; then ok "$3 ranks under srun; results equal the direct run"; else bad "results differ from the direct run"; fi
+import csv, json, sys
+job, direct, ranks = sys.argv[1], sys.argv[2], int(sys.argv[3])
+s = json.load(open(job + "/summary.json"))
+assert s["ranks"] == ranks, "the job ran %d rank(s), expected %d" % (s["ranks"], ranks)
+a = list(csv.DictReader(open(job + "/wsc.csv")))
+b = list(csv.DictReader(open(direct + "/wsc.csv")))
+assert [r["p_fwer"] for r in a] == [r["p_fwer"] for r in b], "p-values differ from the direct run"
+d = max(abs(float(x["cos"]) - float(y["cos"])) for x, y in zip(a, b))
+assert d < 1e-7, "cosines differ from the direct run by %g" % d
+print("the job ran %d ranks under srun; max |dcos| to the direct run %.1e" % (ranks, d))
+PY
+}

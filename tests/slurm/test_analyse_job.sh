@@ -21,16 +21,5 @@ if [ "$state" != "COMPLETED 0:0" ]; then
   die "job $id ended '$state'"
 fi
 ok "job $id COMPLETED 0:0 ($(elapsed))"
-if /usr/bin/python3 - "$WORK" <<'PY'; then ok "2 ranks under srun; results equal the direct run"; else bad "results differ from the direct run"; fi
-import csv, json, sys
-work = sys.argv[1]
-s = json.load(open(work + "/demo/biased/summary.json"))
-assert s["ranks"] == 2, "the job ran %d rank(s), expected 2 (srun --mpi=pmix)" % s["ranks"]
-a = list(csv.DictReader(open(work + "/demo/biased/wsc.csv")))
-b = list(csv.DictReader(open(work + "/direct/wsc.csv")))
-assert [r["p_fwer"] for r in a] == [r["p_fwer"] for r in b], "p-values differ from the direct run"
-d = max(abs(float(x["cos"]) - float(y["cos"])) for x, y in zip(a, b))
-assert d < 1e-7, "cosines differ from the direct run by %g" % d
-print("the job ran 2 ranks under srun; max |dcos| to the direct run %.1e" % d)
-PY
+same_as_direct "$WORK/demo/biased" "$WORK/direct" 2
 finish
