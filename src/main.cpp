@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
     CLI::App app{"wsc: does a trained model use the confounders its embeddings encode?\n"
                  "Weight Space Correlation between a model's primary head and metadata probes,\n"
                  "with permutation p-values. Runs under mpiexec -n R or alone."};
-    app.set_version_flag("--version", wsc::app::version_text(wsc::app::build_info()));
+    // `--version` after other arguments; computed only when asked for.
+    app.set_version_flag("--version", [] { return wsc::app::version_text(wsc::app::build_info()); });
     app.require_subcommand(1);
 
     wsc::app::RunOptions run_options;

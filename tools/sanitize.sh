@@ -15,8 +15,7 @@ echo "sanitize.sh: build took $((SECONDS - start)) s"
 # halt_on_error: the first report ends the process with a non-zero status.
 # allocator_may_return_null stays 0: an allocation larger than the machine is
 # a finding, not a std::bad_alloc to recover from.
-export ASAN_OPTIONS_BASE="halt_on_error=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
-export LSAN_OPTIONS="suppressions=$root/tools/sanitizers/lsan.supp:print_suppressions=0"
+asan_options="halt_on_error=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 cd "$dir"
 labels="${*:-unit|mpi|e2e}"
@@ -24,10 +23,11 @@ labels="${*:-unit|mpi|e2e}"
 # tests). A process that calls MPI_Init ends with Open MPI's and PMIx's
 # start-up allocations unfreed, made inside components that are unloaded
 # before LeakSanitizer looks, so their reports name no library and cannot be
-# told from ours: there leaks are not checked, everything else is.
+# told from ours: there leaks are not checked, everything else is. The serial
+# tests need no leak suppressions.
 start=$SECONDS
-ASAN_OPTIONS="$ASAN_OPTIONS_BASE:detect_leaks=1" \
+ASAN_OPTIONS="$asan_options:detect_leaks=1" \
   ctest --output-on-failure -j "$(nproc)" -L "$labels" -R '^(core|io|app)_unit_tests$'
-ASAN_OPTIONS="$ASAN_OPTIONS_BASE:detect_leaks=0" \
+ASAN_OPTIONS="$asan_options:detect_leaks=0" \
   ctest --output-on-failure -j "$(nproc)" -L "$labels" -E '^(core|io|app)_unit_tests$'
 echo "sanitize.sh: tests took $((SECONDS - start)) s"

@@ -30,8 +30,13 @@ std::string version_text(const BuildInfo& b) {
 }
 
 nlohmann::json to_json(const BuildInfo& b) {
-  return {{"version", b.version}, {"git_commit", b.git_commit}, {"arch", b.arch},
-          {"simd", b.simd},       {"cpu_features", b.cpu_features}, {"compiler", b.compiler},     {"mpi", b.mpi},
+  return {{"version", b.version},
+          {"git_commit", b.git_commit},
+          {"arch", b.arch},
+          {"simd", b.simd},
+          {"cpu_features", b.cpu_features},
+          {"compiler", b.compiler},
+          {"mpi", b.mpi},
           {"hdf5", b.hdf5}};
 }
 
