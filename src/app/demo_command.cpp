@@ -28,7 +28,8 @@ Config demo_config(const std::filesystem::path& dir, const std::string& name, st
 }
 
 struct Row {
-  std::string model, metadata, cell, verdict;
+  std::string model, metadata, cell;
+  engine::Verdict verdict = engine::Verdict::Untested;
   double auroc = 0, p_encoded = 0, cos = 0, p_fwer = 0;
 };
 
@@ -67,20 +68,18 @@ int demo_command(const std::string& dir_text, std::int64_t permutations, const p
     if (comm.is_root()) std::cerr << "analysing " << spec.name << " ...\n";
     const CompletedRun run = run_configured(config, comm, true);
     const engine::AnalysisResult& r = run.result;
-    std::size_t cell = 0;
-    for (const engine::TaskResult& task : r.metadata) {
+    for (std::size_t t = 0; t < r.metadata.size(); ++t) {
+      const engine::TaskResult& task = r.metadata[t];
       Row row{spec.name, task.name, "", task.verdict, task.quality.auroc_stat.mean, task.p_encoded, 0.0, 1.0};
-      for (core::Index i = 0; i < task.cos.rows(); ++i) {
-        for (core::Index j = 0; j < task.cos.cols(); ++j, ++cell) {
-          // The first of (near-)equal cells wins: a binary head's two rows tie exactly.
-          if (std::fabs(task.cos(i, j)) > std::fabs(row.cos) + 1e-12) {
-            row.cos = task.cos(i, j);
-            row.p_fwer = r.p_fwer[cell];
-            row.cell = r.primary.class_names[static_cast<std::size_t>(i)] + " x " +
-                       task.class_names[static_cast<std::size_t>(j)];
-          }
+      r.cells.for_each_in(t, [&](const engine::Cell& c) {
+        // The first of (near-)equal cells wins: a binary head's two rows tie exactly.
+        if (std::fabs(task.cos(c.i, c.j)) > std::fabs(row.cos) + 1e-12) {
+          row.cos = task.cos(c.i, c.j);
+          row.p_fwer = r.p_fwer[c.index];
+          row.cell = r.primary.class_names[static_cast<std::size_t>(c.i)] + " x " +
+                     task.class_names[static_cast<std::size_t>(c.j)];
         }
-      }
+      });
       rows.push_back(row);
     }
   }
@@ -91,10 +90,10 @@ int demo_command(const std::string& dir_text, std::int64_t permutations, const p
     std::printf("  %-9s %-9s %9s %9s  %-34s %8s %8s  %s\n", "model", "metadata", "cv_auroc",
                 "p_encoded", "largest cell", "cos", "p_fwer", "verdict");
     for (const Row& row : rows) {
-      const char* verdict = row.verdict == "not_encoded"        ? "not encoded: WSC not interpretable"
-                            : row.verdict == "encoded_used"     ? "ENCODED AND USED (shortcut)"
-                            : row.verdict == "encoded_not_used" ? "encoded, not used"
-                                                                : row.verdict.c_str();
+      const char* verdict = row.verdict == engine::Verdict::NotEncoded       ? "not encoded: WSC not interpretable"
+                            : row.verdict == engine::Verdict::EncodedUsed    ? "ENCODED AND USED (shortcut)"
+                            : row.verdict == engine::Verdict::EncodedNotUsed ? "encoded, not used"
+                                                                             : engine::to_string(row.verdict);
       std::printf("  %-9s %-9s %9.3f %9.4f  %-34s %+8.3f %8.4f  %s\n", row.model.c_str(),
                   row.metadata.c_str(), row.auroc, row.p_encoded, row.cell.c_str(), row.cos,
                   row.p_fwer, verdict);

@@ -69,19 +69,20 @@ engine::AnalysisSettings analysis_settings(const Config& config) {
   s.pca.variance = config.pca.variance;
   s.pca.min_components = config.pca.min_components;
   s.pca.components = config.pca.components;
-  s.l2 = config.probe.l2;
-  s.solver.tol = config.probe.tol;
-  s.solver.max_iter = config.probe.max_iter;
-  s.folds = config.cv.folds;
-  s.cv_seed = config.cv.seed;
-  s.permutations = config.permutation.count;
-  s.permutation_seed = config.permutation.seed;
-  s.permutation_batch = config.parallel.batch;
-  s.encodability_permutations = config.encodability.permutations;
-  s.alpha = config.encodability.alpha;
-  s.bootstrap = config.bootstrap.count;
-  s.bootstrap_seed = config.bootstrap.seed;
-  s.bootstrap_level = config.bootstrap.level;
+  s.probe.l2 = config.probe.l2;
+  s.probe.solver.tol = config.probe.tol;
+  s.probe.solver.max_iter = config.probe.max_iter;
+  s.cv.folds = config.cv.folds;
+  s.cv.seed = config.cv.seed;
+  s.permutation.count = config.permutation.count;
+  s.permutation.seed = config.permutation.seed;
+  s.permutation.scheme = engine::permutation_scheme_from(config.permutation.scheme).value_or(engine::PermutationScheme::Free);
+  s.batch = config.parallel.batch;
+  s.encodability.permutations = config.encodability.permutations;
+  s.encodability.alpha = config.encodability.alpha;
+  s.bootstrap.count = config.bootstrap.count;
+  s.bootstrap.seed = config.bootstrap.seed;
+  s.bootstrap.level = config.bootstrap.level;
   return s;
 }
 
@@ -171,7 +172,6 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm) {
     if (!config.cv.groups.empty()) {
       in.cv_groups = labels.read_groups(config.cv.groups, in.rows);
     }
-    in.permutation_scheme = config.permutation.scheme;
     if (config.permutation.scheme == "within") {
       const io::LabelColumn strata = labels.read_labels(config.permutation.strata, in.rows);
       if (strata.continuous) {
@@ -186,7 +186,7 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm) {
       // An impossible scheme (a stratum of one, blocks of unequal size) is
       // refused now rather than after the fits.
       try {
-        (void)engine::permutation_for(in, config.permutation.seed, 0);
+        (void)engine::permutation_for(in, analysis_settings(config).permutation, 0);
       } catch (const std::invalid_argument& e) {
         throw std::invalid_argument("permutation.scheme = \"" + config.permutation.scheme +
                                     "\" with " + lname + ": " + e.what());

@@ -56,7 +56,8 @@ nlohmann::json task_json(const engine::TaskResult& t) {
   return j;
 }
 
-/// Cells of metadata task t whose p_fwer < 0.05, and its largest |cos|.
+/// Cells of metadata task t significant family-wise at alpha, its largest
+/// |cos| and smallest p_fwer.
 struct TaskCells {
   int significant = 0;
   double max_abs_cos = 0.0;
@@ -64,21 +65,16 @@ struct TaskCells {
 };
 
 TaskCells task_cells(const engine::AnalysisResult& r, std::size_t t) {
-  std::size_t offset = 0;
-  for (std::size_t u = 0; u < t; ++u) offset += static_cast<std::size_t>(r.metadata[u].cos.size());
   TaskCells c;
-  const engine::TaskResult& task = r.metadata[t];
-  std::size_t cell = offset;
-  for (core::Index i = 0; i < task.cos.rows(); ++i) {
-    for (core::Index j = 0; j < task.cos.cols(); ++j, ++cell) {
-      c.max_abs_cos = std::max(c.max_abs_cos, std::fabs(task.cos(i, j)));
-      if (r.permutations > 0) {
-        const double p = r.p_fwer[cell];
-        if (p < 0.05) ++c.significant;
-        if (std::isnan(c.min_p_fwer) || p < c.min_p_fwer) c.min_p_fwer = p;
-      }
+  const core::Matrix& cos = r.metadata[t].cos;
+  r.cells.for_each_in(t, [&](const engine::Cell& cell) {
+    c.max_abs_cos = std::max(c.max_abs_cos, std::fabs(cos(cell.i, cell.j)));
+    if (r.permutations > 0) {
+      const double p = r.p_fwer[cell.index];
+      if (r.significant_fwer(cell.index)) ++c.significant;
+      if (std::isnan(c.min_p_fwer) || p < c.min_p_fwer) c.min_p_fwer = p;
     }
-  }
+  });
   return c;
 }
 
@@ -88,29 +84,22 @@ std::string wsc_csv(const std::string& model, const engine::AnalysisResult& r) {
                    "p_perm", "p_fwer", "q_fdr", "permutations", "primary_class_index",
                    "metadata_class_index", "cos_fold_mean", "cos_fold_sd", "folds", "boot_lo",
                    "boot_hi", "bootstrap"});
-  std::size_t cell = 0;
   const bool tested = r.permutations > 0;
   const bool booted = r.bootstrap > 0;
-  for (const engine::TaskResult& task : r.metadata) {
-    for (core::Index i = 0; i < task.cos.rows(); ++i) {
-      for (core::Index j = 0; j < task.cos.cols(); ++j, ++cell) {
-        out << csv_line({io::csv_field(model), io::csv_field(r.primary.name),
-                         io::csv_field(r.primary.class_names[static_cast<std::size_t>(i)]),
-                         io::csv_field(task.name),
-                         io::csv_field(task.class_names[static_cast<std::size_t>(j)]),
-                         format_double(task.cos(i, j)),
-                         tested ? format_double(r.p_perm[cell]) : "nan",
-                         tested ? format_double(r.p_fwer[cell]) : "nan",
-                         tested ? format_double(r.q_fdr[cell]) : "nan",
-                         std::to_string(r.permutations), std::to_string(i), std::to_string(j),
-                         format_double(task.fold_cos_mean(i, j)), format_double(task.fold_cos_sd(i, j)),
-                         std::to_string(task.fold_cos.size()),
-                         booted ? format_double(task.boot_lo(i, j)) : "nan",
-                         booted ? format_double(task.boot_hi(i, j)) : "nan",
-                         std::to_string(r.bootstrap)});
-      }
-    }
-  }
+  r.cells.for_each([&](const engine::Cell& c) {
+    const engine::TaskResult& task = r.metadata[c.task];
+    const auto [i, j] = std::pair(c.i, c.j);
+    out << csv_line({io::csv_field(model), io::csv_field(r.primary.name),
+                     io::csv_field(r.primary.class_names[static_cast<std::size_t>(i)]), io::csv_field(task.name),
+                     io::csv_field(task.class_names[static_cast<std::size_t>(j)]), format_double(task.cos(i, j)),
+                     tested ? format_double(r.p_perm[c.index]) : "nan",
+                     tested ? format_double(r.p_fwer[c.index]) : "nan",
+                     tested ? format_double(r.q_fdr[c.index]) : "nan", std::to_string(r.permutations),
+                     std::to_string(i), std::to_string(j), format_double(task.fold_cos_mean(i, j)),
+                     format_double(task.fold_cos_sd(i, j)), std::to_string(task.fold_cos.size()),
+                     booted ? format_double(task.boot_lo(i, j)) : "nan",
+                     booted ? format_double(task.boot_hi(i, j)) : "nan", std::to_string(r.bootstrap)});
+  });
   return out.str();
 }
 
@@ -126,7 +115,7 @@ std::string probe_row(const std::string& model, const engine::TaskResult& t, con
                    t.fitted ? (t.fit.converged ? "true" : "false") : "",
                    role == "metadata" ? format_double(t.p_encoded) : "",
                    role == "metadata" ? std::to_string(t.score_null.size()) : "",
-                   role == "metadata" ? t.verdict : ""});
+                   role == "metadata" ? engine::to_string(t.verdict) : ""});
 }
 
 std::string probes_csv(const std::string& model, const engine::AnalysisResult& r) {
@@ -162,20 +151,16 @@ void write_results_h5(const std::string& path, const Config& config, const RunIn
     h5.write_attribute(group, "kind", t.kind);
   };
   head("/heads/primary/" + r.primary.name, r.primary);
-  std::size_t cell = 0;
-  for (const engine::TaskResult& t : r.metadata) {
+  for (std::size_t ti = 0; ti < r.metadata.size(); ++ti) {
+    const engine::TaskResult& t = r.metadata[ti];
     head("/heads/metadata/" + t.name, t);
     const std::string g = "/wsc/" + t.name;
     h5.write_matrix(g + "/cos", t.cos);
-    core::Matrix p(t.cos.rows(), t.cos.cols()), f(t.cos.rows(), t.cos.cols()), q(t.cos.rows(), t.cos.cols());
-    for (core::Index i = 0; i < t.cos.rows(); ++i) {
-      for (core::Index j = 0; j < t.cos.cols(); ++j, ++cell) {
-        const bool tested = r.permutations > 0;
-        p(i, j) = tested ? r.p_perm[cell] : std::nan("");
-        f(i, j) = tested ? r.p_fwer[cell] : std::nan("");
-        q(i, j) = tested ? r.q_fdr[cell] : std::nan("");
-      }
-    }
+    const std::vector<double> none(r.cells.size(), std::nan(""));
+    const bool tested = r.permutations > 0;
+    const core::Matrix p = r.cells.task_matrix(ti, tested ? r.p_perm : none);
+    const core::Matrix f = r.cells.task_matrix(ti, tested ? r.p_fwer : none);
+    const core::Matrix q = r.cells.task_matrix(ti, tested ? r.q_fdr : none);
     h5.write_matrix(g + "/p_perm", p);
     h5.write_matrix(g + "/p_fwer", f);
     h5.write_matrix(g + "/q_fdr", q);
@@ -200,7 +185,7 @@ void write_results_h5(const std::string& path, const Config& config, const RunIn
     h5.write_doubles(g + "/null_auroc_macro", t.score_null);
     h5.write_attribute(g, "auroc_macro", t.score);
     h5.write_attribute(g, "p_encoded", t.p_encoded);
-    h5.write_attribute(g, "verdict", t.verdict);
+    h5.write_attribute(g, "verdict", engine::to_string(t.verdict));
   }
   h5.write_doubles("/null/max_abs_cos", r.null_max);
   if (r.null_cells.size() > 0) h5.write_matrix("/null/abs_cos", r.null_cells);
@@ -253,9 +238,9 @@ nlohmann::json make_summary(const Config& config, const RunInfo& info,
     const TaskCells c = task_cells(r, t);
     tj["max_abs_cos"] = number(c.max_abs_cos);
     tj["min_p_fwer"] = number(c.min_p_fwer);
-    tj["cells_significant_fwer_0.05"] = c.significant;
+    tj["cells_significant_fwer"] = c.significant;  // p_fwer <= alpha
     tj["p_encoded"] = number(r.metadata[t].p_encoded);
-    tj["verdict"] = r.metadata[t].verdict;
+    tj["verdict"] = engine::to_string(r.metadata[t].verdict);
     tasks.push_back(tj);
   }
   j["metadata"] = tasks;
@@ -320,17 +305,18 @@ std::string result_table(const RunInfo& info, const engine::AnalysisResult& r) {
                 static_cast<long long>(info.dim), r.pca.k, 100.0 * r.pca.explained,
                 static_cast<long long>(r.permutations));
   out << line;
-  std::snprintf(line, sizeof line, "  %-16s %7s %8s %8s %9s %9s %10s %-17s %s\n", "metadata", "classes",
-                "cv_acc", "cv_auroc", "p_encoded", "max|cos|", "min_p_fwer", "cells p_fwer<0.05", "verdict");
+  const std::string significant = "cells p_fwer<=" + io::format_double(r.alpha);
+  std::snprintf(line, sizeof line, "  %-16s %7s %8s %8s %9s %9s %10s %-18s %s\n", "metadata", "classes",
+                "cv_acc", "cv_auroc", "p_encoded", "max|cos|", "min_p_fwer", significant.c_str(), "verdict");
   out << line;
   for (std::size_t t = 0; t < r.metadata.size(); ++t) {
     const engine::TaskResult& task = r.metadata[t];
     const TaskCells c = task_cells(r, t);
     const std::string cells = std::to_string(c.significant) + " of " + std::to_string(task.cos.size());
-    std::snprintf(line, sizeof line, "  %-16s %7d %8.3f %8.3f %9.4g %9.3f %10.4g %-17s %s\n",
+    std::snprintf(line, sizeof line, "  %-16s %7d %8.3f %8.3f %9.4g %9.3f %10.4g %-18s %s\n",
                   task.name.c_str(), task.classes, task.quality.accuracy_stat.mean,
                   task.quality.auroc_stat.mean, task.p_encoded, c.max_abs_cos, c.min_p_fwer,
-                  cells.c_str(), task.verdict.c_str());
+                  cells.c_str(), engine::to_string(task.verdict));
     out << line;
   }
   return out.str();

@@ -81,7 +81,7 @@ CompletedRun run_configured(const Config& config, const par::Communicator& comm,
   run.info.embeddings_read_mode = model.read_mode;
 
   const engine::Layout layout(comm, model.layout);
-  engine::AnalysisSettings settings = analysis_settings(config);
+  const engine::AnalysisSettings settings = analysis_settings(config);
   const std::uint64_t fingerprint = run_fingerprint(config, model.input, layout);
 
   // Where the state lives, and what it holds already.
@@ -113,31 +113,30 @@ CompletedRun run_configured(const Config& config, const par::Communicator& comm,
         throw std::invalid_argument("cannot merge " + (fs::path(config.output.dir) / "chunks").string() + ": " +
                                     e.what());
       }
-      if (saved->permutations.size() != settings.permutations) {
+      if (saved->permutations.size() != settings.permutation.count) {
         throw std::invalid_argument("the chunks hold " + std::to_string(saved->permutations.size()) +
-                                    " permutations, the config asks for " + std::to_string(settings.permutations));
+                                    " permutations, the config asks for " + std::to_string(settings.permutation.count));
       }
     });
     run.state_path = (fs::path(config.output.dir) / "chunks").string();
   } else {
     run.state_path = request.mode == RunMode::chunk ? chunk_path(config, request.chunk) : checkpoint_path(config);
     if (request.mode == RunMode::chunk) {
-      const std::int64_t e_total = config.cv.folds >= 2 ? config.encodability.permutations : 0;
       const engine::ItemSizes items = engine::item_sizes(model.input, settings, model.layout.group_size);
-      settings.permutation_range = chunk_range(settings.permutations, request.chunk, items.permutations);
-      settings.encodability_range = chunk_range(e_total, request.chunk, items.encodability);
-      settings.bootstrap_range = chunk_range(settings.bootstrap, request.chunk, items.bootstrap);
+      control.ranges = engine::PhaseRanges{
+          chunk_range(settings.permutation.count, request.chunk, items.permutations),
+          chunk_range(settings.encodability_count(), request.chunk, items.encodability),
+          chunk_range(settings.bootstrap.count, request.chunk, items.bootstrap)};
     }
     comm.agree_on([&] {
       saved = read_state(run.state_path);
       if (!saved) return;
       refuse_foreign(*saved, run.state_path);
       // Same run, other index ranges: e.g. a chunk's file put at the checkpoint path.
-      const engine::IndexRange whole_e{0, config.cv.folds >= 2 ? config.encodability.permutations : 0};
-      const engine::IndexRange p = settings.permutation_range.value_or(engine::IndexRange{0, settings.permutations});
-      const engine::IndexRange e = settings.encodability_range.value_or(whole_e);
-      const engine::IndexRange b = settings.bootstrap_range.value_or(engine::IndexRange{0, settings.bootstrap});
-      if (!(saved->permutations == p && saved->encodability == e && saved->bootstrap == b)) {
+      const engine::PhaseRanges ranges = control.ranges.value_or(engine::whole_run(settings));
+      const engine::IndexRange& p = ranges.permutations;
+      if (!(saved->permutations == p && saved->encodability == ranges.encodability &&
+            saved->bootstrap == ranges.bootstrap)) {
         throw std::invalid_argument(run.state_path + " holds permutations [" +
                                     std::to_string(saved->permutations.begin) + ", " +
                                     std::to_string(saved->permutations.end) + "), this run does [" +

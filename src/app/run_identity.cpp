@@ -67,7 +67,6 @@ std::uint64_t run_fingerprint(const Config& config, const engine::AnalysisInput&
   if (input.primary_labels) h = hash_task(*input.primary_labels, h);
   for (const engine::TaskLabels& t : input.metadata) h = hash_task(t, h);
   h = hash_vector(input.cv_groups, h);
-  h = hash_string(input.permutation_scheme, h);
   h = hash_vector(input.permutation_strata, h);
   h = hash_vector(input.permutation_blocks, h);
 

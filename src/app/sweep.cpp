@@ -215,7 +215,7 @@ int sweep_command(const SweepOptions& options, const par::Communicator& comm) {
         fs::remove(failure_file(manifest, model), ec);
         if (!options.quiet) {
           std::cout << tag << ": done" << (run.resumed ? " (continued)" : "");
-          for (const auto& t : run.result.metadata) std::cout << "; " << t.name << " " << t.verdict;
+          for (const auto& t : run.result.metadata) std::cout << "; " << t.name << " " << engine::to_string(t.verdict);
           std::cout << std::endl;
         }
       }

@@ -15,7 +15,7 @@ core::Labels local_labels(const core::Labels& global, std::int64_t begin, core::
 
 std::vector<core::ProbeHead> fit_group_probes(const core::RowMatrix& x, std::int64_t begin,
                                               const std::vector<core::Labels>& global_labels,
-                                              int classes, const FitSettings& settings,
+                                              int classes, const ProbeSettings& settings,
                                               const core::SumReduce& reduce,
                                               std::vector<core::FitReport>* reports,
                                               const std::vector<core::Vector>* global_weights) {

@@ -87,13 +87,13 @@ AnalysisInput make_input(const Data& data, int parts, int part) {
 AnalysisSettings settings() {
   AnalysisSettings s;
   s.pca.components = 4;
-  s.l2 = 1e-2;
-  s.solver.tol = 1e-10;
-  s.folds = 3;
-  s.permutations = 45;
-  s.permutation_batch = 8;  // several work items, so the groups share them
-  s.encodability_permutations = 19;
-  s.bootstrap = 12;
+  s.probe.l2 = 1e-2;
+  s.probe.solver.tol = 1e-10;
+  s.cv.folds = 3;
+  s.permutation.count = 45;
+  s.batch = 8;  // several work items, so the groups share them
+  s.encodability.permutations = 19;
+  s.bootstrap.count = 12;
   return s;
 }
 
@@ -152,7 +152,7 @@ TEST(EngineLayout, ForcedLayoutsGiveIdenticalPValues) {
   const wsc::par::Communicator self(MPI_COMM_SELF);
   const AnalysisResult alone = wsc::engine::run_analysis(make_input(data, 1, 0), settings(), self, nullptr);
   // The example must exercise every part: a used, encoded site; fits converged.
-  ASSERT_EQ(alone.metadata[0].verdict, "encoded_used");
+  ASSERT_EQ(alone.metadata[0].verdict, wsc::engine::Verdict::EncodedUsed);
   ASSERT_EQ(alone.permutation_unconverged, 0);
   ASSERT_EQ(alone.null_cells.rows(), 45);
   ASSERT_EQ(alone.boot_cells.rows(), 12);

@@ -189,25 +189,25 @@ AnalysisInput make_input(const Dataset& data, const std::string& scheme,
     in.primary_class_names.push_back(std::to_string(c));
   }
   in.metadata.push_back(wsc::engine::make_task_labels("meta", "test", data.metadata, {}, {}));
-  in.permutation_scheme = scheme;
   if (scheme == "within") in.permutation_strata = data.strata;
   if (scheme == "blocks") in.permutation_blocks = data.blocks;
   return in;
 }
 
-AnalysisSettings settings_for(std::uint64_t permutation_seed, int components,
+AnalysisSettings settings_for(const std::string& scheme, std::uint64_t permutation_seed, int components,
                               bool encodability = false) {
   AnalysisSettings s;
+  s.permutation.scheme = *wsc::engine::permutation_scheme_from(scheme);
   // The encodability null (CV refits per permutation) only where it is checked.
-  s.encodability_permutations = encodability ? kPermutations : 0;
+  s.encodability.permutations = encodability ? kPermutations : 0;
   s.pca.components = components;
   // A firm ridge and a loose tolerance keep the fits (and so the collective
   // calls) few; neither affects exchangeability.
-  s.l2 = 0.1;
-  s.solver.tol = 1e-6;
-  s.folds = 2;
-  s.permutations = kPermutations;
-  s.permutation_seed = permutation_seed;
+  s.probe.l2 = 0.1;
+  s.probe.solver.tol = 1e-6;
+  s.cv.folds = 2;
+  s.permutation.count = kPermutations;
+  s.permutation.seed = permutation_seed;
   return s;
 }
 
@@ -313,7 +313,7 @@ AnalysisResult analyse(const Dataset& data, const std::string& scheme,
                        std::uint64_t permutation_seed, int components,
                        const wsc::par::Communicator& comm, bool encodability = false) {
   return wsc::engine::run_analysis(make_input(data, scheme, comm),
-                                   settings_for(permutation_seed, components, encodability), comm,
+                                   settings_for(scheme, permutation_seed, components, encodability), comm,
                                    nullptr);
 }
 

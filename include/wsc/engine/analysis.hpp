@@ -1,20 +1,24 @@
 #pragma once
-// The whole WSC analysis of one model over the ranks of a Layout:
-// project (PCA) -> fit heads and their CV folds -> WSC -> probe quality ->
-// encodability null -> permutation null -> bootstrap -> p-values and
-// verdicts. Talks to MPI only through par::Communicator (via Layout).
-#include "wsc/core/metrics.hpp"
-#include "wsc/core/pca.hpp"
+// The whole WSC analysis of one model over the ranks of a Layout, as a short
+// sequence of phases (src/engine/analysis.cpp):
+//   observe      PCA, the observed heads with their CV folds, the WSC matrices
+//   encodability the CV score of each metadata probe under permuted labels
+//   permutations the permutation null of every WSC cell
+//   bootstrap    resampled rows, refitted heads, percentile intervals
+//   finalise     p-values, FWER, BH, intervals, verdicts (pure; finalise.hpp)
+// The randomised phases run in rounds of work items keyed by index, so a run
+// can be saved, resumed, split into chunks and merged. Talks to MPI only
+// through par::Communicator (via Layout).
 #include "wsc/core/probe_head.hpp"
-#include "wsc/core/trust_region_newton.hpp"
 #include "wsc/engine/layout.hpp"
+#include "wsc/engine/result.hpp"
 #include "wsc/engine/run_state.hpp"
+#include "wsc/engine/settings.hpp"
 #include "wsc/engine/task_labels.hpp"
 #include "wsc/par/communicator.hpp"
 
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -37,50 +41,28 @@ struct AnalysisInput {
   std::vector<TaskLabels> metadata;
   std::vector<std::int64_t> cv_groups;         ///< empty: plain stratified folds
 
-  /// Exchangeability of the permutation null: "free", "within" (rows move
-  /// only inside their stratum) or "blocks" (whole blocks move together).
-  std::string permutation_scheme = "free";
-  std::vector<std::int64_t> permutation_strata;  ///< scheme "within": one per row, < 0 stays put
-  std::vector<std::int64_t> permutation_blocks;  ///< scheme "blocks": block id per row
+  /// The exchangeability structure the permutation scheme needs.
+  std::vector<std::int64_t> permutation_strata;  ///< scheme Within: one per row, < 0 stays put
+  std::vector<std::int64_t> permutation_blocks;  ///< scheme Blocks: block id per row
 };
 
-/// Permutation `index` of the rows under the input's exchangeability scheme.
-std::vector<std::int64_t> permutation_for(const AnalysisInput& input, std::uint64_t seed,
+/// Permutation `index` of the rows under the scheme of `permutation`, drawn
+/// from (permutation.seed, index) alone.
+std::vector<std::int64_t> permutation_for(const AnalysisInput& input, const PermutationSettings& permutation,
                                           std::uint64_t index);
 
-struct AnalysisSettings {
-  core::PcaSettings pca;
-  double l2 = 1e-4;
-  core::SolverOptions solver;
-  int folds = 5;
-  std::uint64_t cv_seed = 0;
-  std::int64_t permutations = 0;
-  std::uint64_t permutation_seed = 1;
-  /// Permuted heads fitted together (capped by memory, see
-  /// core::suggested_batch_heads).
-  std::int64_t permutation_batch = 64;
-  /// Keep every permutation's cell values when permutations x cells <= this.
-  std::int64_t keep_null_limit = 10'000'000;
-
-  /// Encodability: permutations of each metadata task's labels whose
-  /// cross-validated macro AUROC (same folds) forms the null of the observed
-  /// one (scikit-learn's permutation_test_score); 0 skips the test.
-  std::int64_t encodability_permutations = 100;
-  /// Level of the per-task verdict (p_encoded and p_fwer).
-  double alpha = 0.05;
-
-  /// Bootstrap resamples of the rows (0: none): percentile interval per cell.
-  std::int64_t bootstrap = 0;
-  std::uint64_t bootstrap_seed = 1;
-  double bootstrap_level = 0.95;
-
-  /// Run only these index ranges of the randomised phases (one chunk of a
-  /// split run); unset: all of [0, count).
-  std::optional<IndexRange> permutation_range, encodability_range, bootstrap_range;
+/// The index ranges of the randomised phases a run covers.
+struct PhaseRanges {
+  IndexRange permutations, encodability, bootstrap;
 };
 
-/// Saving and stopping a long run. All optional.
+/// A whole run: [0, count) of each phase.
+PhaseRanges whole_run(const AnalysisSettings& settings);
+
+/// Saving and stopping a long run, and running a part of it. All optional.
 struct RunControl {
+  /// Run only these ranges (one chunk of a split run); unset: whole_run().
+  std::optional<PhaseRanges> ranges;
   /// A state to continue from (a checkpoint, or merged chunks): indices it
   /// has done are not run again. Its ranges must be this run's.
   const RunState* resume = nullptr;
@@ -114,70 +96,6 @@ struct ItemSizes {
 };
 ItemSizes item_sizes(const AnalysisInput& input, const AnalysisSettings& settings, int group_size);
 
-struct QualityResult {
-  std::string method;  ///< "cv" (held-out folds), "model-head" (given head on all rows), "none"
-  int folds = 0;
-  std::vector<double> accuracy, f1_macro, auroc_macro;  ///< per fold
-  core::MeanSd accuracy_stat, f1_stat, auroc_stat;
-  std::vector<core::FitReport> fold_fits;
-  std::vector<int> fold_of_row;  ///< global; -1 for rows without a label
-};
-
-struct TaskResult {
-  std::string name;
-  std::string kind;
-  int classes = 0;
-  std::vector<std::string> class_names;
-  std::int64_t labelled_rows = 0;
-  core::ProbeHead head;
-  core::FitReport fit;          ///< empty for a head from the file
-  bool fitted = false;
-  core::Matrix projected;       ///< C x k
-  core::Matrix cos;             ///< metadata only: C_A x C_m
-  QualityResult quality;
-
-  // Metadata tasks only:
-  std::vector<core::Matrix> fold_cos;  ///< per CV fold: cos of that fold's probe
-  core::Matrix fold_cos_mean, fold_cos_sd;
-  core::Matrix boot_lo, boot_hi;       ///< percentile interval (empty without bootstrap)
-  double score = std::numeric_limits<double>::quiet_NaN();  ///< CV mean macro AUROC
-  std::vector<double> score_null;      ///< per encodability permutation
-  double p_encoded = std::numeric_limits<double>::quiet_NaN();
-  /// "not_encoded" | "encoded_not_used" | "encoded_used" | "encoded" (no
-  /// permutation null) | "untested" (no encodability test); see README.
-  std::string verdict;
-};
-
-struct AnalysisResult {
-  core::PcaBasis pca;
-  TaskResult primary;
-  std::vector<TaskResult> metadata;
-
-  std::int64_t permutations = 0;
-  /// Cells in order: metadata task t, primary class i, metadata class j.
-  std::vector<double> p_perm, p_fwer, q_fdr;
-  std::vector<double> null_max;        ///< per permutation: max |cos| over cells
-  core::Matrix null_cells;             ///< permutations x cells, or empty when too large
-  std::int64_t permutation_fits = 0;
-  std::int64_t permutation_unconverged = 0;
-  int permutation_max_iterations = 0;
-  double permutation_max_grad = 0.0;
-
-  std::int64_t encodability_permutations = 0;
-  std::int64_t encodability_fits = 0;
-  std::int64_t bootstrap = 0;
-  core::Matrix boot_cells;             ///< bootstrap x cells (signed cos)
-
-  RunState state;                      ///< the randomised phases, as a chunk reports them
-
-  int groups = 1;                      ///< the layout the run used
-  int group_size = 1;
-  std::string layout_reason;
-
-  std::vector<std::string> warnings;
-  std::vector<std::pair<std::string, double>> timings;  ///< phase -> seconds
-};
-
 /// Called on world rank 0 while a phase ("encodability", "permutations",
 /// "bootstrap") runs: work items done (estimated over all groups) of total.
 using ProgressFn = std::function<void(const std::string& phase, std::int64_t done, std::int64_t total)>;
@@ -193,8 +111,5 @@ AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& 
 /// One group of every rank of `comm`.
 AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& settings,
                             const par::Communicator& comm, const ProgressFn& progress);
-
-/// Cells of the result in wsc.csv order (t, i, j), flattened.
-std::vector<double> flatten_cells(const std::vector<TaskResult>& metadata);
 
 }  // namespace wsc::engine

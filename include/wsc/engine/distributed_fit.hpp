@@ -6,16 +6,13 @@
 #include "wsc/core/probe_head.hpp"
 #include "wsc/core/trust_region_newton.hpp"
 #include "wsc/core/types.hpp"
+#include "wsc/engine/settings.hpp"
 
 #include <cstdint>
 #include <vector>
 
 namespace wsc::engine {
 
-struct FitSettings {
-  double l2 = 1e-4;
-  core::SolverOptions solver;
-};
 
 /// The rows [begin, begin + x.rows()) of the global labels.
 core::Labels local_labels(const core::Labels& global, std::int64_t begin, core::Index rows);
@@ -30,7 +27,7 @@ core::Labels local_labels(const core::Labels& global, std::int64_t begin, core::
 /// std::invalid_argument if a head has fewer than two classes with rows.
 std::vector<core::ProbeHead> fit_group_probes(const core::RowMatrix& x, std::int64_t begin,
                                               const std::vector<core::Labels>& global_labels,
-                                              int classes, const FitSettings& settings,
+                                              int classes, const ProbeSettings& settings,
                                               const core::SumReduce& reduce,
                                               std::vector<core::FitReport>* reports,
                                               const std::vector<core::Vector>* global_weights = nullptr);

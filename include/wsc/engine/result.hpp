@@ -1,0 +1,102 @@
+#pragma once
+// What an analysis found: the projection, the observed heads with their CV
+// quality and WSC matrices, the randomised phases' nulls, p-values,
+// intervals and verdicts. Plain data: no MPI, no files.
+#include "wsc/core/metrics.hpp"
+#include "wsc/core/pca.hpp"
+#include "wsc/core/probe_head.hpp"
+#include "wsc/core/trust_region_newton.hpp"
+#include "wsc/engine/cell_index.hpp"
+#include "wsc/engine/run_state.hpp"
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace wsc::engine {
+
+/// Per metadata task: is it in the embedding (p_encoded <= alpha), and does
+/// the primary head use it (a cell with p_fwer <= alpha)? See the README.
+enum class Verdict {
+  Untested,        ///< no encodability test
+  NotEncoded,      ///< p_encoded > alpha: the WSC cells are not interpretable
+  Encoded,         ///< encoded; use not tested (no permutation null)
+  EncodedNotUsed,  ///< encoded, no cell significant family-wise
+  EncodedUsed,     ///< encoded and a cell significant family-wise
+};
+
+/// "untested", "not_encoded", "encoded", "encoded_not_used", "encoded_used".
+const char* to_string(Verdict verdict);
+
+struct QualityResult {
+  std::string method;  ///< "cv" (held-out folds), "model-head" (given head on all rows), "none"
+  int folds = 0;
+  std::vector<double> accuracy, f1_macro, auroc_macro;  ///< per fold
+  core::MeanSd accuracy_stat, f1_stat, auroc_stat;
+  std::vector<core::FitReport> fold_fits;
+  std::vector<int> fold_of_row;  ///< global; -1 for rows without a label
+};
+
+struct TaskResult {
+  std::string name;
+  std::string kind;
+  int classes = 0;
+  std::vector<std::string> class_names;
+  std::int64_t labelled_rows = 0;
+  core::ProbeHead head;
+  core::FitReport fit;          ///< empty for a head from the file
+  bool fitted = false;
+  core::Matrix projected;       ///< C x k
+  core::Matrix cos;             ///< metadata only: C_A x C_m
+  QualityResult quality;
+
+  // Metadata tasks only:
+  std::vector<core::Matrix> fold_cos;  ///< per CV fold: cos of that fold's probe
+  core::Matrix fold_cos_mean, fold_cos_sd;
+  core::Matrix boot_lo, boot_hi;       ///< percentile interval (empty without bootstrap)
+  double score = std::numeric_limits<double>::quiet_NaN();  ///< CV mean macro AUROC
+  std::vector<double> score_null;      ///< per encodability permutation
+  double p_encoded = std::numeric_limits<double>::quiet_NaN();
+  Verdict verdict = Verdict::Untested;
+};
+
+struct AnalysisResult {
+  core::PcaBasis pca;
+  TaskResult primary;
+  std::vector<TaskResult> metadata;
+  CellIndex cells;                     ///< the cells of `metadata`, in wsc.csv order
+
+  std::int64_t permutations = 0;
+  /// Per cell (CellIndex order); NaN when no permutation ran.
+  std::vector<double> p_perm, p_fwer, q_fdr;
+  std::vector<double> null_max;        ///< per permutation: max |cos| over cells
+  core::Matrix null_cells;             ///< permutations x cells, or empty when too large
+  std::int64_t permutation_fits = 0;
+  std::int64_t permutation_unconverged = 0;
+  int permutation_max_iterations = 0;
+  double permutation_max_grad = 0.0;
+
+  std::int64_t encodability_permutations = 0;
+  std::int64_t encodability_fits = 0;
+  std::int64_t bootstrap = 0;
+  core::Matrix boot_cells;             ///< bootstrap x cells (signed cos)
+
+  RunState state;                      ///< the randomised phases, as a chunk reports them
+
+  int groups = 1;                      ///< the layout the run used
+  int group_size = 1;
+  std::string layout_reason;
+
+  std::vector<std::string> warnings;
+  std::vector<std::pair<std::string, double>> timings;  ///< phase -> seconds
+
+  /// The level of every significance call (encodability.alpha).
+  double alpha = 0.05;
+  /// Cell c is significant family-wise: p_fwer <= alpha (never without a
+  /// permutation null).
+  bool significant_fwer(std::size_t c) const { return permutations > 0 && p_fwer[c] <= alpha; }
+};
+
+}  // namespace wsc::engine

@@ -1,0 +1,77 @@
+#pragma once
+// What an analysis is asked to do: one value struct whose sections follow
+// the config's ([pca], [probe], [cv], [permutation], [encodability],
+// [bootstrap]). The app's Config holds it as is; the engine reads nothing
+// else. Plain data: no MPI, no files.
+#include "wsc/core/pca.hpp"
+#include "wsc/core/trust_region_newton.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace wsc::engine {
+
+/// Exchangeability of the permutation null.
+enum class PermutationScheme {
+  Free,    ///< any permutation of the rows
+  Within,  ///< rows move only inside their stratum
+  Blocks,  ///< whole blocks move together
+};
+
+/// "free", "within", "blocks".
+const char* to_string(PermutationScheme scheme);
+/// The scheme named `name`; std::nullopt for another spelling.
+std::optional<PermutationScheme> permutation_scheme_from(const std::string& name);
+
+/// A probe fit: ridge and solver.
+struct ProbeSettings {
+  double l2 = 1e-4;            ///< [probe] l2
+  core::SolverOptions solver;  ///< [probe] tol, max_iter
+};
+
+struct CvSettings {
+  int folds = 5;               ///< [cv] folds
+  std::uint64_t seed = 0;      ///< [cv] seed (fold shuffling)
+};
+
+struct PermutationSettings {
+  std::int64_t count = 1000;   ///< [permutation] count; 0: no permutation null
+  std::uint64_t seed = 1;      ///< [permutation] seed: permutation b is drawn from (seed, b)
+  PermutationScheme scheme = PermutationScheme::Free;  ///< [permutation] scheme
+};
+
+struct EncodabilitySettings {
+  /// [encodability] permutations: permutations of each metadata task's
+  /// labels whose cross-validated macro AUROC (same folds) forms the null of
+  /// the observed one (scikit-learn's permutation_test_score); 0: no test.
+  std::int64_t permutations = 100;
+  /// [encodability] alpha: the level of every significance call (verdicts,
+  /// cells counted significant, sweep fractions).
+  double alpha = 0.05;
+};
+
+struct BootstrapSettings {
+  std::int64_t count = 0;      ///< [bootstrap] count: resamples of the rows; 0: none
+  std::uint64_t seed = 1;      ///< [bootstrap] seed
+  double level = 0.95;         ///< [bootstrap] level of the two-sided percentile interval
+};
+
+struct AnalysisSettings {
+  core::PcaSettings pca;
+  ProbeSettings probe;
+  CvSettings cv;
+  PermutationSettings permutation;
+  EncodabilitySettings encodability;
+  BootstrapSettings bootstrap;
+  /// [parallel] batch: heads fitted together (capped by memory, see
+  /// core::suggested_batch_heads).
+  std::int64_t batch = 64;
+  /// Keep every permutation's cell values when permutations x cells <= this.
+  std::int64_t keep_null_limit = 10'000'000;
+
+  /// Encodability permutations actually run: none without folds to score on.
+  std::int64_t encodability_count() const { return cv.folds >= 2 ? encodability.permutations : 0; }
+};
+
+}  // namespace wsc::engine

@@ -1,0 +1,115 @@
+#include "wsc/engine/finalise.hpp"
+
+#include "wsc/core/metrics.hpp"
+#include "wsc/core/pvalues.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace wsc::engine {
+
+namespace {
+
+/// Permutations x cells, row-major, as a matrix.
+core::Matrix as_matrix(const std::vector<double>& flat, std::int64_t rows, std::int64_t cols) {
+  core::Matrix m(rows, cols);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t c = 0; c < cols; ++c) m(r, c) = flat[static_cast<std::size_t>(r * cols + c)];
+  }
+  return m;
+}
+
+void finalise_permutations(const RunState& g, AnalysisResult& result) {
+  const std::int64_t cells = static_cast<std::int64_t>(result.cells.size());
+  result.permutations = g.permutations.size();
+  result.permutation_fits = g.permutation_fits;
+  result.permutation_unconverged = g.permutation_unconverged;
+  result.permutation_max_iterations = static_cast<int>(g.permutation_max_iterations);
+  result.permutation_max_grad = g.permutation_max_grad;
+  result.null_max = g.null_max;
+  if (g.keep_cells) result.null_cells = as_matrix(g.null_cells, g.permutations.size(), cells);
+  if (result.permutation_unconverged > 0) {
+    result.warnings.push_back(std::to_string(result.permutation_unconverged) + " of " +
+                              std::to_string(result.permutation_fits) +
+                              " permuted-label fits stopped without converging");
+  }
+  const core::NullAccumulator null = core::NullAccumulator::from_counts(
+      g.observed_abs, g.exceed_cell, g.exceed_max, g.permutations.size());
+  result.p_perm = null.p_perm();
+  result.p_fwer = null.p_fwer();
+  result.q_fdr = core::bh_qvalues(result.p_perm);
+}
+
+void finalise_encodability(const RunState& g, AnalysisResult& result) {
+  result.encodability_permutations = g.encodability.size();
+  result.encodability_fits = g.encodability_fits;
+  for (std::size_t t = 0; t < result.metadata.size(); ++t) {
+    TaskResult& r = result.metadata[t];
+    r.score_null = g.score_null[t];
+    std::int64_t exceed = 0;
+    for (double v : r.score_null) {
+      if (v >= r.score) ++exceed;  // NaN never counts; a tie does
+    }
+    const std::int64_t e = g.encodability.size();
+    r.p_encoded = (std::isnan(r.score) || e == 0)
+                      ? std::nan("")
+                      : static_cast<double>(1 + exceed) / static_cast<double>(e + 1);
+  }
+}
+
+void finalise_bootstrap(const RunState& g, double level, AnalysisResult& result) {
+  const std::int64_t nboot = g.bootstrap.size();
+  const std::int64_t cells = static_cast<std::int64_t>(result.cells.size());
+  result.bootstrap = nboot;
+  if (nboot == 0 || cells == 0) return;
+  result.boot_cells = as_matrix(g.boot_cells, nboot, cells);
+  const double tail = 0.5 * (1.0 - level);
+  for (std::size_t t = 0; t < result.metadata.size(); ++t) {
+    TaskResult& r = result.metadata[t];
+    r.boot_lo.resize(r.cos.rows(), r.cos.cols());
+    r.boot_hi.resize(r.cos.rows(), r.cos.cols());
+    result.cells.for_each_in(t, [&](const Cell& c) {
+      std::vector<double> v(static_cast<std::size_t>(nboot));
+      for (std::int64_t b = 0; b < nboot; ++b) {
+        v[static_cast<std::size_t>(b)] = result.boot_cells(b, static_cast<core::Index>(c.index));
+      }
+      r.boot_lo(c.i, c.j) = core::percentile(v, tail);
+      r.boot_hi(c.i, c.j) = core::percentile(std::move(v), 1.0 - tail);
+    });
+  }
+}
+
+}  // namespace
+
+Verdict verdict_for(double p_encoded, double min_p_fwer, bool permuted, double alpha) {
+  if (std::isnan(p_encoded)) return Verdict::Untested;
+  if (p_encoded > alpha) return Verdict::NotEncoded;
+  if (!permuted) return Verdict::Encoded;
+  return min_p_fwer <= alpha ? Verdict::EncodedUsed : Verdict::EncodedNotUsed;
+}
+
+void finalise(const RunState& state, const AnalysisSettings& settings, AnalysisResult& result) {
+  const std::size_t cells = result.cells.size();
+  if (state.cells != static_cast<std::int64_t>(cells) || state.observed_abs.size() != cells ||
+      state.score_null.size() != result.metadata.size()) {
+    throw std::invalid_argument("finalise: the state's cells or tasks are not the result's");
+  }
+  result.alpha = settings.encodability.alpha;
+  finalise_permutations(state, result);
+  finalise_encodability(state, result);
+  finalise_bootstrap(state, settings.bootstrap.level, result);
+
+  const bool permuted = result.permutations > 0;
+  for (std::size_t t = 0; t < result.metadata.size(); ++t) {
+    double min_fwer = std::numeric_limits<double>::infinity();
+    result.cells.for_each_in(t, [&](const Cell& c) {
+      if (permuted && !std::isnan(result.p_fwer[c.index])) min_fwer = std::min(min_fwer, result.p_fwer[c.index]);
+    });
+    TaskResult& r = result.metadata[t];
+    r.verdict = verdict_for(r.p_encoded, min_fwer, permuted, settings.encodability.alpha);
+  }
+}
+
+}  // namespace wsc::engine

@@ -1,0 +1,41 @@
+#pragma once
+// The phases of run_analysis (private to the engine). Each is collective
+// over the layout's world.
+#include "rounds.hpp"
+#include "wsc/engine/analysis.hpp"
+
+namespace wsc::engine::detail {
+
+/// PCA; the primary head (from the file, or fitted with its CV folds); each
+/// metadata probe with its F fold probes as one batched fit; the WSC
+/// matrices of the observed and the fold probes. Every group computes them;
+/// world rank 0's values are shared so all groups agree to the last bit.
+AnalysisResult observe(const AnalysisInput& input, const AnalysisSettings& settings, const Layout& layout);
+
+/// What the randomised phases share.
+struct PhaseContext {
+  const AnalysisInput& input;
+  const AnalysisSettings& settings;
+  const Layout& layout;
+  const AnalysisResult& observed;  ///< observe()'s result
+  const ItemSizes& items;
+  const ProgressFn& progress;
+  Checkpointer& checkpointer;
+};
+
+/// Encodability null: permutation e of the rows (the same (seed, e) as the
+/// WSC null) permutes each task's labels; the probe is refitted on every
+/// fold's training rows (folds fixed) and scored on its held-out rows.
+void run_encodability(const PhaseContext& ctx, const IndexRange& range, RunState& local);
+
+/// Permutation null: permutation b moves the rows of the whole metadata
+/// table (one index shared by all tasks); every metadata probe is refitted
+/// and |cos| of every cell counted against the observed one.
+void run_permutations(const PhaseContext& ctx, const IndexRange& range, RunState& local);
+
+/// Bootstrap: resample b (keyed by (bootstrap seed, b)) reweights the rows;
+/// every metadata probe (and a fitted primary probe) is refitted with those
+/// weights and the cells recomputed.
+void run_bootstrap(const PhaseContext& ctx, const IndexRange& range, RunState& local);
+
+}  // namespace wsc::engine::detail

@@ -1,0 +1,202 @@
+// The randomised phases of an analysis: encodability null, permutation null,
+// bootstrap. Each runs its index range in rounds (rounds.hpp) and adds what
+// it finds to this group's share of the run state.
+#include "phases.hpp"
+#include "task_fits.hpp"
+
+#include "wsc/core/permutation.hpp"
+#include "wsc/core/pvalues.hpp"
+#include "wsc/core/wsc_matrix.hpp"
+#include "wsc/engine/distributed_fit.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace wsc::engine::detail {
+
+namespace {
+
+std::vector<std::vector<std::int64_t>> permutations_of(const PhaseContext& ctx, std::int64_t lo, std::int64_t hi) {
+  std::vector<std::vector<std::int64_t>> perms;
+  perms.reserve(static_cast<std::size_t>(hi - lo));
+  for (std::int64_t b = lo; b < hi; ++b) {
+    perms.push_back(permutation_for(ctx.input, ctx.settings.permutation, static_cast<std::uint64_t>(b)));
+  }
+  return perms;
+}
+
+/// Cross-validated macro AUROC of a batch of permuted labellings of task t
+/// (folds fixed): scores of [lo, hi) into local.score_null[t].
+void encodability_item(const PhaseContext& ctx, std::size_t t, const std::vector<std::vector<std::int64_t>>& perms,
+                       std::int64_t row0, RunState& local) {
+  const AnalysisInput& input = ctx.input;
+  const int folds = ctx.settings.cv.folds;
+  const TaskLabels& task = input.metadata[t];
+  const std::vector<int>& fold = ctx.observed.metadata[t].quality.fold_of_row;
+  std::vector<core::Labels> permuted, train;
+  for (const auto& perm : perms) {
+    permuted.push_back(core::permute(task.labels, perm));
+    for (int f = 0; f < folds; ++f) train.push_back(training_labels(permuted.back(), fold, f));
+  }
+  const par::Communicator& comm = ctx.layout.group();
+  std::vector<core::FitReport> reports;
+  const std::vector<core::ProbeHead> heads = fit_group_probes(input.x, input.row_begin, train, task.classes,
+                                                              ctx.settings.probe, comm.sum_reduce(), &reports);
+  local.encodability_fits += static_cast<std::int64_t>(heads.size());
+  for (std::size_t k = 0; k < perms.size(); ++k) {
+    std::vector<double> auroc;
+    for (int f = 0; f < folds; ++f) {
+      const TaskMetrics m = evaluate_rows(
+          input.x, input.row_begin, permuted[k], heads[k * static_cast<std::size_t>(folds) + static_cast<std::size_t>(f)],
+          [&](std::int64_t i) { return fold[static_cast<std::size_t>(i)] == f; }, comm);
+      auroc.push_back(m.auroc);
+    }
+    local.score_null[t][static_cast<std::size_t>(row0) + k] = core::mean_sd(auroc).mean;
+  }
+}
+
+/// |cos| of every cell for each permutation of [lo, hi): one batched refit
+/// of each metadata probe.
+std::vector<std::vector<double>> permuted_cells(const PhaseContext& ctx, std::int64_t lo, std::int64_t hi,
+                                                RunState& local) {
+  const AnalysisInput& input = ctx.input;
+  const AnalysisResult& obs = ctx.observed;
+  const std::vector<std::vector<std::int64_t>> perms = permutations_of(ctx, lo, hi);
+  std::vector<std::vector<core::Matrix>> cos(perms.size());
+  for (std::size_t t = 0; t < input.metadata.size(); ++t) {
+    std::vector<core::Labels> labels;
+    labels.reserve(perms.size());
+    for (const auto& perm : perms) labels.push_back(core::permute(input.metadata[t].labels, perm));
+    std::vector<core::FitReport> reports;
+    const std::vector<core::ProbeHead> heads =
+        fit_group_probes(input.x, input.row_begin, labels, input.metadata[t].classes, ctx.settings.probe,
+                         ctx.layout.group().sum_reduce(), &reports);
+    for (std::size_t k = 0; k < perms.size(); ++k) {
+      ++local.permutation_fits;
+      if (!reports[k].converged) ++local.permutation_unconverged;
+      local.permutation_max_iterations = std::max<std::int64_t>(local.permutation_max_iterations, reports[k].iterations);
+      local.permutation_max_grad = std::max(local.permutation_max_grad, reports[k].grad_max_norm);
+      cos[k].push_back(core::cosine_matrix(obs.primary.projected, core::project_head(heads[k].weight, obs.pca)));
+    }
+  }
+  std::vector<std::vector<double>> cells(perms.size(), std::vector<double>(obs.cells.size()));
+  for (std::size_t k = 0; k < perms.size(); ++k) {
+    obs.cells.for_each([&](const Cell& c) { cells[k][c.index] = std::fabs(cos[k][c.task](c.i, c.j)); });
+  }
+  return cells;
+}
+
+/// The primary head's projection for each resample: the file's head, or the
+/// primary probe refitted with the resample's weights.
+std::vector<core::Matrix> bootstrap_primary(const PhaseContext& ctx, const std::vector<core::Vector>& weights) {
+  const AnalysisInput& input = ctx.input;
+  std::vector<core::Matrix> primary(weights.size(), ctx.observed.primary.projected);
+  if (input.primary_from_file) return primary;
+  const std::vector<core::Labels> labels(weights.size(), input.primary_labels->labels);
+  const std::vector<core::ProbeHead> heads =
+      fit_group_probes(input.x, input.row_begin, labels, input.primary_labels->classes, ctx.settings.probe,
+                       ctx.layout.group().sum_reduce(), nullptr, &weights);
+  for (std::size_t k = 0; k < weights.size(); ++k) primary[k] = core::project_head(heads[k].weight, ctx.observed.pca);
+  return primary;
+}
+
+/// Bootstrap multiplicities of resample b, keyed by (seed, b) alone: N rows
+/// drawn with replacement, or, with CV groups (patients), as many groups
+/// drawn with replacement, each bringing all its rows.
+core::Vector bootstrap_weights(std::uint64_t seed, std::uint64_t b, std::int64_t rows,
+                               const std::vector<std::int64_t>& groups) {
+  // A stream of its own, apart from the permutations' (seed, b) streams.
+  const std::uint64_t key = seed ^ 0x9e3779b97f4a7c15ULL;
+  core::Vector w = core::Vector::Zero(static_cast<core::Index>(rows));
+  if (groups.empty()) {
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const auto pick =
+          core::keyed_uniform(key, b, static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(rows));
+      w(static_cast<core::Index>(pick)) += 1.0;
+    }
+    return w;
+  }
+  std::vector<std::int64_t> ids(groups);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  std::vector<double> draws(ids.size(), 0.0);
+  for (std::size_t g = 0; g < ids.size(); ++g) draws[core::keyed_uniform(key, b, g, ids.size())] += 1.0;
+  for (std::int64_t i = 0; i < rows; ++i) {
+    const auto at = std::lower_bound(ids.begin(), ids.end(), groups[static_cast<std::size_t>(i)]);
+    w(static_cast<core::Index>(i)) = draws[static_cast<std::size_t>(at - ids.begin())];
+  }
+  return w;
+}
+
+}  // namespace
+
+void run_encodability(const PhaseContext& ctx, const IndexRange& range, RunState& local) {
+  if (range.size() == 0 || ctx.input.metadata.empty()) return;
+  PhaseProgress tracker(ctx.progress, ctx.layout.world(), "encodability", range.size());
+  run_rounds(ctx.layout, range, local.encodability_done, ctx.items.encodability, tracker, ctx.checkpointer,
+             [&](std::int64_t lo, std::int64_t hi) {
+               const auto perms = permutations_of(ctx, lo, hi);
+               for (std::size_t t = 0; t < ctx.input.metadata.size(); ++t) {
+                 encodability_item(ctx, t, perms, lo - range.begin, local);
+               }
+             });
+}
+
+void run_permutations(const PhaseContext& ctx, const IndexRange& range, RunState& local) {
+  if (range.size() == 0) return;
+  const auto cells = static_cast<std::ptrdiff_t>(local.cells);
+  PhaseProgress tracker(ctx.progress, ctx.layout.world(), "permutations", range.size());
+  run_rounds(ctx.layout, range, local.permutations_done, ctx.items.permutations, tracker, ctx.checkpointer,
+             [&](std::int64_t lo, std::int64_t hi) {
+               const std::vector<std::vector<double>> permuted = permuted_cells(ctx, lo, hi, local);
+               core::NullAccumulator counts(local.observed_abs);
+               for (std::size_t k = 0; k < permuted.size(); ++k) {
+                 counts.add(permuted[k]);
+                 double mx = 0.0;
+                 for (double v : permuted[k]) {
+                   if (!std::isnan(v)) mx = std::max(mx, v);
+                 }
+                 const std::int64_t row = lo - range.begin + static_cast<std::int64_t>(k);
+                 local.null_max[static_cast<std::size_t>(row)] = mx;
+                 if (local.keep_cells) {
+                   std::copy(permuted[k].begin(), permuted[k].end(), local.null_cells.begin() + row * cells);
+                 }
+               }
+               for (std::size_t c = 0; c < local.exceed_cell.size(); ++c) {
+                 local.exceed_cell[c] += counts.exceed_cell()[c];
+                 local.exceed_max[c] += counts.exceed_max()[c];
+               }
+             });
+}
+
+void run_bootstrap(const PhaseContext& ctx, const IndexRange& range, RunState& local) {
+  if (range.size() == 0 || local.cells == 0) return;
+  const AnalysisInput& input = ctx.input;
+  const CellIndex& cells = ctx.observed.cells;
+  PhaseProgress tracker(ctx.progress, ctx.layout.world(), "bootstrap", range.size());
+  run_rounds(ctx.layout, range, local.bootstrap_done, ctx.items.bootstrap, tracker, ctx.checkpointer,
+             [&](std::int64_t lo, std::int64_t hi) {
+               std::vector<core::Vector> weights;
+               for (std::int64_t b = lo; b < hi; ++b) {
+                 weights.push_back(bootstrap_weights(ctx.settings.bootstrap.seed, static_cast<std::uint64_t>(b),
+                                                     input.rows, input.cv_groups));
+               }
+               const std::vector<core::Matrix> primary = bootstrap_primary(ctx, weights);
+               for (std::size_t t = 0; t < input.metadata.size(); ++t) {
+                 const std::vector<core::Labels> labels(weights.size(), input.metadata[t].labels);
+                 const std::vector<core::ProbeHead> heads =
+                     fit_group_probes(input.x, input.row_begin, labels, input.metadata[t].classes,
+                                      ctx.settings.probe, ctx.layout.group().sum_reduce(), nullptr, &weights);
+                 for (std::size_t k = 0; k < weights.size(); ++k) {
+                   const core::Matrix cos =
+                       core::cosine_matrix(primary[k], core::project_head(heads[k].weight, ctx.observed.pca));
+                   const auto row = static_cast<std::size_t>(lo - range.begin) + k;
+                   cells.for_each_in(t, [&](const Cell& c) {
+                     local.boot_cells[row * cells.size() + c.index] = cos(c.i, c.j);
+                   });
+                 }
+               }
+             });
+}
+
+}  // namespace wsc::engine::detail
