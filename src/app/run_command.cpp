@@ -61,18 +61,143 @@ std::unique_ptr<engine::RunState> read_state(const std::string& path) {
   return std::make_unique<engine::RunState>(read_checkpoint(path));
 }
 
-}  // namespace
+/// Where a run's state lives and what it holds already: the merged chunks
+/// (merge), the chunk's own file (chunk) or the checkpoint (whole run), with
+/// the control that saves it. Collective; refuses a state of another config
+/// or input, or of other index ranges.
+struct StatePlan {
+  engine::RunControl control;
+  std::unique_ptr<engine::RunState> saved;
+  std::string path;
+};
 
-CompletedRun run_configured(const Config& config, const par::Communicator& comm, bool show_progress) {
-  RunRequest request;
-  request.show_progress = show_progress;
-  return run_configured(config, comm, request);
+StatePlan plan_state(const Config& config, const RunRequest& request, const LoadedModel& model,
+                     const engine::AnalysisSettings& settings, const engine::Layout& layout,
+                     const par::Communicator& comm) {
+  StatePlan plan;
+  engine::RunControl& control = plan.control;
+  control.fingerprint = run_fingerprint(config, model.input, layout);
+  control.description = model.model_name + " (" + config.config_path + ")";
+  control.checkpoint_seconds = config.checkpoint.interval;
+  control.stop_requested = stop_requested;
+  const auto refuse_foreign = [&](const engine::RunState& s, const std::string& path) {
+    if (s.fingerprint == control.fingerprint) return;
+    if (request.mode == RunMode::merge) {
+      throw std::invalid_argument(path + " was made by another config or input (" + s.description +
+                                  "); merge with the config the chunks ran");
+    }
+    throw std::invalid_argument(path + " was saved by another config or input (" + s.description +
+                                "); remove it to start afresh");
+  };
+  if (request.mode == RunMode::merge) {
+    plan.path = (fs::path(config.output.dir) / "chunks").string();
+    comm.agree_on([&] {
+      std::vector<engine::RunState> chunks;
+      for (const std::string& path : chunk_files(config)) {
+        chunks.push_back(read_checkpoint(path));
+        refuse_foreign(chunks.back(), path);
+      }
+      try {
+        plan.saved = std::make_unique<engine::RunState>(merge_chunk_states(chunks, settings.keep_null_limit));
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument("cannot merge " + plan.path + ": " + e.what());
+      }
+      if (plan.saved->permutations.size() != settings.permutation.count) {
+        throw std::invalid_argument("the chunks hold " + std::to_string(plan.saved->permutations.size()) +
+                                    " permutations, the config asks for " + std::to_string(settings.permutation.count));
+      }
+    });
+    return plan;
+  }
+  plan.path = request.mode == RunMode::chunk ? chunk_path(config, request.chunk) : checkpoint_path(config);
+  if (request.mode == RunMode::chunk) {
+    const engine::ItemSizes items = engine::item_sizes(model.input, settings, model.layout.group_size);
+    control.ranges = engine::PhaseRanges{
+        chunk_range(settings.permutation.count, request.chunk, items.permutations),
+        chunk_range(settings.encodability_count(), request.chunk, items.encodability),
+        chunk_range(settings.bootstrap.count, request.chunk, items.bootstrap)};
+  }
+  comm.agree_on([&] {
+    plan.saved = read_state(plan.path);
+    if (!plan.saved) return;
+    refuse_foreign(*plan.saved, plan.path);
+    // Same run, other index ranges: e.g. a chunk's file put at the checkpoint path.
+    const engine::PhaseRanges ranges = control.ranges.value_or(engine::whole_run(settings));
+    const engine::RunState& saved = *plan.saved;
+    if (!(saved.permutations == ranges.permutations && saved.encodability == ranges.encodability &&
+          saved.bootstrap == ranges.bootstrap)) {
+      throw std::invalid_argument(plan.path + " holds permutations [" + std::to_string(saved.permutations.begin) +
+                                  ", " + std::to_string(saved.permutations.end) + "), this run does [" +
+                                  std::to_string(ranges.permutations.begin) + ", " +
+                                  std::to_string(ranges.permutations.end) +
+                                  ") (another chunk or split?); remove it to start afresh");
+    }
+  });
+  control.save = [path = plan.path](const engine::RunState& state) {
+    fs::create_directories(fs::path(path).parent_path());
+    write_checkpoint(path, state);
+  };
+  return plan;
 }
+
+/// Progress lines on the root's stderr: one reporter per phase, each ending
+/// its line when the next begins.
+class PhaseReporter {
+ public:
+  engine::ProgressFn callback(bool show) {
+    if (!show) return {};
+    return [this](const std::string& name, std::int64_t done, std::int64_t total) {
+      if (name != phase_) {
+        finish();
+        reporter_ = std::make_unique<ProgressReporter>(std::cerr, name);
+        phase_ = name;
+      }
+      reporter_->update(done, total);
+    };
+  }
+  void finish() {
+    if (reporter_) reporter_->finish();
+  }
+
+ private:
+  std::unique_ptr<ProgressReporter> reporter_;
+  std::string phase_;
+};
+
+/// The analysis itself; an error raised identically on every rank from
+/// global data (e.g. too many folds) is agreed on and rethrown.
+engine::AnalysisResult analyse(const LoadedModel& model, const engine::AnalysisSettings& settings,
+                               const engine::Layout& layout, const engine::RunControl& control, bool show_progress,
+                               const par::Communicator& comm) {
+  PhaseReporter reporter;
+  bool ok = true;
+  std::string message;
+  engine::AnalysisResult result;
+  try {
+    result = engine::run_analysis(model.input, settings, layout, reporter.callback(show_progress && comm.is_root()),
+                                  control);
+  } catch (const std::invalid_argument& e) {
+    ok = false;
+    message = e.what();
+  } catch (const engine::Interrupted&) {
+    reporter.finish();
+    throw;
+  }
+  comm.agree(ok, message);
+  reporter.finish();
+  if (comm.is_root()) {
+    // Unconverged fits and dropped bins are said loudly, even with --quiet.
+    for (const std::string& w : result.warnings) std::cerr << "wsc: warning: " << w << "\n";
+  }
+  return result;
+}
+
+}  // namespace
 
 CompletedRun run_configured(const Config& config, const par::Communicator& comm, const RunRequest& request) {
   const auto start = std::chrono::steady_clock::now();
   CompletedRun run;
-  LoadedModel model = load_model(config, comm);
+  const LoadedModel model = load_model(config, comm);
   run.info.model_name = model.model_name;
   run.info.ranks = comm.size();
   run.info.rows = model.input.rows;
@@ -82,139 +207,42 @@ CompletedRun run_configured(const Config& config, const par::Communicator& comm,
 
   const engine::Layout layout(comm, model.layout);
   const engine::AnalysisSettings settings = analysis_settings(config);
-  const std::uint64_t fingerprint = run_fingerprint(config, model.input, layout);
-
-  // Where the state lives, and what it holds already.
-  std::unique_ptr<engine::RunState> saved;
-  engine::RunControl control;
-  control.fingerprint = fingerprint;
-  control.description = model.model_name + " (" + config.config_path + ")";
-  control.checkpoint_seconds = config.checkpoint.interval;
-  control.stop_requested = stop_requested;
-  const auto refuse_foreign = [&](const engine::RunState& s, const std::string& path) {
-    if (s.fingerprint == fingerprint) return;
-    if (request.mode == RunMode::merge) {
-      throw std::invalid_argument(path + " was made by another config or input (" + s.description +
-                                  "); merge with the config the chunks ran");
-    }
-    throw std::invalid_argument(path + " was saved by another config or input (" + s.description +
-                                "); remove it to start afresh");
-  };
-  if (request.mode == RunMode::merge) {
-    comm.agree_on([&] {
-      std::vector<engine::RunState> chunks;
-      for (const std::string& path : chunk_files(config)) {
-        chunks.push_back(read_checkpoint(path));
-        refuse_foreign(chunks.back(), path);
-      }
-      try {
-        saved = std::make_unique<engine::RunState>(merge_chunk_states(chunks, settings.keep_null_limit));
-      } catch (const std::invalid_argument& e) {
-        throw std::invalid_argument("cannot merge " + (fs::path(config.output.dir) / "chunks").string() + ": " +
-                                    e.what());
-      }
-      if (saved->permutations.size() != settings.permutation.count) {
-        throw std::invalid_argument("the chunks hold " + std::to_string(saved->permutations.size()) +
-                                    " permutations, the config asks for " + std::to_string(settings.permutation.count));
-      }
-    });
-    run.state_path = (fs::path(config.output.dir) / "chunks").string();
-  } else {
-    run.state_path = request.mode == RunMode::chunk ? chunk_path(config, request.chunk) : checkpoint_path(config);
-    if (request.mode == RunMode::chunk) {
-      const engine::ItemSizes items = engine::item_sizes(model.input, settings, model.layout.group_size);
-      control.ranges = engine::PhaseRanges{
-          chunk_range(settings.permutation.count, request.chunk, items.permutations),
-          chunk_range(settings.encodability_count(), request.chunk, items.encodability),
-          chunk_range(settings.bootstrap.count, request.chunk, items.bootstrap)};
-    }
-    comm.agree_on([&] {
-      saved = read_state(run.state_path);
-      if (!saved) return;
-      refuse_foreign(*saved, run.state_path);
-      // Same run, other index ranges: e.g. a chunk's file put at the checkpoint path.
-      const engine::PhaseRanges ranges = control.ranges.value_or(engine::whole_run(settings));
-      const engine::IndexRange& p = ranges.permutations;
-      if (!(saved->permutations == p && saved->encodability == ranges.encodability &&
-            saved->bootstrap == ranges.bootstrap)) {
-        throw std::invalid_argument(run.state_path + " holds permutations [" +
-                                    std::to_string(saved->permutations.begin) + ", " +
-                                    std::to_string(saved->permutations.end) + "), this run does [" +
-                                    std::to_string(p.begin) + ", " + std::to_string(p.end) +
-                                    ") (another chunk or split?); remove it to start afresh");
-      }
-    });
-    const std::string path = run.state_path;
-    control.save = [path](const engine::RunState& state) {
-      fs::create_directories(fs::path(path).parent_path());
-      write_checkpoint(path, state);
-    };
-  }
-  if (saved) {
+  StatePlan state = plan_state(config, request, model, settings, layout, comm);
+  run.state_path = state.path;
+  if (state.saved) {
     run.resumed = true;
-    control.resume = saved.get();
-    if (request.mode == RunMode::chunk && saved->permutations_done == saved->permutations.size() &&
-        saved->encodability_done == saved->encodability.size() &&
-        saved->bootstrap_done == saved->bootstrap.size()) {
+    state.control.resume = state.saved.get();
+    const engine::RunState& saved = *state.saved;
+    if (request.mode == RunMode::chunk && saved.permutations_done == saved.permutations.size() &&
+        saved.encodability_done == saved.encodability.size() && saved.bootstrap_done == saved.bootstrap.size()) {
       run.skipped = true;
       return run;
     }
   }
-
-  // One reporter per phase, each ending its line when the next begins.
-  std::unique_ptr<ProgressReporter> reporter;
-  std::string phase;
-  engine::ProgressFn progress;
-  if (request.show_progress && comm.is_root()) {
-    progress = [&](const std::string& name, std::int64_t done, std::int64_t total) {
-      if (name != phase) {
-        if (reporter) reporter->finish();
-        reporter = std::make_unique<ProgressReporter>(std::cerr, name);
-        phase = name;
-      }
-      reporter->update(done, total);
-    };
-  }
-  bool ok = true;
-  std::string message;
-  try {
-    run.result = engine::run_analysis(model.input, settings, layout, progress, control);
-  } catch (const std::invalid_argument& e) {
-    // Raised identically on every rank from global data (e.g. too many folds).
-    ok = false;
-    message = e.what();
-  } catch (const engine::Interrupted&) {
-    if (reporter) reporter->finish();
-    throw;
-  }
-  comm.agree(ok, message);
-  if (reporter) reporter->finish();
-  if (comm.is_root()) {
-    // Unconverged fits and dropped bins are said loudly, even with --quiet.
-    for (const std::string& w : run.result.warnings) std::cerr << "wsc: warning: " << w << "\n";
-  }
-
-  run.info.wall_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  run.result = analyse(model, settings, layout, state.control, request.show_progress, comm);
+  run.info.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   run.info.peak_rss_per_rank = comm.gather(static_cast<double>(peak_rss_bytes()));
-  if (request.mode == RunMode::chunk) {
-    // The chunk's result is its complete state.
-    comm.agree_on([&] {
-      if (comm.is_root()) control.save(run.result.state);
-    });
-    return run;
-  }
+
   comm.agree_on([&] {
-    if (comm.is_root()) {
-      write_outputs(config, run.info, run.result);
-      // Finished: the checkpoint has done its job.
-      if (request.mode == RunMode::whole) {
-        std::error_code ec;
-        fs::remove(run.state_path, ec);
-      }
+    if (!comm.is_root()) return;
+    if (request.mode == RunMode::chunk) {
+      state.control.save(run.result.state);  // the chunk's result is its complete state
+      return;
+    }
+    write_outputs(config, run.info, run.result);
+    // Finished: the checkpoint has done its job.
+    if (request.mode == RunMode::whole) {
+      std::error_code ec;
+      fs::remove(run.state_path, ec);
     }
   });
   return run;
+}
+
+CompletedRun run_configured(const Config& config, const par::Communicator& comm, bool show_progress) {
+  RunRequest request;
+  request.show_progress = show_progress;
+  return run_configured(config, comm, request);
 }
 
 int run_command(const RunOptions& options, const par::Communicator& comm) {
