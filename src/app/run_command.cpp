@@ -81,7 +81,7 @@ CompletedRun run_configured(const Config& config, const par::Communicator& comm,
   run.info.embeddings_read_mode = model.read_mode;
 
   const engine::Layout layout(comm, model.layout);
-  const engine::AnalysisSettings settings = analysis_settings(config);
+  const engine::AnalysisSettings& settings = config.analysis;
   const std::uint64_t fingerprint = run_fingerprint(config, model.input, layout);
 
   // Where the state lives, and what it holds already.
