@@ -12,6 +12,9 @@
 #include <functional>
 #include <initializer_list>
 #include <limits>
+#include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -763,6 +766,169 @@ TEST(AppConfig, ToJsonHasAllFieldsWithResolvedPaths) {
   EXPECT_EQ(j.at("permutation").at("strata"), "");
   EXPECT_EQ(j.at("permutation").at("blocks"), "");
   EXPECT_EQ(j.at("output").at("dir"), "/data/exp/results");
+}
+
+// ---------------------------------------------------------------------------
+// The key table
+// ---------------------------------------------------------------------------
+
+/// The JSON echo of key `dotted` ("pca.variance"; "metadata.bins": the first entry's).
+nlohmann::json echoed(const Config& c, const std::string& dotted) {
+  const nlohmann::json j = wsc::app::to_json(c);
+  const auto dot = dotted.find('.');
+  const std::string section = dotted.substr(0, dot);
+  const std::string key = dotted.substr(dot + 1);
+  if (section == "metadata") return j.at("metadata").at(0).at(key);
+  return j.at(section).at(key);
+}
+
+TEST(AppConfig, EveryKeyOfTheTableRoundTripsThroughToToml) {
+  // Per key, overrides that move it off its default (with what it needs).
+  const std::map<std::string, std::vector<std::string>> off_default = {
+      {"input.embeddings", {"input.embeddings=other.h5"}},
+      {"input.labels", {"input.labels=meta.h5"}},
+      {"primary.task", {"primary.task=organ"}},
+      {"primary.source", {"primary.source=probe"}},
+      {"metadata.name", {"metadata.0.name=site"}},
+      {"metadata.bins", {"metadata.0.bins=3"}},
+      {"metadata.binning", {"metadata.0.bins=3", "metadata.0.binning=quantile"}},
+      {"metadata.classes", {"metadata.0.classes=3"}},
+      {"pca.variance", {"pca.variance=0.5"}},
+      {"pca.min_components", {"pca.min_components=7"}},
+      {"pca.components", {"pca.components=0"}},
+      {"probe.l2", {"probe.l2=0.01"}},
+      {"probe.tol", {"probe.tol=1e-6"}},
+      {"probe.max_iter", {"probe.max_iter=10"}},
+      {"cv.folds", {"cv.folds=3"}},
+      {"cv.groups", {"cv.groups=patient"}},
+      {"cv.seed", {"cv.seed=9"}},
+      {"permutation.count", {"permutation.count=10"}},
+      {"permutation.seed", {"permutation.seed=2"}},
+      {"permutation.scheme", {"permutation.scheme=blocks", "permutation.blocks=patient"}},
+      {"permutation.strata", {"permutation.scheme=within", "permutation.strata=site"}},
+      {"permutation.blocks", {"permutation.scheme=blocks", "permutation.blocks=patient"}},
+      {"encodability.permutations", {"encodability.permutations=0"}},
+      {"encodability.alpha", {"encodability.alpha=0.1"}},
+      {"bootstrap.count", {"bootstrap.count=10"}},
+      {"bootstrap.seed", {"bootstrap.count=10", "bootstrap.seed=3"}},
+      {"bootstrap.level", {"bootstrap.count=10", "bootstrap.level=0.9"}},
+      {"parallel.groups", {"parallel.groups=2"}},
+      {"parallel.batch", {"parallel.batch=16"}},
+      {"checkpoint.interval", {"checkpoint.interval=60"}},
+      {"checkpoint.path", {"checkpoint.path=/tmp/run.wsc"}},
+      {"output.dir", {"output.dir=out"}},
+  };
+  const std::vector<std::string> keys = wsc::app::config_keys();
+  EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), keys.size()) << "a key is declared twice";
+  std::set<std::string> covered;
+  for (const auto& entry : off_default) covered.insert(entry.first);
+  EXPECT_EQ(covered, std::set<std::string>(keys.begin(), keys.end())) << "every key needs a round-trip case";
+
+  const Config base = parse(kMinimal);
+  for (const std::string& key : keys) {
+    SCOPED_TRACE(key);
+    const auto it = off_default.find(key);
+    if (it == off_default.end()) continue;
+    const Config changed = parse(kMinimal, it->second);
+    EXPECT_NE(echoed(changed, key), echoed(base, key)) << "the case leaves the key at its default";
+    const std::string text = wsc::app::to_toml(changed);
+    Config back;
+    ASSERT_NO_THROW(back = parse(text)) << text;
+    EXPECT_EQ(wsc::app::to_json(back), wsc::app::to_json(changed)) << text;
+    EXPECT_EQ(wsc::app::to_toml(back), text);
+  }
+}
+
+TEST(AppConfig, EveryKeyOfTheTableIsEchoedToJson) {
+  const nlohmann::json j = wsc::app::to_json(parse(kMinimal));
+  std::size_t echoed_keys = 0;
+  for (const auto& section : j.items()) {
+    if (section.key() == "config_path") continue;
+    const nlohmann::json& keys = section.key() == "metadata" ? section.value().at(0) : section.value();
+    echoed_keys += keys.size();
+  }
+  EXPECT_EQ(echoed_keys, wsc::app::config_keys().size());
+  for (const std::string& key : wsc::app::config_keys()) {
+    SCOPED_TRACE(key);
+    EXPECT_NO_THROW((void)echoed(parse(kMinimal), key));
+  }
+}
+
+TEST(AppConfig, UnknownKeyListsComeFromTheTable) {
+  // Sections and their keys, in the table's order.
+  std::vector<std::string> sections;
+  std::map<std::string, std::vector<std::string>> known;
+  for (const std::string& dotted : wsc::app::config_keys()) {
+    const auto dot = dotted.find('.');
+    const std::string section = dotted.substr(0, dot);
+    if (sections.empty() || sections.back() != section) sections.push_back(section);
+    known[section].push_back(dotted.substr(dot + 1));
+  }
+  const auto listed = [](const std::vector<std::string>& names) {
+    std::string out;
+    for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+  };
+  EXPECT_EQ(parse_error(std::string(kMinimal) + "[plotting]\n"),
+            "config.toml: unknown table 'plotting' (known: " + listed(sections) + ")");
+  for (const std::string& section : sections) {
+    SCOPED_TRACE(section);
+    const std::string where = section == "metadata" ? "metadata.0" : section;
+    EXPECT_EQ(parse_error(kMinimal, {where + ".bogus=1"}),
+              "config.toml: unknown key '" + where + ".bogus' (known: " + listed(known[section]) + ")");
+  }
+}
+
+TEST(AppConfig, ChoiceSpellings) {
+  using wsc::app::bin_method_from;
+  using wsc::app::primary_source_from;
+  EXPECT_STREQ(wsc::app::to_string(Source::File), "file");
+  EXPECT_STREQ(wsc::app::to_string(Source::Probe), "probe");
+  EXPECT_EQ(primary_source_from("file"), Source::File);
+  EXPECT_EQ(primary_source_from("probe"), Source::Probe);
+  EXPECT_EQ(primary_source_from("File"), std::nullopt);
+  EXPECT_STREQ(wsc::app::to_string(Bin::EqualWidth), "equal");
+  EXPECT_STREQ(wsc::app::to_string(Bin::Quantile), "quantile");
+  EXPECT_EQ(bin_method_from("equal"), Bin::EqualWidth);
+  EXPECT_EQ(bin_method_from("quantile"), Bin::Quantile);
+  EXPECT_EQ(bin_method_from("equal-width"), std::nullopt);
+  EXPECT_STREQ(wsc::engine::to_string(Scheme::Free), "free");
+  EXPECT_STREQ(wsc::engine::to_string(Scheme::Within), "within");
+  EXPECT_STREQ(wsc::engine::to_string(Scheme::Blocks), "blocks");
+  EXPECT_EQ(wsc::engine::permutation_scheme_from("blocks"), Scheme::Blocks);
+  EXPECT_EQ(wsc::engine::permutation_scheme_from(""), std::nullopt);
+
+  // Each spelling reads into its value and is echoed as written.
+  const Config probe = parse(kMinimal, {"primary.source=probe", "metadata.0.bins=3", "metadata.0.binning=quantile",
+                                        "permutation.scheme=within", "permutation.strata=site"});
+  EXPECT_EQ(probe.primary.source, Source::Probe);
+  EXPECT_EQ(probe.metadata[0].binning, Bin::Quantile);
+  EXPECT_EQ(probe.analysis.permutation.scheme, Scheme::Within);
+  EXPECT_EQ(echoed(probe, "primary.source"), "probe");
+  EXPECT_EQ(echoed(probe, "metadata.binning"), "quantile");
+  EXPECT_EQ(echoed(probe, "permutation.scheme"), "within");
+  const std::string text = wsc::app::to_toml(probe);
+  for (const char* line : {"source = \"probe\"\n", "binning = \"quantile\"\n", "scheme = \"within\"\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << " not in:\n" << text;
+  }
+
+  // Other spellings are refused with the list of choices.
+  EXPECT_EQ(parse_error(kMinimal, {"permutation.scheme=Free"}),
+            "config.toml: 'permutation.scheme' must be \"free\", \"within\" or \"blocks\", got 'Free'");
+  EXPECT_EQ(parse_error(kMinimal, {"primary.source="}),
+            "config.toml: 'primary.source' must be \"file\" or \"probe\", got ''");
+  EXPECT_EQ(parse_error(kMinimal, {"metadata.0.bins=3", "metadata.0.binning=log"}),
+            "config.toml: metadata 'scanner': binning must be \"equal\" or \"quantile\", got 'log'");
+}
+
+TEST(AppConfig, TheEngineSettingsAreTheConfigs) {
+  // The config holds the engine's settings as they are: defaults included.
+  const Config c = parse(kMinimal, {"parallel.batch=16", "probe.max_iter=50"});
+  const wsc::engine::AnalysisSettings defaults;
+  EXPECT_EQ(c.analysis.batch, 16);
+  EXPECT_EQ(c.analysis.probe.solver.max_iter, 50);
+  EXPECT_EQ(c.analysis.probe.solver.float_hessian, defaults.probe.solver.float_hessian);
+  EXPECT_EQ(c.analysis.keep_null_limit, defaults.keep_null_limit);
 }
 
 }  // namespace
