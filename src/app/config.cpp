@@ -1,5 +1,9 @@
 // The analysis configuration: TOML (toml11) -> strict extraction -> Config,
 // with "key=value" overrides applied to the parsed tree before extraction.
+// Each key is declared once, in the key table (sections(), metadata_keys()):
+// its name, where it lives in Config, its check and how it is echoed. The
+// table drives reading, the unknown-key check, validate(), to_json and to_toml;
+// checks across keys are written out in validate().
 #include "wsc/app/config.hpp"
 
 #if defined(__GNUC__)
@@ -23,13 +27,17 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <initializer_list>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <system_error>
+#include <type_traits>
+#include <utility>
 
 namespace wsc::app {
 namespace {
@@ -290,7 +298,7 @@ void apply_override(toml::value& root, const std::string& spec, const std::strin
 }
 
 // ---------------------------------------------------------------------------
-// Strict extraction
+// Strict extraction of one value
 // ---------------------------------------------------------------------------
 
 class Reader {
@@ -325,38 +333,29 @@ class Reader {
     return &it->second.as_table();
   }
 
-  std::optional<std::string> get_string(const toml::table& table, const std::string& prefix, const std::string& key,
-                                        bool allow_empty) const {
-    const auto it = table.find(key);
-    if (it == table.end()) return std::nullopt;
-    const std::string name = join_key(prefix, key);
+  /// The string `v` of key `name` (dotted).
+  std::string get_string(const toml::value& v, const std::string& name, bool allow_empty) const {
     std::string result;
-    if (it->second.is_string()) {
-      result = it->second.as_string().str;
+    if (v.is_string()) {
+      result = v.as_string().str;
     } else if (const auto r = raw_.find(name); r != raw_.end()) {
       result = r->second;  // an override whose text happened to parse as another TOML type
     } else {
-      fail("'" + name + "' must be a string, got " + type_name(it->second));
+      fail("'" + name + "' must be a string, got " + type_name(v));
     }
     if (!allow_empty && result.empty()) fail("'" + name + "' must not be empty");
     return result;
   }
 
-  std::optional<double> get_double(const toml::table& table, const std::string& prefix, const std::string& key) const {
-    const auto it = table.find(key);
-    if (it == table.end()) return std::nullopt;
-    if (it->second.is_floating()) return it->second.as_floating();
-    if (it->second.is_integer()) return static_cast<double>(it->second.as_integer());
-    fail("'" + join_key(prefix, key) + "' must be a number, got " + type_name(it->second));
+  double get_double(const toml::value& v, const std::string& name) const {
+    if (v.is_floating()) return v.as_floating();
+    if (v.is_integer()) return static_cast<double>(v.as_integer());
+    fail("'" + name + "' must be a number, got " + type_name(v));
   }
 
-  std::optional<std::int64_t> get_integer(const toml::table& table, const std::string& prefix, const std::string& key,
-                                          std::int64_t lo, std::int64_t hi) const {
-    const auto it = table.find(key);
-    if (it == table.end()) return std::nullopt;
-    const std::string name = join_key(prefix, key);
-    if (!it->second.is_integer()) fail("'" + name + "' must be an integer, got " + type_name(it->second));
-    const std::int64_t value = it->second.as_integer();
+  std::int64_t get_integer(const toml::value& v, const std::string& name, std::int64_t lo, std::int64_t hi) const {
+    if (!v.is_integer()) fail("'" + name + "' must be an integer, got " + type_name(v));
+    const std::int64_t value = v.as_integer();
     if (value < lo || value > hi) {
       fail("'" + name + "' must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
            std::to_string(value));
@@ -364,163 +363,407 @@ class Reader {
     return value;
   }
 
-  std::optional<int> get_int(const toml::table& table, const std::string& prefix, const std::string& key) const {
-    const auto value = get_integer(table, prefix, key, kIntMin, kIntMax);
-    if (!value) return std::nullopt;
-    return static_cast<int>(*value);
-  }
-
-  std::optional<std::uint64_t> get_seed(const toml::table& table, const std::string& prefix,
-                                        const std::string& key) const {
-    const auto value = get_integer(table, prefix, key, 0, kInt64Max);
-    if (!value) return std::nullopt;
-    return static_cast<std::uint64_t>(*value);
-  }
-
-  Config read(const toml::value& document) const {
-    if (!document.is_table()) fail("the document is not a table");
-    const toml::table& root = document.as_table();
-    check_keys(root, "", {"input", "primary", "metadata", "pca", "probe", "cv", "permutation", "encodability",
-                          "bootstrap", "parallel", "checkpoint", "output"});
-
-    Config config;
-    // [input]
-    const toml::table* input = section(root, "", "input");
-    if (input) {
-      check_keys(*input, "input", {"embeddings", "labels"});
-      if (auto v = get_string(*input, "input", "embeddings", false)) config.input.embeddings = *v;
-      if (auto v = get_string(*input, "input", "labels", false)) config.input.labels = *v;
-    }
-    if (!input || input->count("embeddings") == 0) fail("missing required key 'input.embeddings'");
-
-    // [primary]
-    const toml::table* primary = section(root, "", "primary");
-    if (primary) {
-      check_keys(*primary, "primary", {"task", "source"});
-      if (auto v = get_string(*primary, "primary", "task", false)) config.primary.task = *v;
-      if (auto v = get_string(*primary, "primary", "source", true)) config.primary.source = *v;
-    }
-    if (!primary || primary->count("task") == 0) fail("missing required key 'primary.task'");
-
-    // [[metadata]]
-    const auto meta = root.find("metadata");
-    if (meta == root.end()) fail("at least one [[metadata]] entry (with a name) is required");
-    if (!meta->second.is_array()) {
-      fail("'metadata' must be an array of tables ([[metadata]]), got " + type_name(meta->second));
-    }
-    const auto& entries = meta->second.as_array();
-    if (entries.empty()) fail("at least one [[metadata]] entry (with a name) is required");
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      const std::string prefix = "metadata." + std::to_string(i);
-      if (!entries[i].is_table()) {
-        fail("'metadata' must be an array of tables ([[metadata]]); '" + prefix + "' is a " +
-             type_name(entries[i]));
-      }
-      const toml::table& entry = entries[i].as_table();
-      check_keys(entry, prefix, {"name", "bins", "binning", "classes"});
-      MetadataSpec spec;
-      if (auto v = get_string(entry, prefix, "name", false)) {
-        spec.name = *v;
-      } else {
-        fail("missing required key '" + prefix + ".name'");
-      }
-      if (auto v = get_int(entry, prefix, "bins")) spec.bins = *v;
-      if (auto v = get_string(entry, prefix, "binning", true)) {
-        if (spec.bins == 0) {
-          fail("metadata '" + spec.name + "': binning given without bins (it applies to binned continuous labels)");
-        }
-        spec.binning = *v;
-      }
-      if (auto v = get_int(entry, prefix, "classes")) spec.classes = *v;
-      config.metadata.push_back(spec);
-    }
-
-    // [pca]
-    if (const toml::table* pca = section(root, "", "pca")) {
-      check_keys(*pca, "pca", {"variance", "min_components", "components"});
-      if (auto v = get_double(*pca, "pca", "variance")) config.pca.variance = *v;
-      if (auto v = get_int(*pca, "pca", "min_components")) config.pca.min_components = *v;
-      if (auto v = get_int(*pca, "pca", "components")) {
-        if (*v < 0) fail("'pca.components' must be >= 0 (0: no projection), got " + std::to_string(*v));
-        config.pca.components = *v;
-      }
-    }
-
-    // [probe]
-    if (const toml::table* probe = section(root, "", "probe")) {
-      check_keys(*probe, "probe", {"l2", "tol", "max_iter"});
-      if (auto v = get_double(*probe, "probe", "l2")) config.probe.l2 = *v;
-      if (auto v = get_double(*probe, "probe", "tol")) config.probe.tol = *v;
-      if (auto v = get_int(*probe, "probe", "max_iter")) config.probe.max_iter = *v;
-    }
-
-    // [cv]
-    if (const toml::table* cv = section(root, "", "cv")) {
-      check_keys(*cv, "cv", {"folds", "groups", "seed"});
-      if (auto v = get_int(*cv, "cv", "folds")) config.cv.folds = *v;
-      if (auto v = get_string(*cv, "cv", "groups", false)) config.cv.groups = *v;
-      if (auto v = get_seed(*cv, "cv", "seed")) config.cv.seed = *v;
-    }
-
-    // [permutation]
-    if (const toml::table* perm = section(root, "", "permutation")) {
-      check_keys(*perm, "permutation", {"count", "seed", "scheme", "strata", "blocks"});
-      if (auto v = get_integer(*perm, "permutation", "count", std::numeric_limits<std::int64_t>::min(), kInt64Max)) {
-        config.permutation.count = *v;
-      }
-      if (auto v = get_seed(*perm, "permutation", "seed")) config.permutation.seed = *v;
-      if (auto v = get_string(*perm, "permutation", "scheme", true)) config.permutation.scheme = *v;
-      if (auto v = get_string(*perm, "permutation", "strata", false)) config.permutation.strata = *v;
-      if (auto v = get_string(*perm, "permutation", "blocks", false)) config.permutation.blocks = *v;
-    }
-
-    // [output]
-    // [encodability]
-    if (const toml::table* enc = section(root, "", "encodability")) {
-      check_keys(*enc, "encodability", {"permutations", "alpha"});
-      if (auto v = get_integer(*enc, "encodability", "permutations", std::numeric_limits<std::int64_t>::min(), kInt64Max)) {
-        config.encodability.permutations = *v;
-      }
-      if (auto v = get_double(*enc, "encodability", "alpha")) config.encodability.alpha = *v;
-    }
-
-    // [bootstrap]
-    if (const toml::table* boot = section(root, "", "bootstrap")) {
-      check_keys(*boot, "bootstrap", {"count", "seed", "level"});
-      if (auto v = get_integer(*boot, "bootstrap", "count", std::numeric_limits<std::int64_t>::min(), kInt64Max)) {
-        config.bootstrap.count = *v;
-      }
-      if (auto v = get_seed(*boot, "bootstrap", "seed")) config.bootstrap.seed = *v;
-      if (auto v = get_double(*boot, "bootstrap", "level")) config.bootstrap.level = *v;
-    }
-
-    // [checkpoint]
-    if (const toml::table* ck = section(root, "", "checkpoint")) {
-      check_keys(*ck, "checkpoint", {"interval", "path"});
-      if (auto v = get_double(*ck, "checkpoint", "interval")) config.checkpoint.interval = *v;
-      if (auto v = get_string(*ck, "checkpoint", "path", false)) config.checkpoint.path = *v;
-    }
-
-    // [parallel]
-    if (const toml::table* par = section(root, "", "parallel")) {
-      check_keys(*par, "parallel", {"groups", "batch"});
-      if (auto v = get_int(*par, "parallel", "groups")) config.parallel.groups = *v;
-      if (auto v = get_integer(*par, "parallel", "batch", std::numeric_limits<std::int64_t>::min(), kInt64Max)) {
-        config.parallel.batch = *v;
-      }
-    }
-
-    if (const toml::table* output = section(root, "", "output")) {
-      check_keys(*output, "output", {"dir"});
-      if (auto v = get_string(*output, "output", "dir", false)) config.output.dir = *v;
-    }
-    return config;
-  }
-
  private:
   std::string origin_;
   const RawOverrides& raw_;
 };
+
+// ---------------------------------------------------------------------------
+// Value types of keys: read, shown in messages, echoed to JSON and TOML
+// ---------------------------------------------------------------------------
+
+/// The values of each choice key's enum, in the order messages list them.
+template <class E>
+struct Choices;
+template <>
+struct Choices<PrimarySource> {
+  static constexpr PrimarySource all[] = {PrimarySource::File, PrimarySource::Probe};
+};
+template <>
+struct Choices<core::BinMethod> {
+  static constexpr core::BinMethod all[] = {core::BinMethod::EqualWidth, core::BinMethod::Quantile};
+};
+template <>
+struct Choices<engine::PermutationScheme> {
+  static constexpr engine::PermutationScheme all[] = {
+      engine::PermutationScheme::Free, engine::PermutationScheme::Within, engine::PermutationScheme::Blocks};
+};
+
+/// The config's spelling of a choice (app::to_string, or engine's for the scheme).
+template <class E>
+std::string spelling(E value) {
+  return to_string(value);
+}
+
+template <class E>
+std::optional<E> choice_from(const std::string& name) {
+  for (const E value : Choices<E>::all) {
+    if (name == spelling(value)) return value;
+  }
+  return std::nullopt;
+}
+
+/// "\"free\", \"within\" or \"blocks\"".
+template <class E>
+std::string choice_list() {
+  std::string out;
+  const std::size_t n = std::size(Choices<E>::all);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i > 0) out += i + 1 == n ? " or " : ", ";
+    out += "\"" + spelling(Choices<E>::all[i]) + "\"";
+  }
+  return out;
+}
+
+/// The value of key `dotted` in a file, of the key's type; `who` names the key in a choice's message.
+template <class T>
+T read_value(const Reader& r, const toml::value& v, const std::string& dotted, const std::string& who) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    return r.get_string(v, dotted, false);
+  } else if constexpr (std::is_same_v<T, double>) {
+    return r.get_double(v, dotted);
+  } else if constexpr (std::is_same_v<T, int>) {
+    return static_cast<int>(r.get_integer(v, dotted, kIntMin, kIntMax));
+  } else if constexpr (std::is_same_v<T, std::int64_t>) {
+    return r.get_integer(v, dotted, std::numeric_limits<std::int64_t>::min(), kInt64Max);
+  } else if constexpr (std::is_same_v<T, std::uint64_t>) {  // seeds: what a TOML integer can hold
+    return static_cast<std::uint64_t>(r.get_integer(v, dotted, 0, kInt64Max));
+  } else {
+    static_assert(std::is_enum_v<T>, "a key's type is a string, a number or a choice");
+    const std::string text = r.get_string(v, dotted, true);
+    if (const std::optional<T> value = choice_from<T>(text)) return *value;
+    r.fail(who + " must be " + choice_list<T>() + ", got '" + text + "'");
+  }
+}
+
+/// A number in a message ("got ...").
+template <class T>
+std::string shown(const T& value) {
+  if constexpr (std::is_same_v<T, double>) {
+    return format_number(value);
+  } else {
+    return std::to_string(value);
+  }
+}
+
+template <class T>
+std::string toml_text(const T& value) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    return quote_toml(value);
+  } else if constexpr (std::is_same_v<T, double>) {
+    return format_double(value);
+  } else if constexpr (std::is_enum_v<T>) {
+    return quote_toml(spelling(value));
+  } else {
+    return std::to_string(value);
+  }
+}
+
+template <class T>
+nlohmann::json json_value(const T& value) {
+  if constexpr (std::is_enum_v<T>) {
+    return spelling(value);
+  } else {
+    return value;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The key table
+// ---------------------------------------------------------------------------
+
+/// A key's check on its own value: `ok`, or the message says it "must ...".
+template <class T>
+struct Rule {
+  bool (*ok)(const T&) = nullptr;  ///< nullptr: every value is fine
+  const char* must = "";           ///< "must be >= 1" (a number's message adds ", got <value>")
+};
+
+/// Whether a key must be given, and when to_toml writes it.
+enum class Presence {
+  Required,     ///< a file must give it; always written
+  Defaulted,    ///< the struct's default when not given; always written
+  OmitDefault,  ///< the struct's default when not given; written only off it
+  Optional,     ///< its default means "not given": not written, not checked by validate();
+                ///< a value from a file must pass the rule (so cannot be the default)
+};
+
+/// One key of a table (a [section] of Config, or a [[metadata]] entry).
+template <class Owner>
+struct Key {
+  std::string name;  ///< within its table: "variance"
+  bool required = false;
+  /// Stores the file's value `v` (key `dotted`) in the owner, or fails naming the key.
+  std::function<void(const Reader&, const toml::value& v, const std::string& dotted, Owner&)> read;
+  /// What is wrong with the owner's value ("must be >= 1, got 0"), or "".
+  std::function<std::string(const Owner&)> problem;
+  std::function<nlohmann::json(const Owner&)> json;
+  std::function<std::string(const Owner&)> toml;  ///< the value as TOML text
+  std::function<bool(const Owner&)> at_default;
+  std::function<bool(const Owner&)> written;      ///< to_toml writes it
+};
+
+/// How messages name a key: 'pca.variance'; metadata 'spacing': bins.
+std::string subject(const Config&, const std::string& dotted, const std::string&) { return "'" + dotted + "'"; }
+std::string subject(const MetadataSpec& spec, const std::string& dotted, const std::string& key) {
+  return spec.name.empty() ? "'" + dotted + "'" : "metadata '" + spec.name + "': " + key;
+}
+
+template <class Owner, class At>
+using ValueOf = std::decay_t<decltype(std::declval<At>()(std::declval<Owner&>()))>;
+
+/// The key `name` at `at(owner)` (a generic lambda returning a reference to the field).
+template <class Owner, class At>
+Key<Owner> key(const std::string& name, At at, Presence presence, Rule<ValueOf<Owner, At>> rule = {}) {
+  using T = ValueOf<Owner, At>;
+  Owner fresh;
+  const T fallback = at(fresh);  // the struct's default
+  const auto message = [rule](const T& value) {
+    std::string text = rule.must;
+    if constexpr (std::is_arithmetic_v<T>) text += ", got " + shown(value);
+    return text;
+  };
+  Key<Owner> k;
+  k.name = name;
+  k.required = presence == Presence::Required;
+  k.at_default = [at, fallback](const Owner& o) { return at(o) == fallback; };
+  k.read = [=](const Reader& r, const toml::value& v, const std::string& dotted, Owner& o) {
+    T value = read_value<T>(r, v, dotted, subject(o, dotted, name));
+    if (presence == Presence::Optional && rule.ok != nullptr && !rule.ok(value)) {
+      r.fail(subject(o, dotted, name) + " " + message(value));
+    }
+    at(o) = std::move(value);
+  };
+  k.problem = [=](const Owner& o) -> std::string {
+    const T& value = at(o);
+    if (rule.ok == nullptr || rule.ok(value)) return {};
+    if (presence == Presence::Optional && value == fallback) return {};
+    return message(value);
+  };
+  k.json = [at](const Owner& o) { return json_value(at(o)); };
+  k.toml = [at](const Owner& o) { return toml_text(at(o)); };
+  const auto at_default = k.at_default;
+  k.written = [presence, at_default](const Owner& o) {
+    return presence == Presence::Required || presence == Presence::Defaulted || !at_default(o);
+  };
+  return k;
+}
+
+constexpr Presence kRequired = Presence::Required;
+constexpr Presence kDefaulted = Presence::Defaulted;
+constexpr Presence kOmitDefault = Presence::OmitDefault;
+constexpr Presence kOptional = Presence::Optional;
+
+/// A seed is drawn from the TOML integers (signed 64-bit).
+const Rule<std::uint64_t> kSeedRule{
+    [](const std::uint64_t& v) { return v <= static_cast<std::uint64_t>(kInt64Max); },
+    "must be <= 9223372036854775807 (TOML integers are signed 64-bit)"};
+
+const Rule<std::string> kNotEmpty{[](const std::string& v) { return !v.empty(); }, "must not be empty"};
+
+/// A [section] of the config, or the [[metadata]] array of tables.
+struct Section {
+  std::string name;
+  std::vector<Key<Config>> keys;
+  /// to_toml writes the section only when one of these keys is off its default; none: always.
+  std::vector<std::string> written_when = {};
+  bool entries = false;  ///< [[metadata]]: one MetadataSpec per entry, keys in metadata_keys()
+};
+
+/// `k`, written by to_toml when `written` says so.
+template <class Owner>
+Key<Owner> written_if(Key<Owner> k, bool (*written)(const Owner&)) {
+  k.written = written;
+  return k;
+}
+
+/// The keys of a [[metadata]] entry.
+const std::vector<Key<MetadataSpec>>& metadata_keys() {
+  using M = MetadataSpec;
+  static const std::vector<Key<M>> table = {
+      key<M>("name", [](auto& m) -> auto& { return m.name; }, kRequired, kNotEmpty),
+      key<M>("bins", [](auto& m) -> auto& { return m.bins; }, kOmitDefault,
+             {[](const int& v) { return v == 0 || v >= 2; }, "must be >= 2"}),
+      // Binned labels spell out their binning, even the default one.
+      written_if(key<M>("binning", [](auto& m) -> auto& { return m.binning; }, kOmitDefault),
+                 +[](const M& m) { return m.bins != 0 || m.binning != core::BinMethod::EqualWidth; }),
+      key<M>("classes", [](auto& m) -> auto& { return m.classes; }, kOmitDefault,
+             {[](const int& v) { return v == 0 || v >= 2; }, "must be 0 (from the labels) or >= 2"}),
+  };
+  return table;
+}
+
+/// Every key of the config, section by section, in the order of the file.
+const std::vector<Section>& sections() {
+  using C = Config;
+  static const std::vector<Section> table = {
+      {"input",
+       {
+           key<C>("embeddings", [](auto& c) -> auto& { return c.input.embeddings; }, kRequired,
+                  {kNotEmpty.ok, "must not be empty (the model file)"}),
+           key<C>("labels", [](auto& c) -> auto& { return c.input.labels; }, kOptional),
+       }},
+      {"primary",
+       {
+           key<C>("task", [](auto& c) -> auto& { return c.primary.task; }, kRequired, kNotEmpty),
+           key<C>("source", [](auto& c) -> auto& { return c.primary.source; }, kDefaulted),
+       }},
+      {"metadata", {}, {}, true},
+      {"pca",
+       {
+           key<C>("variance", [](auto& c) -> auto& { return c.analysis.pca.variance; }, kDefaulted,
+                  {[](const double& v) { return v > 0.0 && v <= 1.0; }, "must be in (0, 1]"}),
+           key<C>("min_components", [](auto& c) -> auto& { return c.analysis.pca.min_components; }, kDefaulted,
+                  {[](const int& v) { return v >= 1; }, "must be >= 1"}),
+           key<C>("components", [](auto& c) -> auto& { return c.analysis.pca.components; }, kOptional,
+                  {[](const int& v) { return v >= 0; }, "must be >= 0 (0: no projection)"}),
+       }},
+      {"probe",
+       {
+           key<C>("l2", [](auto& c) -> auto& { return c.analysis.probe.l2; }, kDefaulted,
+                  {[](const double& v) { return v > 0.0 && std::isfinite(v); },
+                   "must be > 0 and finite (the solver needs a strictly convex objective)"}),
+           key<C>("tol", [](auto& c) -> auto& { return c.analysis.probe.solver.tol; }, kDefaulted,
+                  {[](const double& v) { return v > 0.0 && std::isfinite(v); }, "must be > 0 and finite"}),
+           key<C>("max_iter", [](auto& c) -> auto& { return c.analysis.probe.solver.max_iter; }, kDefaulted,
+                  {[](const int& v) { return v >= 1; }, "must be >= 1"}),
+       }},
+      {"cv",
+       {
+           key<C>("folds", [](auto& c) -> auto& { return c.analysis.cv.folds; }, kDefaulted,
+                  {[](const int& v) { return v >= 2; }, "must be >= 2"}),
+           key<C>("groups", [](auto& c) -> auto& { return c.cv.groups; }, kOptional),
+           key<C>("seed", [](auto& c) -> auto& { return c.analysis.cv.seed; }, kDefaulted, kSeedRule),
+       }},
+      {"permutation",
+       {
+           key<C>("count", [](auto& c) -> auto& { return c.analysis.permutation.count; }, kDefaulted,
+                  {[](const std::int64_t& v) { return v >= 0; }, "must be >= 0"}),
+           key<C>("seed", [](auto& c) -> auto& { return c.analysis.permutation.seed; }, kDefaulted, kSeedRule),
+           key<C>("scheme", [](auto& c) -> auto& { return c.analysis.permutation.scheme; }, kDefaulted),
+           key<C>("strata", [](auto& c) -> auto& { return c.permutation.strata; }, kOptional),
+           key<C>("blocks", [](auto& c) -> auto& { return c.permutation.blocks; }, kOptional),
+       }},
+      {"encodability",
+       {
+           key<C>("permutations", [](auto& c) -> auto& { return c.analysis.encodability.permutations; },
+                  kDefaulted, {[](const std::int64_t& v) { return v >= 0; }, "must be >= 0 (0: no test)"}),
+           key<C>("alpha", [](auto& c) -> auto& { return c.analysis.encodability.alpha; }, kDefaulted,
+                  {[](const double& v) { return v > 0.0 && v < 1.0; }, "must be in (0, 1)"}),
+       }},
+      {"bootstrap",
+       {
+           key<C>("count", [](auto& c) -> auto& { return c.analysis.bootstrap.count; }, kDefaulted,
+                  {[](const std::int64_t& v) { return v >= 0; }, "must be >= 0 (0: none)"}),
+           key<C>("seed", [](auto& c) -> auto& { return c.analysis.bootstrap.seed; }, kDefaulted, kSeedRule),
+           key<C>("level", [](auto& c) -> auto& { return c.analysis.bootstrap.level; }, kDefaulted,
+                  {[](const double& v) { return v > 0.0 && v < 1.0; }, "must be in (0, 1)"}),
+       },
+       {"count"}},
+      {"parallel",
+       {
+           key<C>("groups", [](auto& c) -> auto& { return c.parallel.groups; }, kDefaulted,
+                  {[](const int& v) { return v >= 0; }, "must be >= 0 (0: automatic)"}),
+           key<C>("batch", [](auto& c) -> auto& { return c.analysis.batch; }, kDefaulted,
+                  {[](const std::int64_t& v) { return v >= 1 && v <= 4096; }, "must be in [1, 4096]"}),
+       },
+       {"groups", "batch"}},
+      {"checkpoint",
+       {
+           key<C>("interval", [](auto& c) -> auto& { return c.checkpoint.interval; }, kDefaulted,
+                  {[](const double& v) { return v >= 0.0 && std::isfinite(v); },
+                   "must be >= 0 seconds (0: only when stopped)"}),
+           key<C>("path", [](auto& c) -> auto& { return c.checkpoint.path; }, kOptional),
+       },
+       {"interval", "path"}},
+      {"output",
+       {
+           key<C>("dir", [](auto& c) -> auto& { return c.output.dir; }, kDefaulted, kNotEmpty),
+       }},
+  };
+  return table;
+}
+
+template <class Owner>
+std::vector<std::string> names_of(const std::vector<Key<Owner>>& keys) {
+  std::vector<std::string> names;
+  for (const Key<Owner>& k : keys) names.push_back(k.name);
+  return names;
+}
+
+bool section_written(const Section& section, const Config& config) {
+  if (section.written_when.empty()) return true;
+  return std::any_of(section.keys.begin(), section.keys.end(), [&](const Key<Config>& k) {
+    const auto& when = section.written_when;
+    return std::find(when.begin(), when.end(), k.name) != when.end() && !k.at_default(config);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Reading through the table
+// ---------------------------------------------------------------------------
+
+/// The keys of `table` (nullptr: an absent section) into `owner`, refusing unknown ones.
+template <class Owner>
+void read_keys(const Reader& r, const toml::table* table, const std::string& prefix,
+               const std::vector<Key<Owner>>& keys, Owner& owner) {
+  if (table != nullptr) r.check_keys(*table, prefix, names_of(keys));
+  for (const Key<Owner>& k : keys) {
+    const std::string dotted = join_key(prefix, k.name);
+    const toml::value* given = nullptr;
+    if (table != nullptr) {
+      if (const auto it = table->find(k.name); it != table->end()) given = &it->second;
+    }
+    if (given != nullptr) {
+      k.read(r, *given, dotted, owner);
+    } else if (k.required) {
+      r.fail("missing required key '" + dotted + "'");
+    }
+  }
+}
+
+void read_metadata(const Reader& r, const toml::table& root, Config& config) {
+  const auto meta = root.find("metadata");
+  if (meta == root.end()) r.fail("at least one [[metadata]] entry (with a name) is required");
+  if (!meta->second.is_array()) {
+    r.fail("'metadata' must be an array of tables ([[metadata]]), got " + type_name(meta->second));
+  }
+  const auto& entries = meta->second.as_array();
+  if (entries.empty()) r.fail("at least one [[metadata]] entry (with a name) is required");
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const std::string prefix = "metadata." + std::to_string(i);
+    if (!entries[i].is_table()) {
+      r.fail("'metadata' must be an array of tables ([[metadata]]); '" + prefix + "' is a " +
+             type_name(entries[i]));
+    }
+    const toml::table& entry = entries[i].as_table();
+    MetadataSpec spec;
+    read_keys(r, &entry, prefix, metadata_keys(), spec);
+    // Given at all (even "equal"), binning needs bins.
+    if (entry.count("binning") != 0 && spec.bins == 0) {
+      r.fail("metadata '" + spec.name + "': binning given without bins (it applies to binned continuous labels)");
+    }
+    config.metadata.push_back(spec);
+  }
+}
+
+Config read_config(const Reader& r, const toml::value& document) {
+  if (!document.is_table()) r.fail("the document is not a table");
+  const toml::table& root = document.as_table();
+  std::vector<std::string> names;
+  for (const Section& s : sections()) names.push_back(s.name);
+  r.check_keys(root, "", names);
+
+  Config config;
+  for (const Section& s : sections()) {
+    if (s.entries) {
+      read_metadata(r, root, config);
+    } else {
+      read_keys(r, r.section(root, "", s.name), s.name, s.keys, config);
+    }
+  }
+  return config;
+}
 
 std::string resolve_path(const std::string& base_dir, const std::string& path) {
   if (path.empty() || base_dir.empty()) return path;
@@ -530,6 +773,30 @@ std::string resolve_path(const std::string& base_dir, const std::string& path) {
 }
 
 }  // namespace
+
+const char* to_string(PrimarySource source) {
+  switch (source) {
+    case PrimarySource::File: return "file";
+    case PrimarySource::Probe: return "probe";
+  }
+  return "file";
+}
+
+std::optional<PrimarySource> primary_source_from(const std::string& name) {
+  return choice_from<PrimarySource>(name);
+}
+
+const char* to_string(core::BinMethod method) {
+  switch (method) {
+    case core::BinMethod::EqualWidth: return "equal";
+    case core::BinMethod::Quantile: return "quantile";
+  }
+  return "equal";
+}
+
+std::optional<core::BinMethod> bin_method_from(const std::string& name) {
+  return choice_from<core::BinMethod>(name);
+}
 
 // ---------------------------------------------------------------------------
 // Public API
@@ -554,7 +821,7 @@ Config parse_config(const std::string& toml_text, const std::string& origin, con
   RawOverrides raw;
   for (const auto& spec : overrides) apply_override(document, spec, origin, raw);
 
-  Config config = Reader(origin, raw).read(document);
+  Config config = read_config(Reader(origin, raw), document);
   config.input.embeddings = resolve_path(base_dir, config.input.embeddings);
   config.input.labels = resolve_path(base_dir, config.input.labels);
   config.output.dir = resolve_path(base_dir, config.output.dir);
@@ -585,30 +852,30 @@ void validate(const Config& config) {
   const auto fail = [&](const std::string& what) { throw ConfigError(origin + ": " + what); };
   const auto quoted = [](const std::string& s) { return "'" + s + "'"; };
 
-  if (config.input.embeddings.empty()) fail("'input.embeddings' must not be empty (the model file)");
-
-  if (config.primary.task.empty()) fail("'primary.task' must not be empty");
-  if (config.primary.source != "file" && config.primary.source != "probe") {
-    fail("'primary.source' must be \"file\" or \"probe\", got " + quoted(config.primary.source));
+  // Each key on its own, in the table's order.
+  for (const Section& s : sections()) {
+    for (const Key<Config>& k : s.keys) {
+      const std::string problem = k.problem(config);
+      if (!problem.empty()) fail("'" + join_key(s.name, k.name) + "' " + problem);
+    }
   }
 
+  // [[metadata]]: each entry's keys, then the entries against each other and the primary task.
   if (config.metadata.empty()) fail("at least one [[metadata]] entry (with a name) is required");
   std::set<std::string> names;
   for (std::size_t i = 0; i < config.metadata.size(); ++i) {
     const MetadataSpec& spec = config.metadata[i];
-    if (spec.name.empty()) fail("'metadata." + std::to_string(i) + ".name' must not be empty");
+    for (const Key<MetadataSpec>& k : metadata_keys()) {
+      const std::string problem = k.problem(spec);
+      if (!problem.empty()) {
+        fail(subject(spec, "metadata." + std::to_string(i) + "." + k.name, k.name) + " " + problem);
+      }
+    }
     const std::string who = "metadata " + quoted(spec.name) + ": ";
     if (!names.insert(spec.name).second) fail("metadata " + quoted(spec.name) + " is given twice (duplicate name)");
     if (spec.name == config.primary.task) fail("metadata " + quoted(spec.name) + " is the primary task");
-    if (spec.bins != 0 && spec.bins < 2) fail(who + "bins must be >= 2, got " + std::to_string(spec.bins));
-    if (spec.binning != "equal" && spec.binning != "quantile") {
-      fail(who + "binning must be \"equal\" or \"quantile\", got " + quoted(spec.binning));
-    }
-    if (spec.bins == 0 && spec.binning != "equal") {
+    if (spec.bins == 0 && spec.binning != core::BinMethod::EqualWidth) {
       fail(who + "binning given without bins (it applies to binned continuous labels)");
-    }
-    if (spec.classes != 0 && spec.classes < 2) {
-      fail(who + "classes must be 0 (from the labels) or >= 2, got " + std::to_string(spec.classes));
     }
     if (spec.bins != 0 && spec.classes != 0 && spec.classes != spec.bins) {
       fail(who + "classes (" + std::to_string(spec.classes) + ") contradicts bins (" + std::to_string(spec.bins) +
@@ -616,188 +883,79 @@ void validate(const Config& config) {
     }
   }
 
-  if (!(config.pca.variance > 0.0 && config.pca.variance <= 1.0)) {
-    fail("'pca.variance' must be in (0, 1], got " + format_number(config.pca.variance));
-  }
-  if (config.pca.min_components < 1) {
-    fail("'pca.min_components' must be >= 1, got " + std::to_string(config.pca.min_components));
-  }
-  if (config.pca.components < -1) {
-    fail("'pca.components' must be >= 0 (0: no projection), got " + std::to_string(config.pca.components));
-  }
-
-  if (!(config.probe.l2 > 0.0) || !std::isfinite(config.probe.l2)) {
-    fail("'probe.l2' must be > 0 and finite (the solver needs a strictly convex objective), got " +
-         format_number(config.probe.l2));
-  }
-  if (!(config.probe.tol > 0.0) || !std::isfinite(config.probe.tol)) {
-    fail("'probe.tol' must be > 0 and finite, got " + format_number(config.probe.tol));
-  }
-  if (config.probe.max_iter < 1) fail("'probe.max_iter' must be >= 1, got " + std::to_string(config.probe.max_iter));
-
-  if (config.cv.folds < 2) fail("'cv.folds' must be >= 2, got " + std::to_string(config.cv.folds));
-  const auto max_seed = static_cast<std::uint64_t>(kInt64Max);
-  if (config.cv.seed > max_seed) {
-    fail("'cv.seed' must be <= " + std::to_string(max_seed) + " (TOML integers are signed 64-bit), got " +
-         std::to_string(config.cv.seed));
-  }
-
+  // The permutation scheme and the names it needs.
+  const engine::PermutationScheme scheme = config.analysis.permutation.scheme;
+  const std::string scheme_name = to_string(scheme);
   const auto& perm = config.permutation;
-  if (perm.count < 0) fail("'permutation.count' must be >= 0, got " + std::to_string(perm.count));
-  if (perm.seed > max_seed) {
-    fail("'permutation.seed' must be <= " + std::to_string(max_seed) + " (TOML integers are signed 64-bit), got " +
-         std::to_string(perm.seed));
-  }
-  if (perm.scheme != "free" && perm.scheme != "within" && perm.scheme != "blocks") {
-    fail("'permutation.scheme' must be \"free\", \"within\" or \"blocks\", got " + quoted(perm.scheme));
-  }
-  if (perm.scheme == "within" && perm.strata.empty()) {
+  if (scheme == engine::PermutationScheme::Within && perm.strata.empty()) {
     fail("'permutation.scheme' = \"within\" requires 'permutation.strata' (a labels name)");
   }
-  if (perm.scheme == "blocks" && perm.blocks.empty()) {
+  if (scheme == engine::PermutationScheme::Blocks && perm.blocks.empty()) {
     fail("'permutation.scheme' = \"blocks\" requires 'permutation.blocks' (a groups name)");
   }
-  if (perm.scheme != "within" && !perm.strata.empty()) {
-    fail("'permutation.strata' is only used with scheme \"within\" (scheme is \"" + perm.scheme + "\")");
+  if (scheme != engine::PermutationScheme::Within && !perm.strata.empty()) {
+    fail("'permutation.strata' is only used with scheme \"within\" (scheme is \"" + scheme_name + "\")");
   }
-  if (perm.scheme != "blocks" && !perm.blocks.empty()) {
-    fail("'permutation.blocks' is only used with scheme \"blocks\" (scheme is \"" + perm.scheme + "\")");
+  if (scheme != engine::PermutationScheme::Blocks && !perm.blocks.empty()) {
+    fail("'permutation.blocks' is only used with scheme \"blocks\" (scheme is \"" + scheme_name + "\")");
   }
-
-  const auto& enc = config.encodability;
-  if (enc.permutations < 0) {
-    fail("'encodability.permutations' must be >= 0 (0: no test), got " + std::to_string(enc.permutations));
-  }
-  if (!(enc.alpha > 0.0 && enc.alpha < 1.0)) {
-    fail("'encodability.alpha' must be in (0, 1), got " + format_number(enc.alpha));
-  }
-  const auto& boot = config.bootstrap;
-  if (boot.count < 0) fail("'bootstrap.count' must be >= 0 (0: none), got " + std::to_string(boot.count));
-  if (boot.seed > max_seed) {
-    fail("'bootstrap.seed' must be <= " + std::to_string(max_seed) + " (TOML integers are signed 64-bit), got " +
-         std::to_string(boot.seed));
-  }
-  if (!(boot.level > 0.0 && boot.level < 1.0)) {
-    fail("'bootstrap.level' must be in (0, 1), got " + format_number(boot.level));
-  }
-  if (config.parallel.groups < 0) {
-    fail("'parallel.groups' must be >= 0 (0: automatic), got " + std::to_string(config.parallel.groups));
-  }
-  if (config.parallel.batch < 1 || config.parallel.batch > 4096) {
-    fail("'parallel.batch' must be in [1, 4096], got " + std::to_string(config.parallel.batch));
-  }
-
-  if (!(config.checkpoint.interval >= 0.0) || !std::isfinite(config.checkpoint.interval)) {
-    fail("'checkpoint.interval' must be >= 0 seconds (0: only when stopped), got " +
-         format_number(config.checkpoint.interval));
-  }
-
-  if (config.output.dir.empty()) fail("'output.dir' must not be empty");
 }
 
 nlohmann::json to_json(const Config& config) {
-  nlohmann::json metadata = nlohmann::json::array();
-  for (const auto& spec : config.metadata) {
-    metadata.push_back(
-        {{"name", spec.name}, {"bins", spec.bins}, {"binning", spec.binning}, {"classes", spec.classes}});
+  nlohmann::json j = {{"config_path", config.config_path}};
+  for (const Section& s : sections()) {
+    if (s.entries) {
+      nlohmann::json entries = nlohmann::json::array();
+      for (const MetadataSpec& spec : config.metadata) {
+        nlohmann::json entry = nlohmann::json::object();
+        for (const Key<MetadataSpec>& k : metadata_keys()) entry[k.name] = k.json(spec);
+        entries.push_back(entry);
+      }
+      j[s.name] = entries;
+      continue;
+    }
+    nlohmann::json section = nlohmann::json::object();
+    for (const Key<Config>& k : s.keys) section[k.name] = k.json(config);
+    j[s.name] = section;
   }
-  return {
-      {"config_path", config.config_path},
-      {"input", {{"embeddings", config.input.embeddings}, {"labels", config.input.labels}}},
-      {"primary", {{"task", config.primary.task}, {"source", config.primary.source}}},
-      {"metadata", metadata},
-      {"pca",
-       {{"variance", config.pca.variance},
-        {"min_components", config.pca.min_components},
-        {"components", config.pca.components}}},
-      {"probe", {{"l2", config.probe.l2}, {"tol", config.probe.tol}, {"max_iter", config.probe.max_iter}}},
-      {"cv", {{"folds", config.cv.folds}, {"groups", config.cv.groups}, {"seed", config.cv.seed}}},
-      {"permutation",
-       {{"count", config.permutation.count},
-        {"seed", config.permutation.seed},
-        {"scheme", config.permutation.scheme},
-        {"strata", config.permutation.strata},
-        {"blocks", config.permutation.blocks}}},
-      {"encodability",
-       {{"permutations", config.encodability.permutations}, {"alpha", config.encodability.alpha}}},
-      {"bootstrap",
-       {{"count", config.bootstrap.count}, {"seed", config.bootstrap.seed}, {"level", config.bootstrap.level}}},
-      {"parallel", {{"groups", config.parallel.groups}, {"batch", config.parallel.batch}}},
-      {"checkpoint", {{"interval", config.checkpoint.interval}, {"path", config.checkpoint.path}}},
-      {"output", {{"dir", config.output.dir}}},
-  };
+  return j;
 }
 
 std::string to_toml(const Config& config) {
   std::ostringstream out;
-  const auto str = [&](const char* key, const std::string& value) { out << key << " = " << quote_toml(value) << '\n'; };
-  const auto num = [&](const char* key, double value) { out << key << " = " << format_double(value) << '\n'; };
-  const auto integer = [&](const char* key, auto value) { out << key << " = " << value << '\n'; };
-
-  out << "[input]\n";
-  str("embeddings", config.input.embeddings);
-  if (!config.input.labels.empty()) str("labels", config.input.labels);
-
-  out << "\n[primary]\n";
-  str("task", config.primary.task);
-  str("source", config.primary.source);
-
-  for (const auto& spec : config.metadata) {
-    out << "\n[[metadata]]\n";
-    str("name", spec.name);
-    if (spec.bins != 0) integer("bins", spec.bins);
-    if (spec.bins != 0 || spec.binning != "equal") str("binning", spec.binning);
-    if (spec.classes != 0) integer("classes", spec.classes);
+  bool first = true;
+  const auto header = [&](const std::string& text) {
+    out << (first ? "" : "\n") << text << '\n';
+    first = false;
+  };
+  const auto keys = [&](const auto& table, const auto& owner) {
+    for (const auto& k : table) {
+      if (k.written(owner)) out << k.name << " = " << k.toml(owner) << '\n';
+    }
+  };
+  for (const Section& s : sections()) {
+    if (s.entries) {
+      for (const MetadataSpec& spec : config.metadata) {
+        header("[[" + s.name + "]]");
+        keys(metadata_keys(), spec);
+      }
+    } else if (section_written(s, config)) {
+      header("[" + s.name + "]");
+      keys(s.keys, config);
+    }
   }
-
-  out << "\n[pca]\n";
-  num("variance", config.pca.variance);
-  integer("min_components", config.pca.min_components);
-  if (config.pca.components != -1) integer("components", config.pca.components);
-
-  out << "\n[probe]\n";
-  num("l2", config.probe.l2);
-  num("tol", config.probe.tol);
-  integer("max_iter", config.probe.max_iter);
-
-  out << "\n[cv]\n";
-  integer("folds", config.cv.folds);
-  if (!config.cv.groups.empty()) str("groups", config.cv.groups);
-  integer("seed", config.cv.seed);
-
-  out << "\n[permutation]\n";
-  integer("count", config.permutation.count);
-  integer("seed", config.permutation.seed);
-  str("scheme", config.permutation.scheme);
-  if (!config.permutation.strata.empty()) str("strata", config.permutation.strata);
-  if (!config.permutation.blocks.empty()) str("blocks", config.permutation.blocks);
-
-  out << "\n[encodability]\n";
-  integer("permutations", config.encodability.permutations);
-  num("alpha", config.encodability.alpha);
-
-  if (config.bootstrap.count != 0) {
-    out << "\n[bootstrap]\n";
-    integer("count", config.bootstrap.count);
-    integer("seed", config.bootstrap.seed);
-    num("level", config.bootstrap.level);
-  }
-
-  if (config.parallel.groups != 0 || config.parallel.batch != 64) {
-    out << "\n[parallel]\n";
-    integer("groups", config.parallel.groups);
-    integer("batch", config.parallel.batch);
-  }
-
-  if (config.checkpoint.interval != 600.0 || !config.checkpoint.path.empty()) {
-    out << "\n[checkpoint]\n";
-    num("interval", config.checkpoint.interval);
-    if (!config.checkpoint.path.empty()) str("path", config.checkpoint.path);
-  }
-
-  out << "\n[output]\n";
-  str("dir", config.output.dir);
   return out.str();
+}
+
+std::vector<std::string> config_keys() {
+  std::vector<std::string> dotted;
+  for (const Section& s : sections()) {
+    if (s.entries) {
+      for (const Key<MetadataSpec>& k : metadata_keys()) dotted.push_back(s.name + "." + k.name);
+    }
+    for (const Key<Config>& k : s.keys) dotted.push_back(s.name + "." + k.name);
+  }
+  return dotted;
 }
 
 }  // namespace wsc::app

@@ -16,12 +16,13 @@ Config demo_config(const std::filesystem::path& dir, const std::string& name, st
   Config c;
   c.input.embeddings = (dir / (name + ".h5")).string();
   c.primary.task = "plane";
-  c.metadata = {MetadataSpec{"scanner", 0, "equal", 0}, MetadataSpec{"spacing", 4, "equal", 0},
-                MetadataSpec{"sex", 0, "equal", 0}};
-  c.cv.folds = 5;
+  const core::BinMethod equal = core::BinMethod::EqualWidth;
+  c.metadata = {MetadataSpec{"scanner", 0, equal, 0}, MetadataSpec{"spacing", 4, equal, 0},
+                MetadataSpec{"sex", 0, equal, 0}};
+  c.analysis.cv.folds = 5;
   c.cv.groups = "patient";
-  c.permutation.count = permutations;
-  c.permutation.seed = 1;
+  c.analysis.permutation.count = permutations;
+  c.analysis.permutation.seed = 1;
   c.output.dir = (dir / name).string();
   c.config_path = (dir / (name + ".toml")).string();
   return c;

@@ -16,7 +16,7 @@ namespace {
 engine::LabelSpec label_spec(const MetadataSpec& spec) {
   engine::LabelSpec s;
   s.bins = spec.bins;
-  s.method = spec.binning == "quantile" ? core::BinMethod::Quantile : core::BinMethod::EqualWidth;
+  s.method = spec.binning;
   s.declared_classes = spec.classes;
   return s;
 }
@@ -56,34 +56,12 @@ void check_memory(std::int64_t rows, std::int64_t dim, int ranks, int ranks_on_n
 std::int64_t parallel_items(const Config& config) {
   // Batches of permuted heads, of encodability fold fits and of bootstrap
   // resamples: what groups can share.
-  const std::int64_t batch = std::max<std::int64_t>(config.parallel.batch, 1);
-  const std::int64_t perms = (config.permutation.count + batch - 1) / batch;
-  const std::int64_t enc =
-      (config.encodability.permutations * config.cv.folds + batch - 1) / batch;
-  const std::int64_t boot = (config.bootstrap.count + batch - 1) / batch;
+  const engine::AnalysisSettings& s = config.analysis;
+  const std::int64_t batch = std::max<std::int64_t>(s.batch, 1);
+  const std::int64_t perms = (s.permutation.count + batch - 1) / batch;
+  const std::int64_t enc = (s.encodability.permutations * s.cv.folds + batch - 1) / batch;
+  const std::int64_t boot = (s.bootstrap.count + batch - 1) / batch;
   return std::max<std::int64_t>({perms, enc, boot, 1});
-}
-
-engine::AnalysisSettings analysis_settings(const Config& config) {
-  engine::AnalysisSettings s;
-  s.pca.variance = config.pca.variance;
-  s.pca.min_components = config.pca.min_components;
-  s.pca.components = config.pca.components;
-  s.probe.l2 = config.probe.l2;
-  s.probe.solver.tol = config.probe.tol;
-  s.probe.solver.max_iter = config.probe.max_iter;
-  s.cv.folds = config.cv.folds;
-  s.cv.seed = config.cv.seed;
-  s.permutation.count = config.permutation.count;
-  s.permutation.seed = config.permutation.seed;
-  s.permutation.scheme = engine::permutation_scheme_from(config.permutation.scheme).value_or(engine::PermutationScheme::Free);
-  s.batch = config.parallel.batch;
-  s.encodability.permutations = config.encodability.permutations;
-  s.encodability.alpha = config.encodability.alpha;
-  s.bootstrap.count = config.bootstrap.count;
-  s.bootstrap.seed = config.bootstrap.seed;
-  s.bootstrap.level = config.bootstrap.level;
-  return s;
 }
 
 LoadedModel load_model(const Config& config, const par::Communicator& comm) {
@@ -130,7 +108,7 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm) {
     const std::string lname = file_name(label_path);
 
     in.primary_task = config.primary.task;
-    in.primary_from_file = config.primary.source == "file";
+    in.primary_from_file = config.primary.source == PrimarySource::File;
     const bool primary_has_labels = labels.exists("/labels/" + config.primary.task);
     if (in.primary_from_file) {
       in.primary_head = file.read_head(config.primary.task, in.dim, &in.primary_class_names);
@@ -172,23 +150,24 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm) {
     if (!config.cv.groups.empty()) {
       in.cv_groups = labels.read_groups(config.cv.groups, in.rows);
     }
-    if (config.permutation.scheme == "within") {
+    const engine::PermutationSettings& permutation = config.analysis.permutation;
+    if (permutation.scheme == engine::PermutationScheme::Within) {
       const io::LabelColumn strata = labels.read_labels(config.permutation.strata, in.rows);
       if (strata.continuous) {
         throw std::invalid_argument(lname + ": /labels/" + config.permutation.strata +
                                     " is float; permutation.strata needs integer strata");
       }
       in.permutation_strata = strata.codes;
-    } else if (config.permutation.scheme == "blocks") {
+    } else if (permutation.scheme == engine::PermutationScheme::Blocks) {
       in.permutation_blocks = labels.read_groups(config.permutation.blocks, in.rows);
     }
-    if (config.permutation.scheme != "free") {
+    if (permutation.scheme != engine::PermutationScheme::Free) {
       // An impossible scheme (a stratum of one, blocks of unequal size) is
       // refused now rather than after the fits.
       try {
-        (void)engine::permutation_for(in, analysis_settings(config).permutation, 0);
+        (void)engine::permutation_for(in, permutation, 0);
       } catch (const std::invalid_argument& e) {
-        throw std::invalid_argument("permutation.scheme = \"" + config.permutation.scheme +
+        throw std::invalid_argument(std::string("permutation.scheme = \"") + engine::to_string(permutation.scheme) +
                                     "\" with " + lname + ": " + e.what());
       }
     }

@@ -253,8 +253,8 @@ nlohmann::json make_summary(const Config& config, const RunInfo& info,
   j["encodability"] = {{"permutations", r.encodability_permutations},
                        {"statistic", "cross-validated macro AUROC (mean over folds)"},
                        {"fits", r.encodability_fits},
-                       {"alpha", config.encodability.alpha}};
-  j["bootstrap"] = {{"resamples", r.bootstrap}, {"level", config.bootstrap.level}};
+                       {"alpha", config.analysis.encodability.alpha}};
+  j["bootstrap"] = {{"resamples", r.bootstrap}, {"level", config.analysis.bootstrap.level}};
   j["layout"] = {{"groups", r.groups},
                  {"ranks_per_group", r.group_size},
                  {"requested_groups", config.parallel.groups},

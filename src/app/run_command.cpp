@@ -206,7 +206,7 @@ CompletedRun run_configured(const Config& config, const par::Communicator& comm,
   run.info.embeddings_read_mode = model.read_mode;
 
   const engine::Layout layout(comm, model.layout);
-  const engine::AnalysisSettings settings = analysis_settings(config);
+  const engine::AnalysisSettings& settings = config.analysis;
   StatePlan state = plan_state(config, request, model, settings, layout, comm);
   run.state_path = state.path;
   if (state.saved) {

@@ -293,7 +293,7 @@ int sweep_summary_command(const std::string& manifest_path, const std::vector<st
   int incomplete = 0;
   comm.agree_on([&] {
     if (!comm.is_root()) return;
-    const double alpha = base.encodability.alpha;
+    const double alpha = base.analysis.encodability.alpha;
     std::map<CellKey, CellValues> cells;
     std::vector<double> intra, inter;
     std::vector<std::vector<std::string>> status;  // model, status, reason

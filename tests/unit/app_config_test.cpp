@@ -12,6 +12,9 @@
 #include <functional>
 #include <initializer_list>
 #include <limits>
+#include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +23,9 @@ namespace {
 using wsc::app::Config;
 using wsc::app::ConfigError;
 using wsc::app::MetadataSpec;
+using Bin = wsc::core::BinMethod;
+using Scheme = wsc::engine::PermutationScheme;
+using Source = wsc::app::PrimarySource;
 namespace fs = std::filesystem;
 
 // The example from the README, verbatim (comments included).
@@ -116,27 +122,27 @@ void expect_same(const Config& a, const Config& b) {
     EXPECT_EQ(a.metadata[i].binning, b.metadata[i].binning);
     EXPECT_EQ(a.metadata[i].classes, b.metadata[i].classes);
   }
-  EXPECT_EQ(a.pca.variance, b.pca.variance);
-  EXPECT_EQ(a.pca.min_components, b.pca.min_components);
-  EXPECT_EQ(a.pca.components, b.pca.components);
-  EXPECT_EQ(a.probe.l2, b.probe.l2);
-  EXPECT_EQ(a.probe.tol, b.probe.tol);
-  EXPECT_EQ(a.probe.max_iter, b.probe.max_iter);
-  EXPECT_EQ(a.cv.folds, b.cv.folds);
+  EXPECT_EQ(a.analysis.pca.variance, b.analysis.pca.variance);
+  EXPECT_EQ(a.analysis.pca.min_components, b.analysis.pca.min_components);
+  EXPECT_EQ(a.analysis.pca.components, b.analysis.pca.components);
+  EXPECT_EQ(a.analysis.probe.l2, b.analysis.probe.l2);
+  EXPECT_EQ(a.analysis.probe.solver.tol, b.analysis.probe.solver.tol);
+  EXPECT_EQ(a.analysis.probe.solver.max_iter, b.analysis.probe.solver.max_iter);
+  EXPECT_EQ(a.analysis.cv.folds, b.analysis.cv.folds);
   EXPECT_EQ(a.cv.groups, b.cv.groups);
-  EXPECT_EQ(a.cv.seed, b.cv.seed);
-  EXPECT_EQ(a.permutation.count, b.permutation.count);
-  EXPECT_EQ(a.permutation.seed, b.permutation.seed);
-  EXPECT_EQ(a.permutation.scheme, b.permutation.scheme);
+  EXPECT_EQ(a.analysis.cv.seed, b.analysis.cv.seed);
+  EXPECT_EQ(a.analysis.permutation.count, b.analysis.permutation.count);
+  EXPECT_EQ(a.analysis.permutation.seed, b.analysis.permutation.seed);
+  EXPECT_EQ(a.analysis.permutation.scheme, b.analysis.permutation.scheme);
   EXPECT_EQ(a.permutation.strata, b.permutation.strata);
   EXPECT_EQ(a.permutation.blocks, b.permutation.blocks);
-  EXPECT_EQ(a.encodability.permutations, b.encodability.permutations);
-  EXPECT_EQ(a.encodability.alpha, b.encodability.alpha);
-  EXPECT_EQ(a.bootstrap.count, b.bootstrap.count);
-  EXPECT_EQ(a.bootstrap.seed, b.bootstrap.seed);
-  EXPECT_EQ(a.bootstrap.level, b.bootstrap.level);
+  EXPECT_EQ(a.analysis.encodability.permutations, b.analysis.encodability.permutations);
+  EXPECT_EQ(a.analysis.encodability.alpha, b.analysis.encodability.alpha);
+  EXPECT_EQ(a.analysis.bootstrap.count, b.analysis.bootstrap.count);
+  EXPECT_EQ(a.analysis.bootstrap.seed, b.analysis.bootstrap.seed);
+  EXPECT_EQ(a.analysis.bootstrap.level, b.analysis.bootstrap.level);
   EXPECT_EQ(a.parallel.groups, b.parallel.groups);
-  EXPECT_EQ(a.parallel.batch, b.parallel.batch);
+  EXPECT_EQ(a.analysis.batch, b.analysis.batch);
   EXPECT_EQ(a.checkpoint.interval, b.checkpoint.interval);
   EXPECT_EQ(a.checkpoint.path, b.checkpoint.path);
   EXPECT_EQ(a.output.dir, b.output.dir);
@@ -149,30 +155,30 @@ Config full_config() {
   c.input.embeddings = "/data/model.h5";
   c.input.labels = "/data/meta \"quoted\" \\ ü.h5";
   c.primary.task = "plane";
-  c.primary.source = "probe";
-  c.metadata.push_back(MetadataSpec{"scanner", 0, "equal", 3});
-  c.metadata.push_back(MetadataSpec{"spacing", 4, "quantile", 0});
-  c.metadata.push_back(MetadataSpec{"age", 5, "equal", 5});
-  c.pca.variance = 0.1 + 0.2;  // not exactly representable in few digits
-  c.pca.min_components = 7;
-  c.pca.components = 12;
-  c.probe.l2 = 1.0 / 3.0;
-  c.probe.tol = 1e-300;
-  c.probe.max_iter = 77;
-  c.cv.folds = 3;
+  c.primary.source = Source::Probe;
+  c.metadata.push_back(MetadataSpec{"scanner", 0, Bin::EqualWidth, 3});
+  c.metadata.push_back(MetadataSpec{"spacing", 4, Bin::Quantile, 0});
+  c.metadata.push_back(MetadataSpec{"age", 5, Bin::EqualWidth, 5});
+  c.analysis.pca.variance = 0.1 + 0.2;  // not exactly representable in few digits
+  c.analysis.pca.min_components = 7;
+  c.analysis.pca.components = 12;
+  c.analysis.probe.l2 = 1.0 / 3.0;
+  c.analysis.probe.solver.tol = 1e-300;
+  c.analysis.probe.solver.max_iter = 77;
+  c.analysis.cv.folds = 3;
   c.cv.groups = "patient";
-  c.cv.seed = 9223372036854775807ull;
-  c.permutation.count = 0;
-  c.permutation.seed = 42;
-  c.permutation.scheme = "within";
+  c.analysis.cv.seed = 9223372036854775807ull;
+  c.analysis.permutation.count = 0;
+  c.analysis.permutation.seed = 42;
+  c.analysis.permutation.scheme = Scheme::Within;
   c.permutation.strata = "site";
-  c.encodability.permutations = 250;
-  c.encodability.alpha = 0.01;
-  c.bootstrap.count = 500;
-  c.bootstrap.seed = 3;
-  c.bootstrap.level = 0.9;
+  c.analysis.encodability.permutations = 250;
+  c.analysis.encodability.alpha = 0.01;
+  c.analysis.bootstrap.count = 500;
+  c.analysis.bootstrap.seed = 3;
+  c.analysis.bootstrap.level = 0.9;
   c.parallel.groups = 4;
-  c.parallel.batch = 32;
+  c.analysis.batch = 32;
   c.checkpoint.interval = 12.5;
   c.checkpoint.path = "/scratch/run.wsc";
   c.output.dir = "/tmp/out\tdir";
@@ -215,28 +221,28 @@ TEST(AppConfig, ExampleParsesToExpectedStruct) {
   EXPECT_EQ(c.input.embeddings, "model.h5");
   EXPECT_EQ(c.input.labels, "");
   EXPECT_EQ(c.primary.task, "plane");
-  EXPECT_EQ(c.primary.source, "file");
+  EXPECT_EQ(c.primary.source, Source::File);
   ASSERT_EQ(c.metadata.size(), 2u);
   EXPECT_EQ(c.metadata[0].name, "scanner");
   EXPECT_EQ(c.metadata[0].bins, 0);
-  EXPECT_EQ(c.metadata[0].binning, "equal");
+  EXPECT_EQ(c.metadata[0].binning, Bin::EqualWidth);
   EXPECT_EQ(c.metadata[0].classes, 0);
   EXPECT_EQ(c.metadata[1].name, "spacing");
   EXPECT_EQ(c.metadata[1].bins, 4);
-  EXPECT_EQ(c.metadata[1].binning, "equal");
+  EXPECT_EQ(c.metadata[1].binning, Bin::EqualWidth);
   EXPECT_EQ(c.metadata[1].classes, 0);
-  EXPECT_DOUBLE_EQ(c.pca.variance, 0.99);
-  EXPECT_EQ(c.pca.min_components, 50);
-  EXPECT_EQ(c.pca.components, -1);
-  EXPECT_DOUBLE_EQ(c.probe.l2, 1e-4);
-  EXPECT_DOUBLE_EQ(c.probe.tol, 1e-8);
-  EXPECT_EQ(c.probe.max_iter, 1000);
-  EXPECT_EQ(c.cv.folds, 5);
+  EXPECT_DOUBLE_EQ(c.analysis.pca.variance, 0.99);
+  EXPECT_EQ(c.analysis.pca.min_components, 50);
+  EXPECT_EQ(c.analysis.pca.components, -1);
+  EXPECT_DOUBLE_EQ(c.analysis.probe.l2, 1e-4);
+  EXPECT_DOUBLE_EQ(c.analysis.probe.solver.tol, 1e-8);
+  EXPECT_EQ(c.analysis.probe.solver.max_iter, 1000);
+  EXPECT_EQ(c.analysis.cv.folds, 5);
   EXPECT_EQ(c.cv.groups, "");
-  EXPECT_EQ(c.cv.seed, 0u);
-  EXPECT_EQ(c.permutation.count, 1000);
-  EXPECT_EQ(c.permutation.seed, 1u);
-  EXPECT_EQ(c.permutation.scheme, "free");
+  EXPECT_EQ(c.analysis.cv.seed, 0u);
+  EXPECT_EQ(c.analysis.permutation.count, 1000);
+  EXPECT_EQ(c.analysis.permutation.seed, 1u);
+  EXPECT_EQ(c.analysis.permutation.scheme, Scheme::Free);
   EXPECT_EQ(c.permutation.strata, "");
   EXPECT_EQ(c.permutation.blocks, "");
   EXPECT_EQ(c.output.dir, "results");
@@ -248,10 +254,10 @@ TEST(AppConfig, MinimalConfigGetsStructDefaults) {
   Config expected;
   expected.input.embeddings = "model.h5";
   expected.primary.task = "plane";
-  expected.metadata.push_back(MetadataSpec{"scanner", 0, "equal", 0});
+  expected.metadata.push_back(MetadataSpec{"scanner", 0, Bin::EqualWidth, 0});
   expected.config_path = "config.toml";
   expect_same(c, expected);
-  EXPECT_EQ(c.pca.components, -1);
+  EXPECT_EQ(c.analysis.pca.components, -1);
   EXPECT_EQ(c.output.dir, "results");
 }
 
@@ -292,30 +298,30 @@ level = 0.9
 groups = 2
 batch = 16
 )");
-  EXPECT_EQ(c.encodability.permutations, 0);
-  EXPECT_EQ(c.encodability.alpha, 0.1);
-  EXPECT_EQ(c.bootstrap.count, 200);
-  EXPECT_EQ(c.bootstrap.seed, 5u);
-  EXPECT_EQ(c.bootstrap.level, 0.9);
+  EXPECT_EQ(c.analysis.encodability.permutations, 0);
+  EXPECT_EQ(c.analysis.encodability.alpha, 0.1);
+  EXPECT_EQ(c.analysis.bootstrap.count, 200);
+  EXPECT_EQ(c.analysis.bootstrap.seed, 5u);
+  EXPECT_EQ(c.analysis.bootstrap.level, 0.9);
   EXPECT_EQ(c.parallel.groups, 2);
-  EXPECT_EQ(c.parallel.batch, 16);
+  EXPECT_EQ(c.analysis.batch, 16);
   EXPECT_EQ(c.input.labels, "metadata.h5");
-  EXPECT_EQ(c.primary.source, "probe");
+  EXPECT_EQ(c.primary.source, Source::Probe);
   EXPECT_EQ(c.metadata[0].classes, 3);
-  EXPECT_EQ(c.metadata[1].binning, "quantile");
-  EXPECT_EQ(c.pca.components, 0);
-  EXPECT_EQ(c.cv.folds, 10);
+  EXPECT_EQ(c.metadata[1].binning, Bin::Quantile);
+  EXPECT_EQ(c.analysis.pca.components, 0);
+  EXPECT_EQ(c.analysis.cv.folds, 10);
   EXPECT_EQ(c.cv.groups, "patient");
-  EXPECT_EQ(c.cv.seed, 17u);
-  EXPECT_EQ(c.permutation.count, 0);
-  EXPECT_EQ(c.permutation.seed, 9223372036854775807ull);
-  EXPECT_EQ(c.permutation.scheme, "within");
+  EXPECT_EQ(c.analysis.cv.seed, 17u);
+  EXPECT_EQ(c.analysis.permutation.count, 0);
+  EXPECT_EQ(c.analysis.permutation.seed, 9223372036854775807ull);
+  EXPECT_EQ(c.analysis.permutation.scheme, Scheme::Within);
   EXPECT_EQ(c.permutation.strata, "site");
 }
 
 TEST(AppConfig, BlocksScheme) {
   const Config c = parse(std::string(kMinimal) + "[permutation]\nscheme = \"blocks\"\nblocks = \"patient\"\n");
-  EXPECT_EQ(c.permutation.scheme, "blocks");
+  EXPECT_EQ(c.analysis.permutation.scheme, Scheme::Blocks);
   EXPECT_EQ(c.permutation.blocks, "patient");
 }
 
@@ -401,9 +407,9 @@ TEST(AppConfig, NonStringWhereStringExpected) {
 
 TEST(AppConfig, IntegersAreAcceptedAsFloats) {
   const Config c = parse(std::string(kMinimal) + "[pca]\nvariance = 1\n[probe]\nl2 = 2\ntol = 1\n");
-  EXPECT_EQ(c.pca.variance, 1.0);
-  EXPECT_EQ(c.probe.l2, 2.0);
-  EXPECT_EQ(c.probe.tol, 1.0);
+  EXPECT_EQ(c.analysis.pca.variance, 1.0);
+  EXPECT_EQ(c.analysis.probe.l2, 2.0);
+  EXPECT_EQ(c.analysis.probe.solver.tol, 1.0);
   // l2 = 0 passes the type check (integer as float) and fails the range check.
   expect_message(parse_error(std::string(kMinimal) + "[probe]\nl2 = 0\n"), {"'probe.l2' must be > 0"});
 }
@@ -420,8 +426,8 @@ TEST(AppConfig, SeedsAcceptTheNonNegativeInt64Range) {
   expect_message(parse_error(std::string(kMinimal) + "[cv]\nseed = -1\n"), {"'cv.seed'", "got -1"});
   expect_message(parse_error(std::string(kMinimal) + "[permutation]\nseed = -5\n"), {"'permutation.seed'", "-5"});
   const Config c = parse(std::string(kMinimal) + "[cv]\nseed = 0\n[permutation]\nseed = 9223372036854775807\n");
-  EXPECT_EQ(c.cv.seed, 0u);
-  EXPECT_EQ(c.permutation.seed, static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()));
+  EXPECT_EQ(c.analysis.cv.seed, 0u);
+  EXPECT_EQ(c.analysis.permutation.seed, static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()));
 }
 
 TEST(AppConfig, SectionMustBeATable) {
@@ -552,26 +558,26 @@ TEST(AppConfig, ValidateOnCodeBuiltConfigs) {
   c.primary.task = "plane";
   expect_message(error_of([&] { wsc::app::validate(c); }), {"[[metadata]]"}, "config");
 
-  c.metadata.push_back(MetadataSpec{"scanner", 0, "equal", 0});
+  c.metadata.push_back(MetadataSpec{"scanner", 0, Bin::EqualWidth, 0});
   EXPECT_NO_THROW(wsc::app::validate(c));
 
   c.config_path = "x.toml";
-  c.metadata[0].binning = "quantile";  // without bins
+  c.metadata[0].binning = Bin::Quantile;  // without bins
   expect_message(error_of([&] { wsc::app::validate(c); }), {"metadata 'scanner': binning given without bins"},
                  "x.toml");
-  c.metadata[0].binning = "equal";
+  c.metadata[0].binning = Bin::EqualWidth;
 
-  c.pca.components = -2;
+  c.analysis.pca.components = -2;
   expect_message(error_of([&] { wsc::app::validate(c); }), {"'pca.components'"}, "x.toml");
-  c.pca.components = -1;
+  c.analysis.pca.components = -1;
 
-  c.metadata.push_back(MetadataSpec{"", 0, "equal", 0});
+  c.metadata.push_back(MetadataSpec{"", 0, Bin::EqualWidth, 0});
   expect_message(error_of([&] { wsc::app::validate(c); }), {"'metadata.1.name' must not be empty"}, "x.toml");
   c.metadata.pop_back();
 
-  c.cv.seed = std::numeric_limits<std::uint64_t>::max();  // cannot be written as a TOML integer
+  c.analysis.cv.seed = std::numeric_limits<std::uint64_t>::max();  // cannot be written as a TOML integer
   expect_message(error_of([&] { wsc::app::validate(c); }), {"'cv.seed'"}, "x.toml");
-  c.cv.seed = 0;
+  c.analysis.cv.seed = 0;
 
   c.output.dir.clear();
   expect_message(error_of([&] { wsc::app::validate(c); }), {"'output.dir' must not be empty"}, "x.toml");
@@ -602,12 +608,12 @@ TEST(AppConfig, SyntaxErrorIsOneLineWithFileAndLine) {
 TEST(AppConfig, OverridesReplaceValues) {
   const Config c = parse(kExample, {"permutation.count=100", "pca.components=0", "output.dir=/tmp/x",
                                     "metadata.1.bins=6", "probe.l2=1e-2", "pca.variance=1"});
-  EXPECT_EQ(c.permutation.count, 100);
-  EXPECT_EQ(c.pca.components, 0);
+  EXPECT_EQ(c.analysis.permutation.count, 100);
+  EXPECT_EQ(c.analysis.pca.components, 0);
   EXPECT_EQ(c.output.dir, "/tmp/x");  // not a TOML value: taken as a string
   EXPECT_EQ(c.metadata[1].bins, 6);
-  EXPECT_EQ(c.probe.l2, 1e-2);
-  EXPECT_EQ(c.pca.variance, 1.0);  // integer accepted as float
+  EXPECT_EQ(c.analysis.probe.l2, 1e-2);
+  EXPECT_EQ(c.analysis.pca.variance, 1.0);  // integer accepted as float
 }
 
 TEST(AppConfig, OverridesCreateMissingKeysAndTables) {
@@ -615,7 +621,7 @@ TEST(AppConfig, OverridesCreateMissingKeysAndTables) {
                                     "permutation.strata=site", "metadata.0.classes=4"});
   EXPECT_EQ(c.input.labels, "meta.h5");
   EXPECT_EQ(c.cv.groups, "patient");
-  EXPECT_EQ(c.permutation.scheme, "within");
+  EXPECT_EQ(c.analysis.permutation.scheme, Scheme::Within);
   EXPECT_EQ(c.permutation.strata, "site");
   EXPECT_EQ(c.metadata[0].classes, 4);
 }
@@ -625,7 +631,7 @@ TEST(AppConfig, OverrideValueForms) {
   const Config c = parse(kMinimal, {"output.dir=\"my dir\"", " cv.folds = 7 ", "cv.folds=8",
                                     "primary.task=true", "input.labels=2024-01-01"});
   EXPECT_EQ(c.output.dir, "my dir");
-  EXPECT_EQ(c.cv.folds, 8);
+  EXPECT_EQ(c.analysis.cv.folds, 8);
   // A string key given text that parses as another TOML type keeps the text.
   EXPECT_EQ(c.primary.task, "true");
   EXPECT_EQ(c.input.labels, "2024-01-01");
@@ -698,7 +704,7 @@ TEST(AppConfig, LoadConfigResolvesAgainstTheFilesFolder) {
   EXPECT_EQ(c.config_path, good.string());
   EXPECT_EQ(fs::path(c.input.embeddings), dir.path() / "model.h5");
   EXPECT_EQ(fs::path(c.output.dir), dir.path() / "results");
-  EXPECT_EQ(c.permutation.count, 10);
+  EXPECT_EQ(c.analysis.permutation.count, 10);
 }
 
 TEST(AppConfig, LoadConfigMissingFile) {
@@ -760,6 +766,169 @@ TEST(AppConfig, ToJsonHasAllFieldsWithResolvedPaths) {
   EXPECT_EQ(j.at("permutation").at("strata"), "");
   EXPECT_EQ(j.at("permutation").at("blocks"), "");
   EXPECT_EQ(j.at("output").at("dir"), "/data/exp/results");
+}
+
+// ---------------------------------------------------------------------------
+// The key table
+// ---------------------------------------------------------------------------
+
+/// The JSON echo of key `dotted` ("pca.variance"; "metadata.bins": the first entry's).
+nlohmann::json echoed(const Config& c, const std::string& dotted) {
+  const nlohmann::json j = wsc::app::to_json(c);
+  const auto dot = dotted.find('.');
+  const std::string section = dotted.substr(0, dot);
+  const std::string key = dotted.substr(dot + 1);
+  if (section == "metadata") return j.at("metadata").at(0).at(key);
+  return j.at(section).at(key);
+}
+
+TEST(AppConfig, EveryKeyOfTheTableRoundTripsThroughToToml) {
+  // Per key, overrides that move it off its default (with what it needs).
+  const std::map<std::string, std::vector<std::string>> off_default = {
+      {"input.embeddings", {"input.embeddings=other.h5"}},
+      {"input.labels", {"input.labels=meta.h5"}},
+      {"primary.task", {"primary.task=organ"}},
+      {"primary.source", {"primary.source=probe"}},
+      {"metadata.name", {"metadata.0.name=site"}},
+      {"metadata.bins", {"metadata.0.bins=3"}},
+      {"metadata.binning", {"metadata.0.bins=3", "metadata.0.binning=quantile"}},
+      {"metadata.classes", {"metadata.0.classes=3"}},
+      {"pca.variance", {"pca.variance=0.5"}},
+      {"pca.min_components", {"pca.min_components=7"}},
+      {"pca.components", {"pca.components=0"}},
+      {"probe.l2", {"probe.l2=0.01"}},
+      {"probe.tol", {"probe.tol=1e-6"}},
+      {"probe.max_iter", {"probe.max_iter=10"}},
+      {"cv.folds", {"cv.folds=3"}},
+      {"cv.groups", {"cv.groups=patient"}},
+      {"cv.seed", {"cv.seed=9"}},
+      {"permutation.count", {"permutation.count=10"}},
+      {"permutation.seed", {"permutation.seed=2"}},
+      {"permutation.scheme", {"permutation.scheme=blocks", "permutation.blocks=patient"}},
+      {"permutation.strata", {"permutation.scheme=within", "permutation.strata=site"}},
+      {"permutation.blocks", {"permutation.scheme=blocks", "permutation.blocks=patient"}},
+      {"encodability.permutations", {"encodability.permutations=0"}},
+      {"encodability.alpha", {"encodability.alpha=0.1"}},
+      {"bootstrap.count", {"bootstrap.count=10"}},
+      {"bootstrap.seed", {"bootstrap.count=10", "bootstrap.seed=3"}},
+      {"bootstrap.level", {"bootstrap.count=10", "bootstrap.level=0.9"}},
+      {"parallel.groups", {"parallel.groups=2"}},
+      {"parallel.batch", {"parallel.batch=16"}},
+      {"checkpoint.interval", {"checkpoint.interval=60"}},
+      {"checkpoint.path", {"checkpoint.path=/tmp/run.wsc"}},
+      {"output.dir", {"output.dir=out"}},
+  };
+  const std::vector<std::string> keys = wsc::app::config_keys();
+  EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), keys.size()) << "a key is declared twice";
+  std::set<std::string> covered;
+  for (const auto& entry : off_default) covered.insert(entry.first);
+  EXPECT_EQ(covered, std::set<std::string>(keys.begin(), keys.end())) << "every key needs a round-trip case";
+
+  const Config base = parse(kMinimal);
+  for (const std::string& key : keys) {
+    SCOPED_TRACE(key);
+    const auto it = off_default.find(key);
+    if (it == off_default.end()) continue;
+    const Config changed = parse(kMinimal, it->second);
+    EXPECT_NE(echoed(changed, key), echoed(base, key)) << "the case leaves the key at its default";
+    const std::string text = wsc::app::to_toml(changed);
+    Config back;
+    ASSERT_NO_THROW(back = parse(text)) << text;
+    EXPECT_EQ(wsc::app::to_json(back), wsc::app::to_json(changed)) << text;
+    EXPECT_EQ(wsc::app::to_toml(back), text);
+  }
+}
+
+TEST(AppConfig, EveryKeyOfTheTableIsEchoedToJson) {
+  const nlohmann::json j = wsc::app::to_json(parse(kMinimal));
+  std::size_t echoed_keys = 0;
+  for (const auto& section : j.items()) {
+    if (section.key() == "config_path") continue;
+    const nlohmann::json& keys = section.key() == "metadata" ? section.value().at(0) : section.value();
+    echoed_keys += keys.size();
+  }
+  EXPECT_EQ(echoed_keys, wsc::app::config_keys().size());
+  for (const std::string& key : wsc::app::config_keys()) {
+    SCOPED_TRACE(key);
+    EXPECT_NO_THROW((void)echoed(parse(kMinimal), key));
+  }
+}
+
+TEST(AppConfig, UnknownKeyListsComeFromTheTable) {
+  // Sections and their keys, in the table's order.
+  std::vector<std::string> sections;
+  std::map<std::string, std::vector<std::string>> known;
+  for (const std::string& dotted : wsc::app::config_keys()) {
+    const auto dot = dotted.find('.');
+    const std::string section = dotted.substr(0, dot);
+    if (sections.empty() || sections.back() != section) sections.push_back(section);
+    known[section].push_back(dotted.substr(dot + 1));
+  }
+  const auto listed = [](const std::vector<std::string>& names) {
+    std::string out;
+    for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+  };
+  EXPECT_EQ(parse_error(std::string(kMinimal) + "[plotting]\n"),
+            "config.toml: unknown table 'plotting' (known: " + listed(sections) + ")");
+  for (const std::string& section : sections) {
+    SCOPED_TRACE(section);
+    const std::string where = section == "metadata" ? "metadata.0" : section;
+    EXPECT_EQ(parse_error(kMinimal, {where + ".bogus=1"}),
+              "config.toml: unknown key '" + where + ".bogus' (known: " + listed(known[section]) + ")");
+  }
+}
+
+TEST(AppConfig, ChoiceSpellings) {
+  using wsc::app::bin_method_from;
+  using wsc::app::primary_source_from;
+  EXPECT_STREQ(wsc::app::to_string(Source::File), "file");
+  EXPECT_STREQ(wsc::app::to_string(Source::Probe), "probe");
+  EXPECT_EQ(primary_source_from("file"), Source::File);
+  EXPECT_EQ(primary_source_from("probe"), Source::Probe);
+  EXPECT_EQ(primary_source_from("File"), std::nullopt);
+  EXPECT_STREQ(wsc::app::to_string(Bin::EqualWidth), "equal");
+  EXPECT_STREQ(wsc::app::to_string(Bin::Quantile), "quantile");
+  EXPECT_EQ(bin_method_from("equal"), Bin::EqualWidth);
+  EXPECT_EQ(bin_method_from("quantile"), Bin::Quantile);
+  EXPECT_EQ(bin_method_from("equal-width"), std::nullopt);
+  EXPECT_STREQ(wsc::engine::to_string(Scheme::Free), "free");
+  EXPECT_STREQ(wsc::engine::to_string(Scheme::Within), "within");
+  EXPECT_STREQ(wsc::engine::to_string(Scheme::Blocks), "blocks");
+  EXPECT_EQ(wsc::engine::permutation_scheme_from("blocks"), Scheme::Blocks);
+  EXPECT_EQ(wsc::engine::permutation_scheme_from(""), std::nullopt);
+
+  // Each spelling reads into its value and is echoed as written.
+  const Config probe = parse(kMinimal, {"primary.source=probe", "metadata.0.bins=3", "metadata.0.binning=quantile",
+                                        "permutation.scheme=within", "permutation.strata=site"});
+  EXPECT_EQ(probe.primary.source, Source::Probe);
+  EXPECT_EQ(probe.metadata[0].binning, Bin::Quantile);
+  EXPECT_EQ(probe.analysis.permutation.scheme, Scheme::Within);
+  EXPECT_EQ(echoed(probe, "primary.source"), "probe");
+  EXPECT_EQ(echoed(probe, "metadata.binning"), "quantile");
+  EXPECT_EQ(echoed(probe, "permutation.scheme"), "within");
+  const std::string text = wsc::app::to_toml(probe);
+  for (const char* line : {"source = \"probe\"\n", "binning = \"quantile\"\n", "scheme = \"within\"\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << " not in:\n" << text;
+  }
+
+  // Other spellings are refused with the list of choices.
+  EXPECT_EQ(parse_error(kMinimal, {"permutation.scheme=Free"}),
+            "config.toml: 'permutation.scheme' must be \"free\", \"within\" or \"blocks\", got 'Free'");
+  EXPECT_EQ(parse_error(kMinimal, {"primary.source="}),
+            "config.toml: 'primary.source' must be \"file\" or \"probe\", got ''");
+  EXPECT_EQ(parse_error(kMinimal, {"metadata.0.bins=3", "metadata.0.binning=log"}),
+            "config.toml: metadata 'scanner': binning must be \"equal\" or \"quantile\", got 'log'");
+}
+
+TEST(AppConfig, TheEngineSettingsAreTheConfigs) {
+  // The config holds the engine's settings as they are: defaults included.
+  const Config c = parse(kMinimal, {"parallel.batch=16", "probe.max_iter=50"});
+  const wsc::engine::AnalysisSettings defaults;
+  EXPECT_EQ(c.analysis.batch, 16);
+  EXPECT_EQ(c.analysis.probe.solver.max_iter, 50);
+  EXPECT_EQ(c.analysis.probe.solver.float_hessian, defaults.probe.solver.float_hessian);
+  EXPECT_EQ(c.analysis.keep_null_limit, defaults.keep_null_limit);
 }
 
 }  // namespace

@@ -1,9 +1,15 @@
 #pragma once
 // The analysis configuration: one value struct with defaults, filled from one
-// TOML parser (toml11), strictly validated, echoed into every output.
+// TOML parser (toml11), strictly validated, echoed into every output. Every
+// key is declared once, in the key table of src/app/config.cpp, which drives
+// reading, the unknown-key check, validation and both echoes.
+#include "wsc/core/binning.hpp"
+#include "wsc/engine/settings.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -16,10 +22,24 @@ class ConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Where the primary task's head comes from.
+enum class PrimarySource {
+  File,   ///< the model's own head, /heads/<task>
+  Probe,  ///< a probe fitted to /labels/<task>
+};
+
+/// "file", "probe".
+const char* to_string(PrimarySource source);
+std::optional<PrimarySource> primary_source_from(const std::string& name);
+
+/// The spelling of a binning in the config: "equal" (core::BinMethod::EqualWidth), "quantile".
+const char* to_string(core::BinMethod method);
+std::optional<core::BinMethod> bin_method_from(const std::string& name);
+
 struct MetadataSpec {
   std::string name;            ///< /labels/<name>
   int bins = 0;                ///< 0: categorical; >= 2: bin continuous values
-  std::string binning = "equal";  ///< "equal" | "quantile"
+  core::BinMethod binning = core::BinMethod::EqualWidth;  ///< "equal" | "quantile"
   int classes = 0;             ///< 0: from the labels (max + 1); else declared C
 };
 
@@ -30,47 +50,29 @@ struct Config {
   } input;
   struct Primary {
     std::string task;
-    std::string source = "file";  ///< "file" (/heads/<task>) | "probe"
+    PrimarySource source = PrimarySource::File;
   } primary;
   std::vector<MetadataSpec> metadata;
-  struct Pca {
-    double variance = 0.99;
-    int min_components = 50;
-    int components = -1;  ///< -1: unset (use variance rule); 0: no projection; K: fixed
-  } pca;
-  struct Probe {
-    double l2 = 1e-4;
-    double tol = 1e-8;
-    int max_iter = 1000;
-  } probe;
+
+  /// What the engine is asked to do: [pca], [probe], [cv] folds and seed,
+  /// [permutation] count, seed and scheme, [encodability], [bootstrap] and
+  /// [parallel] batch, with their defaults.
+  engine::AnalysisSettings analysis;
+
+  // The rest only says where things are and how ranks are arranged.
   struct Cv {
-    int folds = 5;
     std::string groups;   ///< /groups/<name> for grouped folds; empty: none
-    std::uint64_t seed = 0;  ///< fold shuffling seed
   } cv;
   struct Permutation {
-    std::int64_t count = 1000;
-    std::uint64_t seed = 1;
-    std::string scheme = "free";  ///< "free" (others: see README)
-    std::string strata;           ///< labels name for scheme "within"
-    std::string blocks;           ///< groups name for scheme "blocks"
+    std::string strata;   ///< labels name for scheme "within"
+    std::string blocks;   ///< groups name for scheme "blocks"
   } permutation;
-  struct Encodability {
-    std::int64_t permutations = 100;  ///< CV-score permutations per task; 0: no test
-    double alpha = 0.05;              ///< level of the per-task verdicts
-  } encodability;
-  struct Bootstrap {
-    std::int64_t count = 0;           ///< resamples; 0: no intervals
-    std::uint64_t seed = 1;
-    double level = 0.95;              ///< two-sided percentile interval
-  } bootstrap;
   struct Parallel {
-    int groups = 0;                   ///< rank groups; 0: chosen from N, d, ranks, memory
-    std::int64_t batch = 64;          ///< permuted heads fitted together
+    int groups = 0;       ///< rank groups; 0: chosen from N, d, ranks, memory
   } parallel;
   struct Checkpoint {
-    double interval = 600.0;          ///< seconds between saves; 0: only when stopped
-    std::string path;                 ///< default: <output.dir>/checkpoint.wsc
+    double interval = 600.0;  ///< seconds between saves; 0: only when stopped
+    std::string path;         ///< default: <output.dir>/checkpoint.wsc
   } checkpoint;
   struct Output {
     std::string dir = "results";  ///< resolved against the config's folder
@@ -99,5 +101,9 @@ nlohmann::json to_json(const Config& config);
 
 /// The config as TOML text (what `wsc demo` writes beside its data).
 std::string to_toml(const Config& config);
+
+/// Every key of the key table, dotted, in its order: "input.embeddings", ...,
+/// with the keys of a [[metadata]] entry as "metadata.name", "metadata.bins", ...
+std::vector<std::string> config_keys();
 
 }  // namespace wsc::app

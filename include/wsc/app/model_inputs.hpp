@@ -29,7 +29,4 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm);
 /// encodability fits, bootstrap resamples): the most groups worth having.
 std::int64_t parallel_items(const Config& config);
 
-/// Settings of the engine from the config.
-engine::AnalysisSettings analysis_settings(const Config& config);
-
 }  // namespace wsc::app
