@@ -6,18 +6,17 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
-// The TRON of trust_region_newton.cpp, run for many heads in lock-step. Per
-// head every decision (CG stop, boundary, step acceptance, radius update) is
-// the same arithmetic as there, on values that came out of the reduction;
-// which heads take part in a batched pass is decided from those values too,
-// so every participant of a distributed fit makes the same reduce calls.
+// The TRON step of tron_step.hpp, run for many heads in lock-step. Every
+// decision per head (CG stop, boundary, step acceptance, radius update) is
+// the shared step's, on values that came out of the reduction; which heads
+// take part in a batched pass is decided from those values too, so every
+// participant of a distributed fit makes the same reduce calls.
 //
-// Two differences in *how* (not what) is computed:
+// Differences from the single-head solver in *how* (not what) is computed:
 // - The preconditioner of the next iteration (the class curvature A of
 //   kron_preconditioner.hpp at the trial point) is summed in the same pass and
 //   reduce as the trial point's value and gradient, and used only if the step
@@ -34,13 +33,13 @@
 
 #include "kron_preconditioner.hpp"
 #include "softmax_exp.hpp"
-#include "tron_constants.hpp"
+#include "tron_step.hpp"
 
 namespace wsc::core {
 
 namespace {
 
-using namespace detail;  // the TRON constants and the preconditioner, as in the single-head solver
+using namespace detail;  // the shared TRON step (tron_step.hpp) and the preconditioner
 
 using MatrixMap = Eigen::Map<Matrix>;
 using ConstMatrixMap = Eigen::Map<const Matrix>;
@@ -54,51 +53,24 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-/// State of one head. Parameters are in the centred coordinates
-/// u = (W, b + W mean) of trust_region_newton.cpp, packed like
-/// SoftmaxObjective (C x d column-major W, then the C biases).
-struct Head {
+/// One head of the batch: the shared TRON state (centred coordinates
+/// u = (W, b + W mean)) and the head's rows.
+struct Head : TronState {
   std::size_t id = 0;
   const Labels* labels = nullptr;
   const Vector* weights = nullptr;  // row weights, nullptr = all 1
   double total_rows = 0.0;          // total weight of the counted rows
   Vector mean;  // d: (weighted) mean of this head's counted rows
-
-  Vector w, g;  // point, gradient (u)
-  KronPreconditioner m;
-  double f = 0.0;
-  double g_max = 0.0;  // gradient max-norm in the original parameters
-  double delta = 0.0;
-
-  Vector w_new, g_new;  // trial point and its evaluation
-  KronPreconditioner m_new;
-  double f_new = 0.0;
-  double g_max_new = 0.0;
-
-  // Truncated CG (Steihaug-Toint in the M-norm; ms = M s, md = M dir).
-  Vector s, r, z, dir, hd, ms, md;
-  double ztr = 0.0;
-  double cg_tol = 0.0;
-  int cg_iterations = 0;
-  int max_cg = 0;
-  bool cg_running = false;
-  bool reached_boundary = false;
-  double gs = 0.0;
-  double prered = 0.0;
-
-  FitReport report;
-  bool stopped = false;  // left without convergence (step too small, no reduction)
-  bool exact_hessian = false;  // double Hessian products (after a rejected step)
 };
 
 /// The batched passes over the rows. Column block t (C columns) of the n x
 /// B*C matrices belongs to the t-th head of the pass.
 class BatchKernels {
  public:
-  /// float_hessian: keep a float copy of x centred on `centre` (the mean of
-  /// all rows) for single-precision Hessian products.
+  /// options.float_hessian: keep a float copy of x centred on `centre` (the
+  /// mean of all rows) for single-precision Hessian products.
   BatchKernels(const RowMatrix& x, Index classes, double l2, Index batch, const SumReduce& reduce,
-               const FeatureBasis& basis, BatchedFitStats& stats, bool float_hessian,
+               const FeatureBasis& basis, BatchedFitStats& stats, const SolverOptions& options,
                const Vector& centre)
       : x_(x),
         basis_(basis),
@@ -115,8 +87,8 @@ class BatchKernels {
         row_sum_(x.rows()),
         label_logit_(x.rows()),
         centre_(centre),
-        float_hessian_(float_hessian) {
-    if (float_hessian) {
+        options_(options) {
+    if (options.float_hessian) {
       xf_ = (x.rowwise() - centre.transpose()).cast<float>();
       uf_.resize(x.rows(), batch * classes);
       stackf_.resize(batch * classes * x.cols());
@@ -205,9 +177,9 @@ class BatchKernels {
   }
 
   /// hd = H dir (centred coordinates) of each head at its current point,
-  /// whose probabilities are block slots[t] of current_. Heads without
-  /// exact_hessian go through float GEMMs (if float_hessian was given), the
-  /// others through double ones. One reduce.
+  /// whose probabilities are block slots[t] of current_. Heads with
+  /// uses_float_hessian() go through float GEMMs, the others through double
+  /// ones. One reduce.
   void hessian_vector(const std::vector<Head*>& heads, const std::vector<Index>& slots) {
     const auto start = Clock::now();
     const Index n = x_.rows();
@@ -225,7 +197,7 @@ class BatchKernels {
     for (Index t = 0; t < k; ++t) {
       // Decided from the options and reduced values only: the same on every
       // participant (also on one without rows).
-      const bool use_float = float_hessian_ && !heads[static_cast<std::size_t>(t)]->exact_hessian;
+      const bool use_float = uses_float_hessian(*heads[static_cast<std::size_t>(t)], options_);
       (use_float ? group_float_ : group_double_).push_back(t);
     }
     if (!group_float_.empty()) float_products(heads, slots, group_float_, hx, h_bias);
@@ -415,7 +387,7 @@ class BatchKernels {
   Vector buffer_;   // the reduce buffer
   Vector row_max_, row_sum_, label_logit_;
   Vector centre_;        // d: the centre of xf_
-  bool float_hessian_;   // float products for heads without exact_hessian
+  SolverOptions options_;  // float products (uses_float_hessian())
   RowMatrixF xf_;        // n x d: x - 1 centre^T in float
   MatrixF uf_;           // n x B*C: U and R of the float products
   VectorF stackf_;       // B*C x d directions, then R^T Xc, in float
@@ -423,82 +395,6 @@ class BatchKernels {
   VectorF row_sumf_;
   std::vector<Index> group_float_, group_double_;
 };
-
-/// The CG state of trust_region_newton.cpp's truncated_cg at its start.
-void start_cg(Head& h) {
-  const Index p = h.g.size();
-  h.s = Vector::Zero(p);
-  h.ms = Vector::Zero(p);
-  h.r = -h.g;
-  h.m.solve(h.r, h.z);
-  h.dir = h.z;
-  h.md = h.r;
-  h.ztr = h.z.dot(h.r);
-  const double g_norm = std::sqrt(h.ztr);
-  h.cg_tol = std::min(kEpsCg, std::sqrt(g_norm)) * g_norm;
-  h.max_cg = static_cast<int>(std::max<Index>(p, 5));
-  h.cg_iterations = 0;
-  h.cg_running = true;
-  h.reached_boundary = false;
-}
-
-/// One CG step after hd = H dir (the loop body of truncated_cg).
-void cg_step(Head& h) {
-  const double dhd = h.dir.dot(h.hd);
-  if (!(dhd > 0.0)) {
-    h.cg_running = false;
-    return;
-  }
-  double alpha = h.ztr / dhd;
-  const double std_ = h.s.dot(h.md);
-  const double sts = h.s.dot(h.ms);
-  const double dtd = h.dir.dot(h.md);
-  const double dsq = h.delta * h.delta;
-  if (sts + alpha * (2.0 * std_ + alpha * dtd) > dsq) {
-    h.reached_boundary = true;
-    const double rad = std::sqrt(std::max(0.0, std_ * std_ + dtd * (dsq - sts)));
-    alpha = std_ >= 0.0 ? (dsq - sts) / (std_ + rad) : (rad - std_) / dtd;
-    h.s += alpha * h.dir;
-    h.ms += alpha * h.md;
-    h.r -= alpha * h.hd;
-    h.cg_running = false;
-    return;
-  }
-  h.s += alpha * h.dir;
-  h.ms += alpha * h.md;
-  h.r -= alpha * h.hd;
-  h.m.solve(h.r, h.z);
-  const double ztr_new = h.z.dot(h.r);
-  const double beta = ztr_new / h.ztr;
-  h.dir = h.z + beta * h.dir;
-  h.md = h.r + beta * h.md;
-  h.ztr = ztr_new;
-}
-
-/// The radius update and acceptance of fit_trust_region_newton after the
-/// trial point was evaluated. Returns whether the step is accepted.
-bool update_radius(Head& h) {
-  double actred = h.f - h.f_new;
-  if (h.prered <= kSmallReduction * std::abs(h.f)) actred = -0.5 * (h.g + h.g_new).dot(h.s);
-  const double s_norm = std::sqrt(h.s.dot(h.ms));
-  if (h.report.iterations == 1) h.delta = std::min(h.delta, s_norm);
-  const double gs = h.gs;
-  const double curvature = -actred - gs;
-  const double alpha = curvature <= 0.0 ? kSigma3 : std::max(kSigma1, -0.5 * (gs / curvature));
-  double& delta = h.delta;
-  if (actred < kEta0 * h.prered) {
-    delta = std::min(alpha * s_norm, kSigma2 * delta);
-  } else if (actred < kEta1 * h.prered) {
-    delta = std::max(kSigma1 * delta, std::min(alpha * s_norm, kSigma2 * delta));
-  } else if (actred < kEta2 * h.prered) {
-    delta = std::max(kSigma1 * delta, std::min(alpha * s_norm, kSigma3 * delta));
-  } else if (h.reached_boundary) {
-    delta = kSigma3 * delta;
-  } else {
-    delta = std::max(delta, std::min(alpha * s_norm, kSigma3 * delta));
-  }
-  return actred > kEta0 * h.prered;
-}
 
 }  // namespace
 
@@ -621,7 +517,7 @@ std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<
   Vector centre = Vector::Zero(d);
   const double all_rows = setup(moments_at + d * d + d);
   if (all_rows > 0.0) centre = setup.segment(moments_at + d * d, d) / all_rows;
-  BatchKernels kernels(x, c, l2, batch, reduce, basis, st, options.float_hessian, centre);
+  BatchKernels kernels(x, c, l2, batch, reduce, basis, st, options, centre);
   // Active heads in slot order: slot t owns block t of the current probabilities.
   std::vector<Head*> active;
   for (Head& h : heads) active.push_back(&h);
@@ -629,16 +525,10 @@ std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<
   kernels.evaluate(active);
   kernels.swap_all();
   for (Head* h : active) {
-    h->f = h->f_new;
-    h->g.swap(h->g_new);
-    h->g_max = h->g_max_new;
-    std::swap(h->m, h->m_new);
-    // Initial radius: the M-norm of M^{-1} g.
-    h->m.solve(h->g, h->z);
-    h->delta = std::sqrt(h->g.dot(h->z));
+    accept_step(*h);  // w_new = w: the start
+    start_radius(*h);
   }
 
-  const double step_eps = std::numeric_limits<double>::epsilon();
   std::vector<Head*> running, trial, kept;
   std::vector<Index> slots;
   std::vector<char> accepted;
@@ -648,9 +538,7 @@ std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<
     kept.clear();
     for (std::size_t t = 0; t < active.size(); ++t) {
       Head* h = active[t];
-      if (h->stopped || h->g_max <= options.tol || h->report.iterations >= options.max_iter) {
-        continue;
-      }
+      if (!wants_iteration(*h, options)) continue;
       if (kept.size() != t) {
         kernels.move_block(static_cast<Index>(t), static_cast<Index>(kept.size()));
       }
@@ -660,22 +548,14 @@ std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<
     if (active.empty()) break;
     ++st.rounds;
 
-    for (Head* h : active) {
-      ++h->report.iterations;
-      start_cg(*h);
-    }
+    for (Head* h : active) begin_iteration(*h);
     // Batched CG: each pass is one Hessian product of the heads still running.
     for (;;) {
       running.clear();
       slots.clear();
       for (std::size_t t = 0; t < active.size(); ++t) {
         Head* h = active[t];
-        if (!h->cg_running) continue;
-        if (h->cg_iterations >= h->max_cg || !(std::sqrt(h->ztr) > h->cg_tol)) {
-          h->cg_running = false;
-          continue;
-        }
-        ++h->cg_iterations;
+        if (!cg_wants_product(*h)) continue;
         running.push_back(h);
         slots.push_back(static_cast<Index>(t));
       }
@@ -685,43 +565,18 @@ std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<
     }
 
     trial.clear();
-    for (Head* h : active) {
-      h->report.inner_iterations += h->cg_iterations;
-      // A step that cannot move w in floating point ends the fit (not converged).
-      if (!(h->s.lpNorm<Eigen::Infinity>() >
-            step_eps * std::max(1.0, h->w.lpNorm<Eigen::Infinity>()))) {
-        h->stopped = true;
-        continue;
-      }
-      h->gs = h->g.dot(h->s);
-      // Model reduction -(g^T s + s^T H s / 2), with H s = -g - r.
-      h->prered = -0.5 * (h->gs - h->s.dot(h->r));
-      if (!(h->prered > 0.0)) {
-        h->stopped = true;
-        continue;
-      }
-      h->w_new = h->w + h->s;
-      trial.push_back(h);
-    }
+    for (Head* h : active)
+      if (propose_step(*h)) trial.push_back(h);
     if (trial.empty()) continue;
     kernels.evaluate(trial);
 
     accepted.assign(trial.size(), 0);
     std::size_t n_accepted = 0;
     for (std::size_t t = 0; t < trial.size(); ++t) {
-      Head& h = *trial[t];
-      if (!update_radius(h)) {
-        // The float products may have misled the CG: double ones from now on.
-        h.exact_hessian = true;
-      } else {
-        accepted[t] = 1;
-        ++n_accepted;
-        h.w.swap(h.w_new);
-        h.g.swap(h.g_new);
-        h.f = h.f_new;
-        h.g_max = h.g_max_new;
-        std::swap(h.m, h.m_new);
-      }
+      if (!judge_step(*trial[t])) continue;
+      accept_step(*trial[t]);
+      accepted[t] = 1;
+      ++n_accepted;
     }
     // Accepted heads take their trial probabilities: when every active head
     // made a trial (block t = slot t) and all were accepted, by swapping the
@@ -737,18 +592,11 @@ std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<
     }
   }
 
-  std::vector<ProbeHead> result(static_cast<std::size_t>(batch));
-  for (Head& h : heads) {
-    Vector theta = h.w;
-    theta.tail(c).noalias() -= ConstMatrixMap(h.w.data(), c, d) * h.mean;
-    ProbeHead& head = result[h.id];
-    head = SoftmaxObjective::unpack(theta, c, d);
-    // Canonical representative of the flat bias direction (as fit_probe).
-    head.bias.array() -= head.bias.mean();
-    h.report.converged = h.g_max <= options.tol;
-    h.report.grad_max_norm = h.g_max;
-    h.report.objective = h.f;
-    if (reports != nullptr) (*reports)[h.id] = h.report;
+  std::vector<ProbeHead> result;
+  result.reserve(heads.size());
+  for (const Head& h : heads) {
+    result.push_back(head_from_centred(h.w, h.mean, c));
+    if (reports != nullptr) (*reports)[h.id] = final_report(h, options);
   }
   return result;
 }
