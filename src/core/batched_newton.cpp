@@ -16,6 +16,13 @@
 // take part in a batched pass is decided from those values too, so every
 // participant of a distributed fit makes the same reduce calls.
 //
+// A fit has three parts: the set-up (argument checks, one reduce of the
+// heads' row sums, class counts and the feature covariance, the
+// intercept-only starts), the rounds (one batched evaluation, batched CG
+// whose every step is one batched Hessian-vector product of the heads whose
+// CG is still running, one batched evaluation of the trial points, the
+// acceptance), and the finish (heads in the original parameters, reports).
+//
 // Differences from the single-head solver in *how* (not what) is computed:
 // - The preconditioner of the next iteration (the class curvature A of
 //   kron_preconditioner.hpp at the trial point) is summed in the same pass and
@@ -126,31 +133,17 @@ class BatchKernels {
     const Index size = k * (1 + c * d + c + c * c);
     if (buffer_.size() < size) buffer_.resize(size);
     double* const base = buffer_.data();
-    MatrixMap gx(base, kc, d);
-    Eigen::Map<Vector> g_bias(base + kc * d, kc);
-    Eigen::Map<Vector> loss(base + kc * (d + 1), k);
     double* const curvature = base + kc * (d + 1) + k;
     std::fill(curvature, curvature + k * c * c, 0.0);
 
     z.noalias() = x_ * ws.transpose();
     z.rowwise() += bs.transpose();
     for (Index t = 0; t < k; ++t) {
-      const Head& h = *heads[static_cast<std::size_t>(t)];
-      const Labels& y = *h.labels;
-      auto pb = z.middleCols(t * c, c);
-      loss(t) = softmax_block(pb, y, h.weights);
-      // Residual P - onehot(y) (P is already zero on skipped rows).
-      auto res = work.middleCols(t * c, c);
-      res = pb;
-      for (Index i = 0; i < n; ++i) {
-        const int label = y[static_cast<std::size_t>(i)];
-        if (label >= 0) res(i, label) -= 1.0;
-      }
-      if (h.weights != nullptr) res.array().colwise() *= h.weights->array();
-      add_curvature_sum(pb, h.weights, curvature + t * c * c);
+      base[kc * (d + 1) + t] = residual_block(*heads[static_cast<std::size_t>(t)], t, kc,
+                                              curvature + t * c * c);
     }
-    gx.noalias() = work.transpose() * x_;
-    g_bias = work.colwise().sum().transpose();
+    MatrixMap(base, kc, d).noalias() = work.transpose() * x_;
+    Eigen::Map<Vector>(base + kc * d, kc) = work.colwise().sum().transpose();
     stats_.evaluation_flops += 4.0 * static_cast<double>(n) * static_cast<double>(d) *
                                static_cast<double>(kc);
     stats_.evaluation_seconds += seconds_since(start);
@@ -158,20 +151,7 @@ class BatchKernels {
     call_reduce(size);
 
     const auto post = Clock::now();
-    for (Index t = 0; t < k; ++t) {
-      Head& h = *heads[static_cast<std::size_t>(t)];
-      const double rows = h.total_rows;
-      const ConstMatrixMap w(h.w_new.data(), c, d);
-      // Gradient in theta, then T^T for u (W block loses g_b mean^T).
-      h.g_new.resize(c * (d + 1));
-      MatrixMap gw(h.g_new.data(), c, d);
-      gw = gx.middleRows(t * c, c) / rows + l2_ * w;
-      h.g_new.tail(c) = g_bias.segment(t * c, c) / rows;
-      h.g_max_new = h.g_new.lpNorm<Eigen::Infinity>();
-      h.f_new = loss(t) / rows + 0.5 * l2_ * w.squaredNorm();
-      gw.noalias() -= h.g_new.tail(c) * h.mean.transpose();
-      h.m_new.reset(basis_, ConstMatrixMap(curvature + t * c * c, c, c) / rows, l2_);
-    }
+    for (Index t = 0; t < k; ++t) take_evaluation(*heads[static_cast<std::size_t>(t)], t, k);
     stats_.evaluation_seconds += seconds_since(post);
     ++stats_.evaluations;
   }
@@ -330,6 +310,50 @@ class BatchKernels {
     }
   }
 
+  /// Head h's block t of the logits in trial_ becomes its probabilities,
+  /// block t of work_ its (weighted) residuals P - onehot(y); adds its class
+  /// curvature sum to `curvature`. Returns its summed loss.
+  double residual_block(const Head& h, Index t, Index kc, double* curvature) {
+    const Index n = x_.rows();
+    const Index c = classes_;
+    const Labels& y = *h.labels;
+    MatrixMap z(trial_.data(), n, kc);
+    MatrixMap work(work_.data(), n, kc);
+    auto pb = z.middleCols(t * c, c);
+    const double loss = softmax_block(pb, y, h.weights);
+    // Residual P - onehot(y) (P is already zero on skipped rows).
+    auto res = work.middleCols(t * c, c);
+    res = pb;
+    for (Index i = 0; i < n; ++i) {
+      const int label = y[static_cast<std::size_t>(i)];
+      if (label >= 0) res(i, label) -= 1.0;
+    }
+    if (h.weights != nullptr) res.array().colwise() *= h.weights->array();
+    add_curvature_sum(pb, h.weights, curvature);
+    return loss;
+  }
+
+  /// Head h's value, gradient (in u) and next preconditioner from its part
+  /// t of the reduced evaluate() buffer of k heads.
+  void take_evaluation(Head& h, Index t, Index k) {
+    const Index d = x_.cols();
+    const Index c = classes_;
+    const Index kc = k * c;
+    const double* const base = buffer_.data();
+    const double rows = h.total_rows;
+    const ConstMatrixMap w(h.w_new.data(), c, d);
+    // Gradient in theta, then T^T for u (W block loses g_b mean^T).
+    h.g_new.resize(c * (d + 1));
+    MatrixMap gw(h.g_new.data(), c, d);
+    gw = ConstMatrixMap(base, kc, d).middleRows(t * c, c) / rows + l2_ * w;
+    h.g_new.tail(c) = Eigen::Map<const Vector>(base + kc * d + t * c, c) / rows;
+    h.g_max_new = h.g_new.lpNorm<Eigen::Infinity>();
+    h.f_new = base[kc * (d + 1) + t] / rows + 0.5 * l2_ * w.squaredNorm();
+    gw.noalias() -= h.g_new.tail(c) * h.mean.transpose();
+    const double* const curvature = base + kc * (d + 1) + k + t * c * c;
+    h.m_new.reset(basis_, ConstMatrixMap(curvature, c, c) / rows, l2_);
+  }
+
   /// Softmax of one head's n x C logits in place (SoftmaxObjective's
   /// softmax_rows, column by column), zero on skipped rows; returns the sum of
   /// the cross-entropies of the counted rows, weighted by `weights` if given.
@@ -396,6 +420,252 @@ class BatchKernels {
   std::vector<Index> group_float_, group_double_;
 };
 
+// ---- Set-up -----------------------------------------------------------------
+
+/// The arguments that are the same on every participant, checked before any
+/// collective call (everything local goes through the set-up reduce).
+void check_arguments(int classes, double l2, const SumReduce& reduce,
+                     const SolverOptions& options) {
+  if (classes < 2) throw std::invalid_argument("fit_probes_batched: need at least 2 classes");
+  if (!std::isfinite(l2) || l2 < 0.0) {
+    throw std::invalid_argument("fit_probes_batched: l2 must be finite and >= 0");
+  }
+  if (!reduce) throw std::invalid_argument("fit_probes_batched: empty reduction");
+  if (!(options.tol >= 0.0)) throw std::invalid_argument("fit_probes_batched: tol must be >= 0");
+  if (options.max_iter < 0) {
+    throw std::invalid_argument("fit_probes_batched: max_iter must be >= 0");
+  }
+}
+
+/// The one reduce of the set-up: [counted weight (B) | bad labels (B) | bad
+/// weights (B) | weighted sums of counted rows (d x B) | weighted class
+/// counts (C x B) | row moments of all rows (d*d + d + 1,
+/// kron_preconditioner.hpp)].
+struct SetupSums {
+  SetupSums(Index heads, Index d, Index c)
+      : batch(heads),
+        sums_at(3 * heads),
+        counts_at(sums_at + d * heads),
+        moments_at(counts_at + c * heads),
+        values(Vector::Zero(moments_at + row_moments_size(d))) {}
+  Index batch, sums_at, counts_at, moments_at;
+  Vector values;
+};
+
+/// Head b's row weights (nullptr: all 1); `bad` when they are missing, of
+/// the wrong length, negative or not finite.
+const Vector* head_weights(const std::vector<Vector>* row_weights, std::size_t heads,
+                           std::size_t b, Index rows, bool& bad) {
+  bad = false;
+  if (row_weights == nullptr) return nullptr;
+  if (row_weights->size() != heads) {
+    bad = true;
+    return nullptr;
+  }
+  const Vector& w = (*row_weights)[b];
+  bad = w.size() != rows || !(w.array() >= 0.0).all() || !w.allFinite();
+  return bad ? nullptr : &w;
+}
+
+/// This participant's part of the set-up sums.
+SetupSums local_setup(const RowMatrix& x, const std::vector<Labels>& labels, int classes,
+                      const std::vector<Vector>* row_weights) {
+  const Index n = x.rows();
+  const Index batch = static_cast<Index>(labels.size());
+  SetupSums setup(batch, x.cols(), classes);
+  Vector& sums = setup.values;
+  Matrix mask = Matrix::Zero(n, batch);
+  for (Index b = 0; b < batch; ++b) {
+    const Labels& y = labels[static_cast<std::size_t>(b)];
+    bool bad_weights = false;
+    const Vector* w =
+        head_weights(row_weights, labels.size(), static_cast<std::size_t>(b), n, bad_weights);
+    if (bad_weights) {
+      sums(2 * batch + b) = 1.0;
+      continue;
+    }
+    if (static_cast<Index>(y.size()) != n) {
+      sums(batch + b) = 1.0;
+      continue;
+    }
+    for (Index i = 0; i < n; ++i) {
+      const int label = y[static_cast<std::size_t>(i)];
+      if (label >= classes) {
+        sums(batch + b) += 1.0;
+      } else if (label >= 0) {
+        const double weight = w != nullptr ? (*w)(i) : 1.0;
+        mask(i, b) = weight;
+        sums(b) += weight;
+        sums(setup.counts_at + b * classes + label) += weight;
+      }
+    }
+  }
+  MatrixMap(sums.data() + setup.sums_at, x.cols(), batch).noalias() = x.transpose() * mask;
+  row_moments(x, sums.data() + setup.moments_at);
+  return setup;
+}
+
+/// Throws, on every participant alike, for what the reduced set-up sums
+/// show wrong on any participant.
+void check_setup(const SetupSums& setup) {
+  const Vector& sums = setup.values;
+  const Index batch = setup.batch;
+  for (Index b = 0; b < batch; ++b) {
+    if (sums(2 * batch + b) > 0.0) {
+      throw std::invalid_argument(
+          "fit_probes_batched: row weights of head " + std::to_string(b) +
+          " missing, of the wrong length, negative or not finite on some participant");
+    }
+    if (sums(batch + b) > 0.0) {
+      throw std::invalid_argument(
+          "fit_probes_batched: labels of head " + std::to_string(b) +
+          " do not match the rows or exceed the class count (" +
+          std::to_string(static_cast<long long>(sums(batch + b))) + " bad on some participant)");
+    }
+    if (!(sums(b) > 0.0)) {
+      throw std::invalid_argument("fit_probes_batched: head " + std::to_string(b) +
+                                  " has no labelled rows of positive weight");
+    }
+  }
+}
+
+/// The heads at their intercept-only starts (as fit_probe; T^{-1} keeps b
+/// when W = 0), from the reduced set-up sums.
+std::vector<Head> make_heads(const SetupSums& setup, const std::vector<Labels>& labels,
+                             const std::vector<Vector>* row_weights, Index classes, Index d) {
+  std::vector<Head> heads(labels.size());
+  for (std::size_t b = 0; b < heads.size(); ++b) {
+    Head& h = heads[b];
+    const Index at = static_cast<Index>(b);
+    h.id = b;
+    h.labels = &labels[b];
+    if (row_weights != nullptr) h.weights = &(*row_weights)[b];
+    h.total_rows = setup.values(at);
+    h.mean = setup.values.segment(setup.sums_at + at * d, d) / h.total_rows;
+    h.w = Vector::Zero(classes * (d + 1));
+    h.w.tail(classes) = intercept_start(setup.values.segment(setup.counts_at + at * classes, classes));
+    h.w_new = h.w;
+  }
+  return heads;
+}
+
+/// Centre of the float copy of x: the mean of all rows (all heads share it).
+Vector float_centre(const SetupSums& setup, Index d) {
+  Vector centre = Vector::Zero(d);
+  const double all_rows = setup.values(setup.moments_at + d * d + d);
+  if (all_rows > 0.0) centre = setup.values.segment(setup.moments_at + d * d, d) / all_rows;
+  return centre;
+}
+
+// ---- The lock-step rounds -----------------------------------------------------
+
+/// The iteration of a batch: all heads evaluated at their starts, then
+/// rounds until every head has converged, stopped or used its iterations.
+/// The active heads are kept in slot order: slot t owns block t of the
+/// kernels' current probabilities.
+class LockStep {
+ public:
+  LockStep(BatchKernels& kernels, const SolverOptions& options, BatchedFitStats& stats)
+      : kernels_(kernels), options_(options), stats_(stats) {}
+
+  void run(std::vector<Head>& heads) {
+    active_.clear();
+    for (Head& h : heads) active_.push_back(&h);
+    start();
+    while (drop_finished()) {
+      ++stats_.rounds;
+      cg();
+      propose();
+      if (!trial_.empty()) judge();
+    }
+  }
+
+ private:
+  /// The first evaluation (at w_new = w, the starts) and the initial radii.
+  void start() {
+    kernels_.evaluate(active_);
+    kernels_.swap_all();
+    for (Head* h : active_) {
+      accept_step(*h);
+      start_radius(*h);
+    }
+  }
+
+  /// Heads that converged, hit the iteration limit or stopped leave the
+  /// batch; the others keep their order, and their probabilities move down.
+  /// Returns whether any head is left.
+  bool drop_finished() {
+    kept_.clear();
+    for (std::size_t t = 0; t < active_.size(); ++t) {
+      Head* h = active_[t];
+      if (!wants_iteration(*h, options_)) continue;
+      if (kept_.size() != t) {
+        kernels_.move_block(static_cast<Index>(t), static_cast<Index>(kept_.size()));
+      }
+      kept_.push_back(h);
+    }
+    active_.swap(kept_);
+    return !active_.empty();
+  }
+
+  /// Batched CG: each pass is one Hessian product of the heads whose CG is
+  /// still running.
+  void cg() {
+    for (Head* h : active_) begin_iteration(*h);
+    for (;;) {
+      running_.clear();
+      slots_.clear();
+      for (std::size_t t = 0; t < active_.size(); ++t) {
+        if (!cg_wants_product(*active_[t])) continue;
+        running_.push_back(active_[t]);
+        slots_.push_back(static_cast<Index>(t));
+      }
+      if (running_.empty()) return;
+      kernels_.hessian_vector(running_, slots_);
+      for (Head* h : running_) cg_step(*h);
+    }
+  }
+
+  /// The heads whose steps are worth evaluating (the others stop).
+  void propose() {
+    trial_.clear();
+    for (Head* h : active_)
+      if (propose_step(*h)) trial_.push_back(h);
+  }
+
+  /// Evaluates the trial points and accepts or rejects each step. Accepted
+  /// heads take their trial probabilities: when every active head made a
+  /// trial (block t = slot t) and all were accepted, by swapping the
+  /// matrices, otherwise block by block.
+  void judge() {
+    kernels_.evaluate(trial_);
+    accepted_.assign(trial_.size(), 0);
+    std::size_t n_accepted = 0;
+    for (std::size_t t = 0; t < trial_.size(); ++t) {
+      if (!judge_step(*trial_[t])) continue;
+      accept_step(*trial_[t]);
+      accepted_[t] = 1;
+      ++n_accepted;
+    }
+    if (n_accepted == active_.size()) {
+      kernels_.swap_all();
+    } else if (n_accepted > 0) {
+      std::size_t slot = 0;
+      for (std::size_t t = 0; t < trial_.size(); ++t) {
+        while (active_[slot] != trial_[t]) ++slot;
+        if (accepted_[t]) kernels_.accept_block(static_cast<Index>(t), static_cast<Index>(slot));
+      }
+    }
+  }
+
+  BatchKernels& kernels_;
+  const SolverOptions& options_;
+  BatchedFitStats& stats_;
+  std::vector<Head*> active_, kept_, running_, trial_;
+  std::vector<Index> slots_;
+  std::vector<char> accepted_;
+};
+
 }  // namespace
 
 int suggested_batch_heads(Index rows, int classes, std::size_t budget_bytes) {
@@ -412,190 +682,32 @@ std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<
                                           const SumReduce& reduce, std::vector<FitReport>* reports,
                                           BatchedFitStats* stats,
                                           const std::vector<Vector>* row_weights) {
-  // Arguments that are the same on every participant are checked before any
-  // collective call; everything local goes through the first reduction.
-  if (classes < 2) throw std::invalid_argument("fit_probes_batched: need at least 2 classes");
-  if (!std::isfinite(l2) || l2 < 0.0) {
-    throw std::invalid_argument("fit_probes_batched: l2 must be finite and >= 0");
-  }
-  if (!reduce) throw std::invalid_argument("fit_probes_batched: empty reduction");
-  if (!(options.tol >= 0.0)) throw std::invalid_argument("fit_probes_batched: tol must be >= 0");
-  if (options.max_iter < 0) {
-    throw std::invalid_argument("fit_probes_batched: max_iter must be >= 0");
-  }
+  check_arguments(classes, l2, reduce, options);
   BatchedFitStats local_stats;
   BatchedFitStats& st = stats != nullptr ? *stats : local_stats;
   st = BatchedFitStats{};
   if (reports != nullptr) reports->assign(labels.size(), FitReport{});
   if (labels.empty()) return {};
 
-  const Index n = x.rows();
+  // Set-up: one reduce, then the heads at their starts.
   const Index d = x.cols();
-  const Index c = classes;
-  const Index batch = static_cast<Index>(labels.size());
-
-  // One reduce: [counted weight (B) | bad labels (B) | bad weights (B) |
-  // weighted sums of counted rows (d x B) | weighted class counts (C x B) |
-  // row moments of all rows (d*d + d + 1, kron_preconditioner.hpp)].
-  const Index sums_at = 3 * batch;
-  const Index counts_at = sums_at + d * batch;
-  const Index moments_at = counts_at + c * batch;
-  Vector setup = Vector::Zero(moments_at + row_moments_size(d));
-  {
-    const bool weights_match =
-        row_weights == nullptr || row_weights->size() == labels.size();
-    Matrix mask = Matrix::Zero(n, batch);
-    for (Index b = 0; b < batch; ++b) {
-      const Labels& y = labels[static_cast<std::size_t>(b)];
-      const Vector* w = nullptr;
-      if (row_weights != nullptr) {
-        if (!weights_match || (*row_weights)[static_cast<std::size_t>(b)].size() != n ||
-            !((*row_weights)[static_cast<std::size_t>(b)].array() >= 0.0).all() ||
-            !(*row_weights)[static_cast<std::size_t>(b)].allFinite()) {
-          setup(2 * batch + b) = 1.0;
-          continue;
-        }
-        w = &(*row_weights)[static_cast<std::size_t>(b)];
-      }
-      if (static_cast<Index>(y.size()) != n) {
-        setup(batch + b) = 1.0;
-        continue;
-      }
-      for (Index i = 0; i < n; ++i) {
-        const int label = y[static_cast<std::size_t>(i)];
-        if (label >= classes) {
-          setup(batch + b) += 1.0;
-        } else if (label >= 0) {
-          const double weight = w != nullptr ? (*w)(i) : 1.0;
-          mask(i, b) = weight;
-          setup(b) += weight;
-          setup(counts_at + b * c + label) += weight;
-        }
-      }
-    }
-    MatrixMap(setup.data() + sums_at, d, batch).noalias() = x.transpose() * mask;
-    row_moments(x, setup.data() + moments_at);
-  }
-  reduce(setup.data(), static_cast<std::size_t>(setup.size()));
+  SetupSums setup = local_setup(x, labels, classes, row_weights);
+  reduce(setup.values.data(), static_cast<std::size_t>(setup.values.size()));
   ++st.reduce_calls;
-  st.reduced_doubles += static_cast<std::size_t>(setup.size());
-  for (Index b = 0; b < batch; ++b) {
-    if (setup(2 * batch + b) > 0.0) {
-      throw std::invalid_argument(
-          "fit_probes_batched: row weights of head " + std::to_string(b) +
-          " missing, of the wrong length, negative or not finite on some participant");
-    }
-    if (setup(batch + b) > 0.0) {
-      throw std::invalid_argument(
-          "fit_probes_batched: labels of head " + std::to_string(b) +
-          " do not match the rows or exceed the class count (" +
-          std::to_string(static_cast<long long>(setup(batch + b))) + " bad on some participant)");
-    }
-    if (!(setup(b) > 0.0)) {
-      throw std::invalid_argument("fit_probes_batched: head " + std::to_string(b) +
-                                  " has no labelled rows of positive weight");
-    }
-  }
-  const FeatureBasis basis = feature_basis(setup.data() + moments_at, d);
+  st.reduced_doubles += static_cast<std::size_t>(setup.values.size());
+  check_setup(setup);
+  const FeatureBasis basis = feature_basis(setup.values.data() + setup.moments_at, d);
+  std::vector<Head> heads = make_heads(setup, labels, row_weights, classes, d);
 
-  std::vector<Head> heads(static_cast<std::size_t>(batch));
-  const Index p = c * (d + 1);
-  for (Index b = 0; b < batch; ++b) {
-    Head& h = heads[static_cast<std::size_t>(b)];
-    h.id = static_cast<std::size_t>(b);
-    h.labels = &labels[static_cast<std::size_t>(b)];
-    if (row_weights != nullptr) h.weights = &(*row_weights)[static_cast<std::size_t>(b)];
-    h.total_rows = setup(b);
-    h.mean = setup.segment(sums_at + b * d, d) / h.total_rows;
-    // The intercept-only optimum (as fit_probe); T^{-1} keeps b when W = 0.
-    h.w = Vector::Zero(p);
-    h.w.tail(c) = intercept_start(setup.segment(counts_at + b * c, c));
-    h.w_new = h.w;
-  }
+  BatchKernels kernels(x, classes, l2, static_cast<Index>(heads.size()), reduce, basis, st,
+                       options, float_centre(setup, d));
+  LockStep(kernels, options, st).run(heads);
 
-  // Centre of the float copy of x: the mean of all rows (all heads share it).
-  Vector centre = Vector::Zero(d);
-  const double all_rows = setup(moments_at + d * d + d);
-  if (all_rows > 0.0) centre = setup.segment(moments_at + d * d, d) / all_rows;
-  BatchKernels kernels(x, c, l2, batch, reduce, basis, st, options, centre);
-  // Active heads in slot order: slot t owns block t of the current probabilities.
-  std::vector<Head*> active;
-  for (Head& h : heads) active.push_back(&h);
-
-  kernels.evaluate(active);
-  kernels.swap_all();
-  for (Head* h : active) {
-    accept_step(*h);  // w_new = w: the start
-    start_radius(*h);
-  }
-
-  std::vector<Head*> running, trial, kept;
-  std::vector<Index> slots;
-  std::vector<char> accepted;
-  for (;;) {
-    // Heads that converged, hit the iteration limit or stopped leave the
-    // batch; the others keep their order, and their probabilities move down.
-    kept.clear();
-    for (std::size_t t = 0; t < active.size(); ++t) {
-      Head* h = active[t];
-      if (!wants_iteration(*h, options)) continue;
-      if (kept.size() != t) {
-        kernels.move_block(static_cast<Index>(t), static_cast<Index>(kept.size()));
-      }
-      kept.push_back(h);
-    }
-    active.swap(kept);
-    if (active.empty()) break;
-    ++st.rounds;
-
-    for (Head* h : active) begin_iteration(*h);
-    // Batched CG: each pass is one Hessian product of the heads still running.
-    for (;;) {
-      running.clear();
-      slots.clear();
-      for (std::size_t t = 0; t < active.size(); ++t) {
-        Head* h = active[t];
-        if (!cg_wants_product(*h)) continue;
-        running.push_back(h);
-        slots.push_back(static_cast<Index>(t));
-      }
-      if (running.empty()) break;
-      kernels.hessian_vector(running, slots);
-      for (Head* h : running) cg_step(*h);
-    }
-
-    trial.clear();
-    for (Head* h : active)
-      if (propose_step(*h)) trial.push_back(h);
-    if (trial.empty()) continue;
-    kernels.evaluate(trial);
-
-    accepted.assign(trial.size(), 0);
-    std::size_t n_accepted = 0;
-    for (std::size_t t = 0; t < trial.size(); ++t) {
-      if (!judge_step(*trial[t])) continue;
-      accept_step(*trial[t]);
-      accepted[t] = 1;
-      ++n_accepted;
-    }
-    // Accepted heads take their trial probabilities: when every active head
-    // made a trial (block t = slot t) and all were accepted, by swapping the
-    // matrices, otherwise block by block.
-    if (n_accepted == active.size()) {
-      kernels.swap_all();
-    } else if (n_accepted > 0) {
-      std::size_t slot = 0;
-      for (std::size_t t = 0; t < trial.size(); ++t) {
-        while (active[slot] != trial[t]) ++slot;
-        if (accepted[t]) kernels.accept_block(static_cast<Index>(t), static_cast<Index>(slot));
-      }
-    }
-  }
-
+  // Finish: the heads in the original parameters, the reports.
   std::vector<ProbeHead> result;
   result.reserve(heads.size());
   for (const Head& h : heads) {
-    result.push_back(head_from_centred(h.w, h.mean, c));
+    result.push_back(head_from_centred(h.w, h.mean, classes));
     if (reports != nullptr) (*reports)[h.id] = final_report(h, options);
   }
   return result;
