@@ -6,18 +6,24 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
 
-// The TRON of trust_region_newton.cpp, run for many heads in lock-step. Per
-// head every decision (CG stop, boundary, step acceptance, radius update) is
-// the same arithmetic as there, on values that came out of the reduction;
-// which heads take part in a batched pass is decided from those values too,
-// so every participant of a distributed fit makes the same reduce calls.
+// The TRON step of tron_step.hpp, run for many heads in lock-step. Every
+// decision per head (CG stop, boundary, step acceptance, radius update) is
+// the shared step's, on values that came out of the reduction; which heads
+// take part in a batched pass is decided from those values too, so every
+// participant of a distributed fit makes the same reduce calls.
 //
-// Two differences in *how* (not what) is computed:
+// A fit has three parts: the set-up (argument checks, one reduce of the
+// heads' row sums, class counts and the feature covariance, the
+// intercept-only starts), the rounds (one batched evaluation, batched CG
+// whose every step is one batched Hessian-vector product of the heads whose
+// CG is still running, one batched evaluation of the trial points, the
+// acceptance), and the finish (heads in the original parameters, reports).
+//
+// Differences from the single-head solver in *how* (not what) is computed:
 // - The preconditioner of the next iteration (the class curvature A of
 //   kron_preconditioner.hpp at the trial point) is summed in the same pass and
 //   reduce as the trial point's value and gradient, and used only if the step
@@ -34,13 +40,13 @@
 
 #include "kron_preconditioner.hpp"
 #include "softmax_exp.hpp"
-#include "tron_constants.hpp"
+#include "tron_step.hpp"
 
 namespace wsc::core {
 
 namespace {
 
-using namespace detail;  // the TRON constants and the preconditioner, as in the single-head solver
+using namespace detail;  // the shared TRON step (tron_step.hpp) and the preconditioner
 
 using MatrixMap = Eigen::Map<Matrix>;
 using ConstMatrixMap = Eigen::Map<const Matrix>;
@@ -54,51 +60,24 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-/// State of one head. Parameters are in the centred coordinates
-/// u = (W, b + W mean) of trust_region_newton.cpp, packed like
-/// SoftmaxObjective (C x d column-major W, then the C biases).
-struct Head {
+/// One head of the batch: the shared TRON state (centred coordinates
+/// u = (W, b + W mean)) and the head's rows.
+struct Head : TronState {
   std::size_t id = 0;
   const Labels* labels = nullptr;
   const Vector* weights = nullptr;  // row weights, nullptr = all 1
   double total_rows = 0.0;          // total weight of the counted rows
   Vector mean;  // d: (weighted) mean of this head's counted rows
-
-  Vector w, g;  // point, gradient (u)
-  KronPreconditioner m;
-  double f = 0.0;
-  double g_max = 0.0;  // gradient max-norm in the original parameters
-  double delta = 0.0;
-
-  Vector w_new, g_new;  // trial point and its evaluation
-  KronPreconditioner m_new;
-  double f_new = 0.0;
-  double g_max_new = 0.0;
-
-  // Truncated CG (Steihaug-Toint in the M-norm; ms = M s, md = M dir).
-  Vector s, r, z, dir, hd, ms, md;
-  double ztr = 0.0;
-  double cg_tol = 0.0;
-  int cg_iterations = 0;
-  int max_cg = 0;
-  bool cg_running = false;
-  bool reached_boundary = false;
-  double gs = 0.0;
-  double prered = 0.0;
-
-  FitReport report;
-  bool stopped = false;  // left without convergence (step too small, no reduction)
-  bool exact_hessian = false;  // double Hessian products (after a rejected step)
 };
 
 /// The batched passes over the rows. Column block t (C columns) of the n x
 /// B*C matrices belongs to the t-th head of the pass.
 class BatchKernels {
  public:
-  /// float_hessian: keep a float copy of x centred on `centre` (the mean of
-  /// all rows) for single-precision Hessian products.
+  /// options.float_hessian: keep a float copy of x centred on `centre` (the
+  /// mean of all rows) for single-precision Hessian products.
   BatchKernels(const RowMatrix& x, Index classes, double l2, Index batch, const SumReduce& reduce,
-               const FeatureBasis& basis, BatchedFitStats& stats, bool float_hessian,
+               const FeatureBasis& basis, BatchedFitStats& stats, const SolverOptions& options,
                const Vector& centre)
       : x_(x),
         basis_(basis),
@@ -115,8 +94,8 @@ class BatchKernels {
         row_sum_(x.rows()),
         label_logit_(x.rows()),
         centre_(centre),
-        float_hessian_(float_hessian) {
-    if (float_hessian) {
+        options_(options) {
+    if (options.float_hessian) {
       xf_ = (x.rowwise() - centre.transpose()).cast<float>();
       uf_.resize(x.rows(), batch * classes);
       stackf_.resize(batch * classes * x.cols());
@@ -154,31 +133,17 @@ class BatchKernels {
     const Index size = k * (1 + c * d + c + c * c);
     if (buffer_.size() < size) buffer_.resize(size);
     double* const base = buffer_.data();
-    MatrixMap gx(base, kc, d);
-    Eigen::Map<Vector> g_bias(base + kc * d, kc);
-    Eigen::Map<Vector> loss(base + kc * (d + 1), k);
     double* const curvature = base + kc * (d + 1) + k;
     std::fill(curvature, curvature + k * c * c, 0.0);
 
     z.noalias() = x_ * ws.transpose();
     z.rowwise() += bs.transpose();
     for (Index t = 0; t < k; ++t) {
-      const Head& h = *heads[static_cast<std::size_t>(t)];
-      const Labels& y = *h.labels;
-      auto pb = z.middleCols(t * c, c);
-      loss(t) = softmax_block(pb, y, h.weights);
-      // Residual P - onehot(y) (P is already zero on skipped rows).
-      auto res = work.middleCols(t * c, c);
-      res = pb;
-      for (Index i = 0; i < n; ++i) {
-        const int label = y[static_cast<std::size_t>(i)];
-        if (label >= 0) res(i, label) -= 1.0;
-      }
-      if (h.weights != nullptr) res.array().colwise() *= h.weights->array();
-      add_curvature_sum(pb, h.weights, curvature + t * c * c);
+      base[kc * (d + 1) + t] = residual_block(*heads[static_cast<std::size_t>(t)], t, kc,
+                                              curvature + t * c * c);
     }
-    gx.noalias() = work.transpose() * x_;
-    g_bias = work.colwise().sum().transpose();
+    MatrixMap(base, kc, d).noalias() = work.transpose() * x_;
+    Eigen::Map<Vector>(base + kc * d, kc) = work.colwise().sum().transpose();
     stats_.evaluation_flops += 4.0 * static_cast<double>(n) * static_cast<double>(d) *
                                static_cast<double>(kc);
     stats_.evaluation_seconds += seconds_since(start);
@@ -186,28 +151,15 @@ class BatchKernels {
     call_reduce(size);
 
     const auto post = Clock::now();
-    for (Index t = 0; t < k; ++t) {
-      Head& h = *heads[static_cast<std::size_t>(t)];
-      const double rows = h.total_rows;
-      const ConstMatrixMap w(h.w_new.data(), c, d);
-      // Gradient in theta, then T^T for u (W block loses g_b mean^T).
-      h.g_new.resize(c * (d + 1));
-      MatrixMap gw(h.g_new.data(), c, d);
-      gw = gx.middleRows(t * c, c) / rows + l2_ * w;
-      h.g_new.tail(c) = g_bias.segment(t * c, c) / rows;
-      h.g_max_new = h.g_new.lpNorm<Eigen::Infinity>();
-      h.f_new = loss(t) / rows + 0.5 * l2_ * w.squaredNorm();
-      gw.noalias() -= h.g_new.tail(c) * h.mean.transpose();
-      h.m_new.reset(basis_, ConstMatrixMap(curvature + t * c * c, c, c) / rows, l2_);
-    }
+    for (Index t = 0; t < k; ++t) take_evaluation(*heads[static_cast<std::size_t>(t)], t, k);
     stats_.evaluation_seconds += seconds_since(post);
     ++stats_.evaluations;
   }
 
   /// hd = H dir (centred coordinates) of each head at its current point,
-  /// whose probabilities are block slots[t] of current_. Heads without
-  /// exact_hessian go through float GEMMs (if float_hessian was given), the
-  /// others through double ones. One reduce.
+  /// whose probabilities are block slots[t] of current_. Heads with
+  /// uses_float_hessian() go through float GEMMs, the others through double
+  /// ones. One reduce.
   void hessian_vector(const std::vector<Head*>& heads, const std::vector<Index>& slots) {
     const auto start = Clock::now();
     const Index n = x_.rows();
@@ -225,7 +177,7 @@ class BatchKernels {
     for (Index t = 0; t < k; ++t) {
       // Decided from the options and reduced values only: the same on every
       // participant (also on one without rows).
-      const bool use_float = float_hessian_ && !heads[static_cast<std::size_t>(t)]->exact_hessian;
+      const bool use_float = uses_float_hessian(*heads[static_cast<std::size_t>(t)], options_);
       (use_float ? group_float_ : group_double_).push_back(t);
     }
     if (!group_float_.empty()) float_products(heads, slots, group_float_, hx, h_bias);
@@ -358,6 +310,50 @@ class BatchKernels {
     }
   }
 
+  /// Head h's block t of the logits in trial_ becomes its probabilities,
+  /// block t of work_ its (weighted) residuals P - onehot(y); adds its class
+  /// curvature sum to `curvature`. Returns its summed loss.
+  double residual_block(const Head& h, Index t, Index kc, double* curvature) {
+    const Index n = x_.rows();
+    const Index c = classes_;
+    const Labels& y = *h.labels;
+    MatrixMap z(trial_.data(), n, kc);
+    MatrixMap work(work_.data(), n, kc);
+    auto pb = z.middleCols(t * c, c);
+    const double loss = softmax_block(pb, y, h.weights);
+    // Residual P - onehot(y) (P is already zero on skipped rows).
+    auto res = work.middleCols(t * c, c);
+    res = pb;
+    for (Index i = 0; i < n; ++i) {
+      const int label = y[static_cast<std::size_t>(i)];
+      if (label >= 0) res(i, label) -= 1.0;
+    }
+    if (h.weights != nullptr) res.array().colwise() *= h.weights->array();
+    add_curvature_sum(pb, h.weights, curvature);
+    return loss;
+  }
+
+  /// Head h's value, gradient (in u) and next preconditioner from its part
+  /// t of the reduced evaluate() buffer of k heads.
+  void take_evaluation(Head& h, Index t, Index k) {
+    const Index d = x_.cols();
+    const Index c = classes_;
+    const Index kc = k * c;
+    const double* const base = buffer_.data();
+    const double rows = h.total_rows;
+    const ConstMatrixMap w(h.w_new.data(), c, d);
+    // Gradient in theta, then T^T for u (W block loses g_b mean^T).
+    h.g_new.resize(c * (d + 1));
+    MatrixMap gw(h.g_new.data(), c, d);
+    gw = ConstMatrixMap(base, kc, d).middleRows(t * c, c) / rows + l2_ * w;
+    h.g_new.tail(c) = Eigen::Map<const Vector>(base + kc * d + t * c, c) / rows;
+    h.g_max_new = h.g_new.lpNorm<Eigen::Infinity>();
+    h.f_new = base[kc * (d + 1) + t] / rows + 0.5 * l2_ * w.squaredNorm();
+    gw.noalias() -= h.g_new.tail(c) * h.mean.transpose();
+    const double* const curvature = base + kc * (d + 1) + k + t * c * c;
+    h.m_new.reset(basis_, ConstMatrixMap(curvature, c, c) / rows, l2_);
+  }
+
   /// Softmax of one head's n x C logits in place (SoftmaxObjective's
   /// softmax_rows, column by column), zero on skipped rows; returns the sum of
   /// the cross-entropies of the counted rows, weighted by `weights` if given.
@@ -415,7 +411,7 @@ class BatchKernels {
   Vector buffer_;   // the reduce buffer
   Vector row_max_, row_sum_, label_logit_;
   Vector centre_;        // d: the centre of xf_
-  bool float_hessian_;   // float products for heads without exact_hessian
+  SolverOptions options_;  // float products (uses_float_hessian())
   RowMatrixF xf_;        // n x d: x - 1 centre^T in float
   MatrixF uf_;           // n x B*C: U and R of the float products
   VectorF stackf_;       // B*C x d directions, then R^T Xc, in float
@@ -424,81 +420,251 @@ class BatchKernels {
   std::vector<Index> group_float_, group_double_;
 };
 
-/// The CG state of trust_region_newton.cpp's truncated_cg at its start.
-void start_cg(Head& h) {
-  const Index p = h.g.size();
-  h.s = Vector::Zero(p);
-  h.ms = Vector::Zero(p);
-  h.r = -h.g;
-  h.m.solve(h.r, h.z);
-  h.dir = h.z;
-  h.md = h.r;
-  h.ztr = h.z.dot(h.r);
-  const double g_norm = std::sqrt(h.ztr);
-  h.cg_tol = std::min(kEpsCg, std::sqrt(g_norm)) * g_norm;
-  h.max_cg = static_cast<int>(std::max<Index>(p, 5));
-  h.cg_iterations = 0;
-  h.cg_running = true;
-  h.reached_boundary = false;
+// ---- Set-up -----------------------------------------------------------------
+
+/// The arguments that are the same on every participant, checked before any
+/// collective call (everything local goes through the set-up reduce).
+void check_arguments(int classes, double l2, const SumReduce& reduce,
+                     const SolverOptions& options) {
+  if (classes < 2) throw std::invalid_argument("fit_probes_batched: need at least 2 classes");
+  if (!std::isfinite(l2) || l2 < 0.0) {
+    throw std::invalid_argument("fit_probes_batched: l2 must be finite and >= 0");
+  }
+  if (!reduce) throw std::invalid_argument("fit_probes_batched: empty reduction");
+  if (!(options.tol >= 0.0)) throw std::invalid_argument("fit_probes_batched: tol must be >= 0");
+  if (options.max_iter < 0) {
+    throw std::invalid_argument("fit_probes_batched: max_iter must be >= 0");
+  }
 }
 
-/// One CG step after hd = H dir (the loop body of truncated_cg).
-void cg_step(Head& h) {
-  const double dhd = h.dir.dot(h.hd);
-  if (!(dhd > 0.0)) {
-    h.cg_running = false;
-    return;
+/// The one reduce of the set-up: [counted weight (B) | bad labels (B) | bad
+/// weights (B) | weighted sums of counted rows (d x B) | weighted class
+/// counts (C x B) | row moments of all rows (d*d + d + 1,
+/// kron_preconditioner.hpp)].
+struct SetupSums {
+  SetupSums(Index heads, Index d, Index c)
+      : batch(heads),
+        sums_at(3 * heads),
+        counts_at(sums_at + d * heads),
+        moments_at(counts_at + c * heads),
+        values(Vector::Zero(moments_at + row_moments_size(d))) {}
+  Index batch, sums_at, counts_at, moments_at;
+  Vector values;
+};
+
+/// Head b's row weights (nullptr: all 1); `bad` when they are missing, of
+/// the wrong length, negative or not finite.
+const Vector* head_weights(const std::vector<Vector>* row_weights, std::size_t heads,
+                           std::size_t b, Index rows, bool& bad) {
+  bad = false;
+  if (row_weights == nullptr) return nullptr;
+  if (row_weights->size() != heads) {
+    bad = true;
+    return nullptr;
   }
-  double alpha = h.ztr / dhd;
-  const double std_ = h.s.dot(h.md);
-  const double sts = h.s.dot(h.ms);
-  const double dtd = h.dir.dot(h.md);
-  const double dsq = h.delta * h.delta;
-  if (sts + alpha * (2.0 * std_ + alpha * dtd) > dsq) {
-    h.reached_boundary = true;
-    const double rad = std::sqrt(std::max(0.0, std_ * std_ + dtd * (dsq - sts)));
-    alpha = std_ >= 0.0 ? (dsq - sts) / (std_ + rad) : (rad - std_) / dtd;
-    h.s += alpha * h.dir;
-    h.ms += alpha * h.md;
-    h.r -= alpha * h.hd;
-    h.cg_running = false;
-    return;
-  }
-  h.s += alpha * h.dir;
-  h.ms += alpha * h.md;
-  h.r -= alpha * h.hd;
-  h.m.solve(h.r, h.z);
-  const double ztr_new = h.z.dot(h.r);
-  const double beta = ztr_new / h.ztr;
-  h.dir = h.z + beta * h.dir;
-  h.md = h.r + beta * h.md;
-  h.ztr = ztr_new;
+  const Vector& w = (*row_weights)[b];
+  bad = w.size() != rows || !(w.array() >= 0.0).all() || !w.allFinite();
+  return bad ? nullptr : &w;
 }
 
-/// The radius update and acceptance of fit_trust_region_newton after the
-/// trial point was evaluated. Returns whether the step is accepted.
-bool update_radius(Head& h) {
-  double actred = h.f - h.f_new;
-  if (h.prered <= kSmallReduction * std::abs(h.f)) actred = -0.5 * (h.g + h.g_new).dot(h.s);
-  const double s_norm = std::sqrt(h.s.dot(h.ms));
-  if (h.report.iterations == 1) h.delta = std::min(h.delta, s_norm);
-  const double gs = h.gs;
-  const double curvature = -actred - gs;
-  const double alpha = curvature <= 0.0 ? kSigma3 : std::max(kSigma1, -0.5 * (gs / curvature));
-  double& delta = h.delta;
-  if (actred < kEta0 * h.prered) {
-    delta = std::min(alpha * s_norm, kSigma2 * delta);
-  } else if (actred < kEta1 * h.prered) {
-    delta = std::max(kSigma1 * delta, std::min(alpha * s_norm, kSigma2 * delta));
-  } else if (actred < kEta2 * h.prered) {
-    delta = std::max(kSigma1 * delta, std::min(alpha * s_norm, kSigma3 * delta));
-  } else if (h.reached_boundary) {
-    delta = kSigma3 * delta;
-  } else {
-    delta = std::max(delta, std::min(alpha * s_norm, kSigma3 * delta));
+/// This participant's part of the set-up sums.
+SetupSums local_setup(const RowMatrix& x, const std::vector<Labels>& labels, int classes,
+                      const std::vector<Vector>* row_weights) {
+  const Index n = x.rows();
+  const Index batch = static_cast<Index>(labels.size());
+  SetupSums setup(batch, x.cols(), classes);
+  Vector& sums = setup.values;
+  Matrix mask = Matrix::Zero(n, batch);
+  for (Index b = 0; b < batch; ++b) {
+    const Labels& y = labels[static_cast<std::size_t>(b)];
+    bool bad_weights = false;
+    const Vector* w =
+        head_weights(row_weights, labels.size(), static_cast<std::size_t>(b), n, bad_weights);
+    if (bad_weights) {
+      sums(2 * batch + b) = 1.0;
+      continue;
+    }
+    if (static_cast<Index>(y.size()) != n) {
+      sums(batch + b) = 1.0;
+      continue;
+    }
+    for (Index i = 0; i < n; ++i) {
+      const int label = y[static_cast<std::size_t>(i)];
+      if (label >= classes) {
+        sums(batch + b) += 1.0;
+      } else if (label >= 0) {
+        const double weight = w != nullptr ? (*w)(i) : 1.0;
+        mask(i, b) = weight;
+        sums(b) += weight;
+        sums(setup.counts_at + b * classes + label) += weight;
+      }
+    }
   }
-  return actred > kEta0 * h.prered;
+  MatrixMap(sums.data() + setup.sums_at, x.cols(), batch).noalias() = x.transpose() * mask;
+  row_moments(x, sums.data() + setup.moments_at);
+  return setup;
 }
+
+/// Throws, on every participant alike, for what the reduced set-up sums
+/// show wrong on any participant.
+void check_setup(const SetupSums& setup) {
+  const Vector& sums = setup.values;
+  const Index batch = setup.batch;
+  for (Index b = 0; b < batch; ++b) {
+    if (sums(2 * batch + b) > 0.0) {
+      throw std::invalid_argument(
+          "fit_probes_batched: row weights of head " + std::to_string(b) +
+          " missing, of the wrong length, negative or not finite on some participant");
+    }
+    if (sums(batch + b) > 0.0) {
+      throw std::invalid_argument(
+          "fit_probes_batched: labels of head " + std::to_string(b) +
+          " do not match the rows or exceed the class count (" +
+          std::to_string(static_cast<long long>(sums(batch + b))) + " bad on some participant)");
+    }
+    if (!(sums(b) > 0.0)) {
+      throw std::invalid_argument("fit_probes_batched: head " + std::to_string(b) +
+                                  " has no labelled rows of positive weight");
+    }
+  }
+}
+
+/// The heads at their intercept-only starts (as fit_probe; T^{-1} keeps b
+/// when W = 0), from the reduced set-up sums.
+std::vector<Head> make_heads(const SetupSums& setup, const std::vector<Labels>& labels,
+                             const std::vector<Vector>* row_weights, Index classes, Index d) {
+  std::vector<Head> heads(labels.size());
+  for (std::size_t b = 0; b < heads.size(); ++b) {
+    Head& h = heads[b];
+    const Index at = static_cast<Index>(b);
+    h.id = b;
+    h.labels = &labels[b];
+    if (row_weights != nullptr) h.weights = &(*row_weights)[b];
+    h.total_rows = setup.values(at);
+    h.mean = setup.values.segment(setup.sums_at + at * d, d) / h.total_rows;
+    h.w = Vector::Zero(classes * (d + 1));
+    h.w.tail(classes) = intercept_start(setup.values.segment(setup.counts_at + at * classes, classes));
+    h.w_new = h.w;
+  }
+  return heads;
+}
+
+/// Centre of the float copy of x: the mean of all rows (all heads share it).
+Vector float_centre(const SetupSums& setup, Index d) {
+  Vector centre = Vector::Zero(d);
+  const double all_rows = setup.values(setup.moments_at + d * d + d);
+  if (all_rows > 0.0) centre = setup.values.segment(setup.moments_at + d * d, d) / all_rows;
+  return centre;
+}
+
+// ---- The lock-step rounds -----------------------------------------------------
+
+/// The iteration of a batch: all heads evaluated at their starts, then
+/// rounds until every head has converged, stopped or used its iterations.
+/// The active heads are kept in slot order: slot t owns block t of the
+/// kernels' current probabilities.
+class LockStep {
+ public:
+  LockStep(BatchKernels& kernels, const SolverOptions& options, BatchedFitStats& stats)
+      : kernels_(kernels), options_(options), stats_(stats) {}
+
+  void run(std::vector<Head>& heads) {
+    active_.clear();
+    for (Head& h : heads) active_.push_back(&h);
+    start();
+    while (drop_finished()) {
+      ++stats_.rounds;
+      cg();
+      propose();
+      if (!trial_.empty()) judge();
+    }
+  }
+
+ private:
+  /// The first evaluation (at w_new = w, the starts) and the initial radii.
+  void start() {
+    kernels_.evaluate(active_);
+    kernels_.swap_all();
+    for (Head* h : active_) {
+      accept_step(*h);
+      start_radius(*h);
+    }
+  }
+
+  /// Heads that converged, hit the iteration limit or stopped leave the
+  /// batch; the others keep their order, and their probabilities move down.
+  /// Returns whether any head is left.
+  bool drop_finished() {
+    kept_.clear();
+    for (std::size_t t = 0; t < active_.size(); ++t) {
+      Head* h = active_[t];
+      if (!wants_iteration(*h, options_)) continue;
+      if (kept_.size() != t) {
+        kernels_.move_block(static_cast<Index>(t), static_cast<Index>(kept_.size()));
+      }
+      kept_.push_back(h);
+    }
+    active_.swap(kept_);
+    return !active_.empty();
+  }
+
+  /// Batched CG: each pass is one Hessian product of the heads whose CG is
+  /// still running.
+  void cg() {
+    for (Head* h : active_) begin_iteration(*h);
+    for (;;) {
+      running_.clear();
+      slots_.clear();
+      for (std::size_t t = 0; t < active_.size(); ++t) {
+        if (!cg_wants_product(*active_[t])) continue;
+        running_.push_back(active_[t]);
+        slots_.push_back(static_cast<Index>(t));
+      }
+      if (running_.empty()) return;
+      kernels_.hessian_vector(running_, slots_);
+      for (Head* h : running_) cg_step(*h);
+    }
+  }
+
+  /// The heads whose steps are worth evaluating (the others stop).
+  void propose() {
+    trial_.clear();
+    for (Head* h : active_)
+      if (propose_step(*h)) trial_.push_back(h);
+  }
+
+  /// Evaluates the trial points and accepts or rejects each step. Accepted
+  /// heads take their trial probabilities: when every active head made a
+  /// trial (block t = slot t) and all were accepted, by swapping the
+  /// matrices, otherwise block by block.
+  void judge() {
+    kernels_.evaluate(trial_);
+    accepted_.assign(trial_.size(), 0);
+    std::size_t n_accepted = 0;
+    for (std::size_t t = 0; t < trial_.size(); ++t) {
+      if (!judge_step(*trial_[t])) continue;
+      accept_step(*trial_[t]);
+      accepted_[t] = 1;
+      ++n_accepted;
+    }
+    if (n_accepted == active_.size()) {
+      kernels_.swap_all();
+    } else if (n_accepted > 0) {
+      std::size_t slot = 0;
+      for (std::size_t t = 0; t < trial_.size(); ++t) {
+        while (active_[slot] != trial_[t]) ++slot;
+        if (accepted_[t]) kernels_.accept_block(static_cast<Index>(t), static_cast<Index>(slot));
+      }
+    }
+  }
+
+  BatchKernels& kernels_;
+  const SolverOptions& options_;
+  BatchedFitStats& stats_;
+  std::vector<Head*> active_, kept_, running_, trial_;
+  std::vector<Index> slots_;
+  std::vector<char> accepted_;
+};
 
 }  // namespace
 
@@ -516,239 +682,33 @@ std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<
                                           const SumReduce& reduce, std::vector<FitReport>* reports,
                                           BatchedFitStats* stats,
                                           const std::vector<Vector>* row_weights) {
-  // Arguments that are the same on every participant are checked before any
-  // collective call; everything local goes through the first reduction.
-  if (classes < 2) throw std::invalid_argument("fit_probes_batched: need at least 2 classes");
-  if (!std::isfinite(l2) || l2 < 0.0) {
-    throw std::invalid_argument("fit_probes_batched: l2 must be finite and >= 0");
-  }
-  if (!reduce) throw std::invalid_argument("fit_probes_batched: empty reduction");
-  if (!(options.tol >= 0.0)) throw std::invalid_argument("fit_probes_batched: tol must be >= 0");
-  if (options.max_iter < 0) {
-    throw std::invalid_argument("fit_probes_batched: max_iter must be >= 0");
-  }
+  check_arguments(classes, l2, reduce, options);
   BatchedFitStats local_stats;
   BatchedFitStats& st = stats != nullptr ? *stats : local_stats;
   st = BatchedFitStats{};
   if (reports != nullptr) reports->assign(labels.size(), FitReport{});
   if (labels.empty()) return {};
 
-  const Index n = x.rows();
+  // Set-up: one reduce, then the heads at their starts.
   const Index d = x.cols();
-  const Index c = classes;
-  const Index batch = static_cast<Index>(labels.size());
-
-  // One reduce: [counted weight (B) | bad labels (B) | bad weights (B) |
-  // weighted sums of counted rows (d x B) | weighted class counts (C x B) |
-  // row moments of all rows (d*d + d + 1, kron_preconditioner.hpp)].
-  const Index sums_at = 3 * batch;
-  const Index counts_at = sums_at + d * batch;
-  const Index moments_at = counts_at + c * batch;
-  Vector setup = Vector::Zero(moments_at + row_moments_size(d));
-  {
-    const bool weights_match =
-        row_weights == nullptr || row_weights->size() == labels.size();
-    Matrix mask = Matrix::Zero(n, batch);
-    for (Index b = 0; b < batch; ++b) {
-      const Labels& y = labels[static_cast<std::size_t>(b)];
-      const Vector* w = nullptr;
-      if (row_weights != nullptr) {
-        if (!weights_match || (*row_weights)[static_cast<std::size_t>(b)].size() != n ||
-            !((*row_weights)[static_cast<std::size_t>(b)].array() >= 0.0).all() ||
-            !(*row_weights)[static_cast<std::size_t>(b)].allFinite()) {
-          setup(2 * batch + b) = 1.0;
-          continue;
-        }
-        w = &(*row_weights)[static_cast<std::size_t>(b)];
-      }
-      if (static_cast<Index>(y.size()) != n) {
-        setup(batch + b) = 1.0;
-        continue;
-      }
-      for (Index i = 0; i < n; ++i) {
-        const int label = y[static_cast<std::size_t>(i)];
-        if (label >= classes) {
-          setup(batch + b) += 1.0;
-        } else if (label >= 0) {
-          const double weight = w != nullptr ? (*w)(i) : 1.0;
-          mask(i, b) = weight;
-          setup(b) += weight;
-          setup(counts_at + b * c + label) += weight;
-        }
-      }
-    }
-    MatrixMap(setup.data() + sums_at, d, batch).noalias() = x.transpose() * mask;
-    row_moments(x, setup.data() + moments_at);
-  }
-  reduce(setup.data(), static_cast<std::size_t>(setup.size()));
+  SetupSums setup = local_setup(x, labels, classes, row_weights);
+  reduce(setup.values.data(), static_cast<std::size_t>(setup.values.size()));
   ++st.reduce_calls;
-  st.reduced_doubles += static_cast<std::size_t>(setup.size());
-  for (Index b = 0; b < batch; ++b) {
-    if (setup(2 * batch + b) > 0.0) {
-      throw std::invalid_argument(
-          "fit_probes_batched: row weights of head " + std::to_string(b) +
-          " missing, of the wrong length, negative or not finite on some participant");
-    }
-    if (setup(batch + b) > 0.0) {
-      throw std::invalid_argument(
-          "fit_probes_batched: labels of head " + std::to_string(b) +
-          " do not match the rows or exceed the class count (" +
-          std::to_string(static_cast<long long>(setup(batch + b))) + " bad on some participant)");
-    }
-    if (!(setup(b) > 0.0)) {
-      throw std::invalid_argument("fit_probes_batched: head " + std::to_string(b) +
-                                  " has no labelled rows of positive weight");
-    }
-  }
-  const FeatureBasis basis = feature_basis(setup.data() + moments_at, d);
+  st.reduced_doubles += static_cast<std::size_t>(setup.values.size());
+  check_setup(setup);
+  const FeatureBasis basis = feature_basis(setup.values.data() + setup.moments_at, d);
+  std::vector<Head> heads = make_heads(setup, labels, row_weights, classes, d);
 
-  std::vector<Head> heads(static_cast<std::size_t>(batch));
-  const Index p = c * (d + 1);
-  for (Index b = 0; b < batch; ++b) {
-    Head& h = heads[static_cast<std::size_t>(b)];
-    h.id = static_cast<std::size_t>(b);
-    h.labels = &labels[static_cast<std::size_t>(b)];
-    if (row_weights != nullptr) h.weights = &(*row_weights)[static_cast<std::size_t>(b)];
-    h.total_rows = setup(b);
-    h.mean = setup.segment(sums_at + b * d, d) / h.total_rows;
-    // The intercept-only optimum (as fit_probe); T^{-1} keeps b when W = 0.
-    h.w = Vector::Zero(p);
-    h.w.tail(c) = intercept_start(setup.segment(counts_at + b * c, c));
-    h.w_new = h.w;
-  }
+  BatchKernels kernels(x, classes, l2, static_cast<Index>(heads.size()), reduce, basis, st,
+                       options, float_centre(setup, d));
+  LockStep(kernels, options, st).run(heads);
 
-  // Centre of the float copy of x: the mean of all rows (all heads share it).
-  Vector centre = Vector::Zero(d);
-  const double all_rows = setup(moments_at + d * d + d);
-  if (all_rows > 0.0) centre = setup.segment(moments_at + d * d, d) / all_rows;
-  BatchKernels kernels(x, c, l2, batch, reduce, basis, st, options.float_hessian, centre);
-  // Active heads in slot order: slot t owns block t of the current probabilities.
-  std::vector<Head*> active;
-  for (Head& h : heads) active.push_back(&h);
-
-  kernels.evaluate(active);
-  kernels.swap_all();
-  for (Head* h : active) {
-    h->f = h->f_new;
-    h->g.swap(h->g_new);
-    h->g_max = h->g_max_new;
-    std::swap(h->m, h->m_new);
-    // Initial radius: the M-norm of M^{-1} g.
-    h->m.solve(h->g, h->z);
-    h->delta = std::sqrt(h->g.dot(h->z));
-  }
-
-  const double step_eps = std::numeric_limits<double>::epsilon();
-  std::vector<Head*> running, trial, kept;
-  std::vector<Index> slots;
-  std::vector<char> accepted;
-  for (;;) {
-    // Heads that converged, hit the iteration limit or stopped leave the
-    // batch; the others keep their order, and their probabilities move down.
-    kept.clear();
-    for (std::size_t t = 0; t < active.size(); ++t) {
-      Head* h = active[t];
-      if (h->stopped || h->g_max <= options.tol || h->report.iterations >= options.max_iter) {
-        continue;
-      }
-      if (kept.size() != t) {
-        kernels.move_block(static_cast<Index>(t), static_cast<Index>(kept.size()));
-      }
-      kept.push_back(h);
-    }
-    active.swap(kept);
-    if (active.empty()) break;
-    ++st.rounds;
-
-    for (Head* h : active) {
-      ++h->report.iterations;
-      start_cg(*h);
-    }
-    // Batched CG: each pass is one Hessian product of the heads still running.
-    for (;;) {
-      running.clear();
-      slots.clear();
-      for (std::size_t t = 0; t < active.size(); ++t) {
-        Head* h = active[t];
-        if (!h->cg_running) continue;
-        if (h->cg_iterations >= h->max_cg || !(std::sqrt(h->ztr) > h->cg_tol)) {
-          h->cg_running = false;
-          continue;
-        }
-        ++h->cg_iterations;
-        running.push_back(h);
-        slots.push_back(static_cast<Index>(t));
-      }
-      if (running.empty()) break;
-      kernels.hessian_vector(running, slots);
-      for (Head* h : running) cg_step(*h);
-    }
-
-    trial.clear();
-    for (Head* h : active) {
-      h->report.inner_iterations += h->cg_iterations;
-      // A step that cannot move w in floating point ends the fit (not converged).
-      if (!(h->s.lpNorm<Eigen::Infinity>() >
-            step_eps * std::max(1.0, h->w.lpNorm<Eigen::Infinity>()))) {
-        h->stopped = true;
-        continue;
-      }
-      h->gs = h->g.dot(h->s);
-      // Model reduction -(g^T s + s^T H s / 2), with H s = -g - r.
-      h->prered = -0.5 * (h->gs - h->s.dot(h->r));
-      if (!(h->prered > 0.0)) {
-        h->stopped = true;
-        continue;
-      }
-      h->w_new = h->w + h->s;
-      trial.push_back(h);
-    }
-    if (trial.empty()) continue;
-    kernels.evaluate(trial);
-
-    accepted.assign(trial.size(), 0);
-    std::size_t n_accepted = 0;
-    for (std::size_t t = 0; t < trial.size(); ++t) {
-      Head& h = *trial[t];
-      if (!update_radius(h)) {
-        // The float products may have misled the CG: double ones from now on.
-        h.exact_hessian = true;
-      } else {
-        accepted[t] = 1;
-        ++n_accepted;
-        h.w.swap(h.w_new);
-        h.g.swap(h.g_new);
-        h.f = h.f_new;
-        h.g_max = h.g_max_new;
-        std::swap(h.m, h.m_new);
-      }
-    }
-    // Accepted heads take their trial probabilities: when every active head
-    // made a trial (block t = slot t) and all were accepted, by swapping the
-    // matrices, otherwise block by block.
-    if (n_accepted == active.size()) {
-      kernels.swap_all();
-    } else if (n_accepted > 0) {
-      std::size_t slot = 0;
-      for (std::size_t t = 0; t < trial.size(); ++t) {
-        while (active[slot] != trial[t]) ++slot;
-        if (accepted[t]) kernels.accept_block(static_cast<Index>(t), static_cast<Index>(slot));
-      }
-    }
-  }
-
-  std::vector<ProbeHead> result(static_cast<std::size_t>(batch));
-  for (Head& h : heads) {
-    Vector theta = h.w;
-    theta.tail(c).noalias() -= ConstMatrixMap(h.w.data(), c, d) * h.mean;
-    ProbeHead& head = result[h.id];
-    head = SoftmaxObjective::unpack(theta, c, d);
-    // Canonical representative of the flat bias direction (as fit_probe).
-    head.bias.array() -= head.bias.mean();
-    h.report.converged = h.g_max <= options.tol;
-    h.report.grad_max_norm = h.g_max;
-    h.report.objective = h.f;
-    if (reports != nullptr) (*reports)[h.id] = h.report;
+  // Finish: the heads in the original parameters, the reports.
+  std::vector<ProbeHead> result;
+  result.reserve(heads.size());
+  for (const Head& h : heads) {
+    result.push_back(head_from_centred(h.w, h.mean, classes));
+    if (reports != nullptr) (*reports)[h.id] = final_report(h, options);
   }
   return result;
 }

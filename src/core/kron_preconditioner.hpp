@@ -1,7 +1,7 @@
 #pragma once
-// Private to the core: the Kronecker-factored preconditioner of the TRON
-// solvers (trust_region_newton.cpp, batched_newton.cpp), shared so that both
-// take the same steps.
+// Private to the core: the Kronecker-factored preconditioner of the TRON step
+// (tron_step.hpp). The solvers (trust_region_newton.cpp, batched_newton.cpp)
+// make the feature factor once per fit and reset M at every accepted point.
 //
 // In the centred coordinates u = (W, b') of the solvers (features x - m, m the
 // mean of the counted rows) the Hessian of the mean cross-entropy is

@@ -1,27 +1,19 @@
 #include "wsc/core/trust_region_newton.hpp"
 
-#include <algorithm>
-#include <cmath>
-#include <limits>
 #include <stdexcept>
 
-// Follows LIBLINEAR's tron.cpp (Lin, Weng & Keerthi 2008; preconditioned CG
-// of Hsia, Chiang & Lin 2018), with a Kronecker-factored preconditioner
-// (kron_preconditioner.hpp) in place of LIBLINEAR's diagonal one: on
-// correlated features (embeddings) it cuts the CG steps many-fold, and the
-// CG works in its full M-norm. Every branch below depends only on values,
-// gradients and Hessian products that came out of the objective's reduction,
-// so all participants of a distributed fit take the same path and issue the
-// same sequence of collective calls.
+// The TRON step of tron_step.hpp on one SoftmaxObjective: every pass over the
+// rows is one of the objective's (collective) calls, and every decision is
+// the shared step's, on values that came out of the objective's reduction.
 
 #include "kron_preconditioner.hpp"
-#include "tron_constants.hpp"
+#include "tron_step.hpp"
 
 namespace wsc::core {
 
 namespace {
 
-using namespace detail;  // the TRON constants (tron_constants.hpp), the preconditioner
+using namespace detail;  // the shared TRON step (tron_step.hpp), the preconditioner
 
 /// The objective in centred coordinates u = (W, b + W m), m the mean of the
 /// counted rows: logits = (x - m) W^T + b'. A linear change of variables
@@ -98,72 +90,6 @@ class CentredObjective {
   mutable Vector theta_hv_;
 };
 
-struct CgResult {
-  int iterations = 0;
-  bool reached_boundary = false;
-};
-
-/// Preconditioned CG on H s = -g inside ||s||_M <= delta: Steihaug-Toint CG
-/// in the M-norm (LIBLINEAR's trpcg with a full M). M s and M d are carried
-/// along (M d = r + beta M d_prev, as M z = r), so the M-norms cost dot
-/// products, not applications of M. On return r = -g - H s (which gives the
-/// model reduction cheaply) and ms = M s.
-CgResult truncated_cg(const CentredObjective& objective, const Vector& g,
-                      const KronPreconditioner& m, double delta, bool float_hessian, Vector& s,
-                      Vector& r, Vector& ms) {
-  const Index n = g.size();
-  CgResult result;
-  s = Vector::Zero(n);
-  ms = Vector::Zero(n);
-  r = -g;
-  Vector z;
-  m.solve(r, z);
-  Vector d = z;
-  Vector md = r;
-  Vector hd(n);
-  double ztr = z.dot(r);
-  const double g_norm = std::sqrt(ztr);
-  // Relative tolerance min(eps, sqrt(|g|)): a truncated Newton method with a
-  // forcing term that vanishes at the optimum converges superlinearly.
-  const double cg_tol = std::min(kEpsCg, std::sqrt(g_norm)) * g_norm;
-  const int max_cg = static_cast<int>(std::max<Index>(n, 5));
-  const double dsq = delta * delta;
-
-  while (result.iterations < max_cg) {
-    if (!(std::sqrt(ztr) > cg_tol)) break;
-    ++result.iterations;
-    objective.hessian_vector(d, hd, float_hessian);
-    const double dhd = d.dot(hd);
-    // No positive curvature along d (only possible with l2 = 0): stop here.
-    if (!(dhd > 0.0)) break;
-    double alpha = ztr / dhd;
-    const double std_ = s.dot(md);
-    const double sts = s.dot(ms);
-    const double dtd = d.dot(md);
-    if (sts + alpha * (2.0 * std_ + alpha * dtd) > dsq) {
-      // Go to the boundary along d instead: the positive root tau of
-      // ||s + tau d||_M = delta, in the cancellation-free form.
-      result.reached_boundary = true;
-      const double rad = std::sqrt(std::max(0.0, std_ * std_ + dtd * (dsq - sts)));
-      alpha = std_ >= 0.0 ? (dsq - sts) / (std_ + rad) : (rad - std_) / dtd;
-      s += alpha * d;
-      ms += alpha * md;
-      r -= alpha * hd;
-      break;
-    }
-    s += alpha * d;
-    ms += alpha * md;
-    r -= alpha * hd;
-    m.solve(r, z);
-    const double ztr_new = z.dot(r);
-    const double beta = ztr_new / ztr;
-    d = z + beta * d;
-    md = r + beta * md;
-    ztr = ztr_new;
-  }
-  return result;
-}
-
 }  // namespace
 
 FitReport fit_trust_region_newton(SoftmaxObjective& objective, ProbeHead& head,
@@ -175,93 +101,36 @@ FitReport fit_trust_region_newton(SoftmaxObjective& objective, ProbeHead& head,
   }
 
   CentredObjective centred(objective);
-  FitReport report;
-  Vector w = centred.from_theta(SoftmaxObjective::pack(head));
-  Vector g;
-  double g_max = 0.0;
-  double f = centred.value_and_gradient(w, g, g_max);
+  TronState h;
+  h.w = centred.from_theta(SoftmaxObjective::pack(head));
+  h.f = centred.value_and_gradient(h.w, h.g, h.g_max);
   // The feature factor of the preconditioner, once (kron_preconditioner.hpp).
   const FeatureBasis basis = feature_basis(centred.row_moments().data(), centred.dim());
-  KronPreconditioner m;
-  m.reset(basis, centred.mean_curvature(), centred.l2());
-  // Initial radius: the M-norm of the preconditioned gradient M^{-1} g (it
-  // scales with the objective; for M = I it is LIBLINEAR's |g|).
-  Vector s, r, ms, w_new, g_new, g_restore;
-  m.solve(g, s);
-  double delta = std::sqrt(g.dot(s));
+  h.m.reset(basis, centred.mean_curvature(), centred.l2());
+  start_radius(h);
 
-  double g_max_new = 0.0;
-  // Float Hessian products until a step is rejected (options.float_hessian).
-  bool float_hessian = options.float_hessian;
-  const double step_eps = std::numeric_limits<double>::epsilon();
-  while (!(g_max <= options.tol) && report.iterations < options.max_iter) {
-    ++report.iterations;
-    const CgResult cg = truncated_cg(centred, g, m, delta, float_hessian, s, r, ms);
-    report.inner_iterations += cg.iterations;
-
-    // A step that cannot move w in floating point ends the fit (not converged).
-    if (!(s.lpNorm<Eigen::Infinity>() > step_eps * std::max(1.0, w.lpNorm<Eigen::Infinity>()))) {
-      break;
+  Vector g_restore;
+  while (wants_iteration(h, options)) {
+    begin_iteration(h);
+    while (cg_wants_product(h)) {
+      centred.hessian_vector(h.dir, h.hd, uses_float_hessian(h, options));
+      cg_step(h);
     }
-    const double gs = g.dot(s);
-    // Model reduction -(g^T s + s^T H s / 2), with H s = -g - r.
-    const double prered = -0.5 * (gs - s.dot(r));
-    if (!(prered > 0.0)) break;
-
-    w_new = w + s;
-    const double f_new = centred.value_and_gradient(w_new, g_new, g_max_new);
-    double actred = f - f_new;
-    if (prered <= kSmallReduction * std::abs(f)) {
-      // Near the optimum f - f_new is lost in rounding; the trapezoid rule
-      // -(g + g_new)^T s / 2 is accurate to O(|s|^3) and free of cancellation.
-      actred = -0.5 * (g + g_new).dot(s);
-    }
-
-    const double s_norm = std::sqrt(s.dot(ms));
-    if (report.iterations == 1) delta = std::min(delta, s_norm);
-
-    // Step length predicted by interpolating f along s (LIBLINEAR).
-    const double curvature = -actred - gs;  // f_new - f - g^T s
-    const double alpha =
-        curvature <= 0.0 ? kSigma3 : std::max(kSigma1, -0.5 * (gs / curvature));
-    if (actred < kEta0 * prered) {
-      delta = std::min(alpha * s_norm, kSigma2 * delta);
-    } else if (actred < kEta1 * prered) {
-      delta = std::max(kSigma1 * delta, std::min(alpha * s_norm, kSigma2 * delta));
-    } else if (actred < kEta2 * prered) {
-      delta = std::max(kSigma1 * delta, std::min(alpha * s_norm, kSigma3 * delta));
-    } else if (cg.reached_boundary) {
-      delta = kSigma3 * delta;
+    if (!propose_step(h)) break;
+    h.f_new = centred.value_and_gradient(h.w_new, h.g_new, h.g_max_new);
+    if (judge_step(h)) {
+      // The objective's cache is already at w_new.
+      h.m_new.reset(basis, centred.mean_curvature(), centred.l2());
+      accept_step(h);
     } else {
-      delta = std::max(delta, std::min(alpha * s_norm, kSigma3 * delta));
-    }
-
-    if (actred > kEta0 * prered) {
-      // Accept: the objective's cache is already at w_new.
-      w.swap(w_new);
-      g.swap(g_new);
-      f = f_new;
-      g_max = g_max_new;
-      m.reset(basis, centred.mean_curvature(), centred.l2());
-    } else {
-      // The float products may have misled the CG: double ones from now on.
-      float_hessian = false;
-      // Reject: put the objective's cached point back at w for the next
-      // Hessian products (deterministic, so f and g are unchanged).
+      // Put the objective's cached point back at w for the next Hessian
+      // products (deterministic, so f and g are unchanged).
       double ignored = 0.0;
-      centred.value_and_gradient(w, g_restore, ignored);
+      centred.value_and_gradient(h.w, g_restore, ignored);
     }
   }
-
-  report.converged = g_max <= options.tol;
-  report.grad_max_norm = g_max;
-  report.objective = f;
-  head = SoftmaxObjective::unpack(centred.to_theta(w), objective.classes(), objective.dim());
-  // Canonical representative of the flat bias direction: biases summing to
-  // zero (what scikit-learn's multinomial fit returns). Probabilities, value
-  // and gradient are unchanged by the shift.
-  head.bias.array() -= head.bias.mean();
-  return report;
+  head = head_from_centred(h.w, objective.row_mean(), objective.classes());
+  return final_report(h, options);
 }
 
 ProbeHead fit_probe(const RowMatrix& x, const Labels& y, int classes, double l2,
