@@ -33,8 +33,9 @@ inline constexpr std::size_t kCheckpointHeaderSize = 8 + 4 + 8 + 8;
 /// 64-bit FNV-1a of `size` bytes at `data` (the payload checksum).
 std::uint64_t fnv1a64(const void* data, std::size_t size);
 
-/// Writes `state` to `path` atomically: a temporary file in the same folder,
-/// flushed and fsync'ed, then renamed over `path` (and the folder fsync'ed).
+/// Writes `state` to `path` atomically and durably (io::AtomicFile: a
+/// temporary file in the same folder, fsync'ed, renamed over `path`, the
+/// folder fsync'ed).
 /// Throws CheckpointError naming the path on any I/O failure (and leaves no
 /// temporary file behind).
 void write_checkpoint(const std::string& path, const engine::RunState& state);
