@@ -1,23 +1,26 @@
 // The number and CSV formatting of the text outputs.
 #include "wsc/io/text_output.hpp"
 
+#include <charconv>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
+#include <initializer_list>
+#include <system_error>
 
 namespace wsc::io {
 
 std::string format_double(double value) {
   if (std::isnan(value)) return "nan";
   if (std::isinf(value)) return value > 0 ? "inf" : "-inf";
-  char buffer[40];
+  char buffer[32];  // %.17g of any double needs at most 24
+  std::to_chars_result end{buffer, std::errc()};
   for (int precision : {15, 16, 17}) {
-    std::snprintf(buffer, sizeof buffer, "%.*g", precision, value);
-    const double back = std::strtod(buffer, nullptr);
-    if (std::memcmp(&back, &value, sizeof value) == 0) break;
+    end = std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::general, precision);
+    double back = 0.0;
+    std::from_chars(buffer, end.ptr, back);
+    if (std::memcmp(&back, &value, sizeof value) == 0) break;  // 17 digits always round-trip
   }
-  return buffer;  // %.17g always round-trips
+  return std::string(buffer, end.ptr);
 }
 
 std::string csv_field(const std::string& text) {

@@ -1,4 +1,4 @@
-// Text outputs: shortest round-trip doubles, CSV quoting.
+// Text outputs: round-trip doubles (byte for byte the text of printf's rule), CSV quoting.
 // Serial: no collective calls, no MPI_Init.
 #include "wsc/io/text_output.hpp"
 
@@ -6,9 +6,12 @@
 
 #include <cfloat>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -45,6 +48,44 @@ TEST(IoTextOutput, FormatDoubleRoundTrips) {
   EXPECT_EQ(format_double(-std::numeric_limits<double>::quiet_NaN()), "nan");
   EXPECT_EQ(format_double(std::numeric_limits<double>::infinity()), "inf");
   EXPECT_EQ(format_double(-std::numeric_limits<double>::infinity()), "-inf");
+}
+
+/// The text the CSV outputs had before std::to_chars: the first of %.15g,
+/// %.16g, %.17g (printf, strtod) that reads back to the same double.
+std::string printf_rule(double value) {
+  char buffer[40];
+  for (int precision : {15, 16, 17}) {
+    std::snprintf(buffer, sizeof buffer, "%.*g", precision, value);
+    const double back = std::strtod(buffer, nullptr);
+    if (same_bits(back, value)) break;
+  }
+  return buffer;
+}
+
+TEST(IoTextOutput, FormatDoubleIsThePrintfRuleByteForByte) {
+  std::mt19937_64 random(20240601);
+  std::uniform_real_distribution<double> unit(-1.0, 1.0);
+  std::uniform_int_distribution<int> exponent(-1074, 1023);
+  const auto check = [](double v) {
+    if (std::isfinite(v)) {
+      EXPECT_EQ(format_double(v), printf_rule(v)) << std::hexfloat << v;
+    }
+  };
+  for (int i = 0; i < 200000; ++i) {
+    const std::uint64_t bits = random();
+    double any = 0.0;
+    std::memcpy(&any, &bits, sizeof any);
+    check(any);                                       // every binade, subnormals included
+    check(unit(random));                              // the range of cosines and p-values
+    check(std::ldexp(1.0, exponent(random)));         // powers of two: where shortest differs
+    check(std::ldexp(1.0 + unit(random), exponent(random) / 8));
+  }
+  // Where std::to_chars's shortest text would differ from this rule.
+  EXPECT_EQ(format_double(std::ldexp(1.0, -24)), "5.9604644775390625e-08");
+  EXPECT_EQ(format_double(5e-324), "4.94065645841247e-324");
+  EXPECT_EQ(format_double(123456789012345678.0), "1.2345678901234568e+17");
+  EXPECT_EQ(format_double(100000.0), "100000");
+  EXPECT_EQ(format_double(1e15), "1e+15");
 }
 
 TEST(IoTextOutput, CsvQuoting) {
