@@ -25,6 +25,8 @@
 #include <utility>
 #include <vector>
 
+#include <xxhash.h>
+
 // ---------------------------------------------------------------------------
 // Serialization of the engine's plain structs (non-intrusive: the engine does
 // not know about Boost). Pure data, no class information or object tracking in
@@ -249,15 +251,7 @@ std::string encode(const engine::RunState& state) {
 
 }  // namespace
 
-std::uint64_t fnv1a64(const void* data, std::size_t size) {
-  const auto* bytes = static_cast<const unsigned char*>(data);
-  std::uint64_t hash = 14695981039346656037ULL;
-  for (std::size_t i = 0; i < size; ++i) {
-    hash ^= bytes[i];
-    hash *= 1099511628211ULL;
-  }
-  return hash;
-}
+std::uint64_t payload_checksum(const void* data, std::size_t size) { return XXH3_64bits(data, size); }
 
 void write_checkpoint(const std::string& path, const engine::RunState& state) {
   std::string payload;
@@ -271,7 +265,7 @@ void write_checkpoint(const std::string& path, const engine::RunState& state) {
   std::memcpy(header, kMagic, sizeof kMagic);
   put_le(header + 8, engine::RunState::kFormatVersion, 4);
   put_le(header + 12, payload.size(), 8);
-  put_le(header + 20, fnv1a64(payload.data(), payload.size()), 8);
+  put_le(header + 20, payload_checksum(payload.data(), payload.size()), 8);
 
   try {
     io::AtomicFile file(path);
@@ -343,7 +337,7 @@ engine::RunState read_checkpoint(const std::string& path) {
   if (read_up_to(fd.get(), &extra, 1, path) != 0)  // the file grew while being read
     throw CheckpointError("checkpoint " + path + " has trailing bytes after the payload");
 
-  const std::uint64_t checksum = fnv1a64(payload.data(), payload.size());
+  const std::uint64_t checksum = payload_checksum(payload.data(), payload.size());
   if (checksum != stored_checksum)
     throw CheckpointError("checkpoint " + path + " is corrupted: the payload checksum does not match");
 
