@@ -15,6 +15,7 @@ PACKAGES=(
   libtoml11-dev                         # config files
   nlohmann-json3-dev                    # summary.json
   librandom123-dev                      # counter-based permutations
+  libxxhash-dev                         # run fingerprint, checkpoint checksum (XXH3)
   python3 python3-numpy python3-h5py python3-sklearn   # reference checks in tests
   slurm-wlm munge                       # the local SLURM cluster of cluster/
   lmod                                  # to test the installed module file

@@ -1,11 +1,12 @@
 #include "wsc/app/checkpoint.hpp"
 
+#include "wsc/io/atomic_file.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <boost/archive/archive_exception.hpp>
 #include <boost/archive/basic_archive.hpp>
 #include <boost/archive/binary_iarchive.hpp>
@@ -17,13 +18,14 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
-#include <filesystem>
 #include <new>
 #include <streambuf>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <xxhash.h>
 
 // ---------------------------------------------------------------------------
 // Serialization of the engine's plain structs (non-intrusive: the engine does
@@ -206,50 +208,6 @@ std::uint64_t get_le(const unsigned char* in, int bytes) {
 
 std::string errno_text(int err) { return err != 0 ? std::strerror(err) : "unknown error"; }
 
-[[noreturn]] void fail_write(const std::string& path, const std::string& what, int err) {
-  throw CheckpointError("cannot write checkpoint " + path + ": " + what + ": " + errno_text(err));
-}
-
-/// Closes a descriptor and removes a temporary file unless released.
-class TempFile {
- public:
-  TempFile(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!name_.empty()) ::unlink(name_.c_str());
-  }
-  int fd() const { return fd_; }
-  /// Closes the descriptor; returns 0 or the errno of a failed close.
-  int close() {
-    const int fd = fd_;
-    fd_ = -1;
-    return ::close(fd) == 0 ? 0 : errno;
-  }
-  void release() { name_.clear(); }
-
- private:
-  int fd_;
-  std::string name_;
-};
-
-void write_all(int fd, const char* data, std::size_t size, const std::string& path,
-               const std::string& temp) {
-  while (size > 0) {
-    const std::size_t chunk = std::min<std::size_t>(size, std::size_t{1} << 30);
-    const ssize_t n = ::write(fd, data, chunk);
-    if (n < 0) {
-      const int err = errno;
-      if (err == EINTR) continue;
-      fail_write(path, "writing " + temp, err);
-    }
-    if (n == 0) fail_write(path, "writing " + temp, EIO);
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-}
-
 /// Reads up to `size` bytes; returns how many were read (fewer only at end of file).
 std::size_t read_up_to(int fd, char* data, std::size_t size, const std::string& path) {
   std::size_t done = 0;
@@ -281,11 +239,6 @@ class FileDescriptor {
   int fd_;
 };
 
-std::string folder_of(const std::string& path) {
-  const std::string parent = std::filesystem::path(path).parent_path().string();
-  return parent.empty() ? std::string(".") : parent;
-}
-
 std::string encode(const engine::RunState& state) {
   std::string payload;
   StringSink sink(payload);
@@ -298,15 +251,7 @@ std::string encode(const engine::RunState& state) {
 
 }  // namespace
 
-std::uint64_t fnv1a64(const void* data, std::size_t size) {
-  const auto* bytes = static_cast<const unsigned char*>(data);
-  std::uint64_t hash = 14695981039346656037ULL;
-  for (std::size_t i = 0; i < size; ++i) {
-    hash ^= bytes[i];
-    hash *= 1099511628211ULL;
-  }
-  return hash;
-}
+std::uint64_t payload_checksum(const void* data, std::size_t size) { return XXH3_64bits(data, size); }
 
 void write_checkpoint(const std::string& path, const engine::RunState& state) {
   std::string payload;
@@ -320,46 +265,15 @@ void write_checkpoint(const std::string& path, const engine::RunState& state) {
   std::memcpy(header, kMagic, sizeof kMagic);
   put_le(header + 8, engine::RunState::kFormatVersion, 4);
   put_le(header + 12, payload.size(), 8);
-  put_le(header + 20, fnv1a64(payload.data(), payload.size()), 8);
+  put_le(header + 20, payload_checksum(payload.data(), payload.size()), 8);
 
-  // A fresh name next to the destination (same file system, so the rename is
-  // atomic); O_EXCL never reuses a file someone else is writing.
-  static std::atomic<unsigned> counter{0};
-  std::string temp;
-  int fd = -1;
-  for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
-    temp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    const int err = errno;
-    if (fd < 0 && err != EEXIST) fail_write(path, "creating " + temp, err);
-  }
-  if (fd < 0) fail_write(path, "creating a temporary file next to it", EEXIST);
-  TempFile file(fd, temp);
-
-  write_all(file.fd(), reinterpret_cast<const char*>(header), sizeof header, path, temp);
-  write_all(file.fd(), payload.data(), payload.size(), path, temp);
-  if (::fsync(file.fd()) != 0) {
-    const int err = errno;
-    fail_write(path, "flushing " + temp, err);
-  }
-  if (const int err = file.close(); err != 0) fail_write(path, "closing " + temp, err);
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    fail_write(path, "renaming " + temp + " over it", err);
-  }
-  file.release();
-
-  // Make the rename itself durable. File systems that cannot sync a folder
-  // say EINVAL; the file is in place either way.
-  const std::string folder = folder_of(path);
-  FileDescriptor dir(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir.get() < 0) {
-    const int err = errno;
-    fail_write(path, "opening its folder " + folder, err);
-  }
-  if (::fsync(dir.get()) != 0) {
-    const int err = errno;
-    if (err != EINVAL) fail_write(path, "flushing its folder " + folder, err);
+  try {
+    io::AtomicFile file(path);
+    file.write(header, sizeof header);
+    file.write(payload.data(), payload.size());
+    file.commit();
+  } catch (const std::exception& e) {
+    throw CheckpointError("cannot write checkpoint " + path + ": " + e.what());
   }
 }
 
@@ -423,7 +337,7 @@ engine::RunState read_checkpoint(const std::string& path) {
   if (read_up_to(fd.get(), &extra, 1, path) != 0)  // the file grew while being read
     throw CheckpointError("checkpoint " + path + " has trailing bytes after the payload");
 
-  const std::uint64_t checksum = fnv1a64(payload.data(), payload.size());
+  const std::uint64_t checksum = payload_checksum(payload.data(), payload.size());
   if (checksum != stored_checksum)
     throw CheckpointError("checkpoint " + path + " is corrupted: the payload checksum does not match");
 

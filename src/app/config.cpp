@@ -6,6 +6,8 @@
 // checks across keys are written out in validate().
 #include "wsc/app/config.hpp"
 
+#include "wsc/io/text_output.hpp"
+
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wshadow"
@@ -74,21 +76,14 @@ std::string join_list(const std::vector<std::string>& items) {
   return out;
 }
 
-/// Shortest decimal text that reads back to exactly `x` (always float-looking).
+/// io::format_double, always float-looking (TOML): "2" becomes "2.0".
 std::string format_double(double x) {
-  if (std::isnan(x)) return "nan";
-  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
-  char buf[64];
-  for (int precision = 15; precision <= 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, x);
-    if (std::strtod(buf, nullptr) == x) break;
-  }
-  std::string text = buf;
-  if (text.find_first_of(".eE") == std::string::npos) text += ".0";
+  std::string text = io::format_double(x);
+  if (std::isfinite(x) && text.find_first_of(".eE") == std::string::npos) text += ".0";
   return text;
 }
 
-/// A number for messages: shortest round-trip text, no forced ".0".
+/// A number for messages: round-trip text, no forced ".0".
 std::string format_number(double x) {
   std::string text = format_double(x);
   if (text.size() > 2 && text.compare(text.size() - 2, 2, ".0") == 0) text.resize(text.size() - 2);

@@ -1,53 +1,80 @@
 #include "wsc/app/run_identity.hpp"
 
-#include <filesystem>
+#include <xxhash.h>
+
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
+#include <memory>
+#include <new>
 #include <stdexcept>
+#include <type_traits>
 
 namespace wsc::app {
 
-std::uint64_t fnv1a(const void* data, std::size_t bytes, std::uint64_t hash) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (std::size_t i = 0; i < bytes; ++i) {
-    hash ^= p[i];
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
-
 namespace {
 
-template <typename T>
-std::uint64_t hash_vector(const std::vector<T>& v, std::uint64_t h) {
-  const std::uint64_t n = v.size();
-  h = fnv1a(&n, sizeof n, h);
-  return v.empty() ? h : fnv1a(v.data(), v.size() * sizeof(T), h);
-}
+/// Streaming 64-bit XXH3 of everything fed to it; containers are fed with
+/// their sizes, so different splits of the same bytes hash differently.
+class Hasher {
+ public:
+  Hasher() : state_(XXH3_createState()) {
+    if (!state_) throw std::bad_alloc();
+    check(XXH3_64bits_reset(state_.get()));
+  }
 
-std::uint64_t hash_string(const std::string& s, std::uint64_t h) {
-  const std::uint64_t n = s.size();
-  h = fnv1a(&n, sizeof n, h);
-  return fnv1a(s.data(), s.size(), h);
-}
+  void bytes(const void* data, std::size_t size) {
+    if (size > 0) check(XXH3_64bits_update(state_.get(), data, size));
+  }
+  template <typename T>
+  void value(const T& v) {
+    static_assert(std::is_arithmetic_v<T>);
+    bytes(&v, sizeof v);
+  }
+  void text(const std::string& s) {
+    value(static_cast<std::uint64_t>(s.size()));
+    bytes(s.data(), s.size());
+  }
+  template <typename T>
+  void values(const std::vector<T>& v) {
+    value(static_cast<std::uint64_t>(v.size()));
+    bytes(v.data(), v.size() * sizeof(T));
+  }
+  void matrix(const core::Matrix& m) {
+    value(static_cast<std::int64_t>(m.rows()));
+    value(static_cast<std::int64_t>(m.cols()));
+    bytes(m.data(), static_cast<std::size_t>(m.size()) * sizeof(double));
+  }
+  void task(const engine::TaskLabels& t) {
+    text(t.name);
+    values(t.labels);
+    for (const std::string& c : t.class_names) text(c);
+    value(t.classes);
+  }
+  std::uint64_t digest() const { return XXH3_64bits_digest(state_.get()); }
 
-std::uint64_t hash_matrix(const core::Matrix& m, std::uint64_t h) {
-  const std::int64_t shape[2] = {m.rows(), m.cols()};
-  h = fnv1a(shape, sizeof shape, h);
-  return m.size() == 0 ? h : fnv1a(m.data(), static_cast<std::size_t>(m.size()) * sizeof(double), h);
-}
-
-std::uint64_t hash_task(const engine::TaskLabels& t, std::uint64_t h) {
-  h = hash_string(t.name, h);
-  h = hash_vector(t.labels, h);
-  for (const std::string& c : t.class_names) h = hash_string(c, h);
-  return fnv1a(&t.classes, sizeof t.classes, h);
-}
+ private:
+  static void check(XXH_errorcode code) {
+    if (code != XXH_OK) throw std::runtime_error("the XXH3 hash state refused its input");
+  }
+  struct Free {
+    void operator()(XXH3_state_t* s) const { XXH3_freeState(s); }
+  };
+  std::unique_ptr<XXH3_state_t, Free> state_;
+};
 
 }  // namespace
 
-std::uint64_t run_fingerprint(const Config& config, const engine::AnalysisInput& input,
-                              const engine::Layout& layout) {
+std::uint64_t rows_hash(const core::RowMatrix& x, std::int64_t row_begin) {
+  const auto row_bytes = static_cast<std::size_t>(x.cols()) * sizeof(double);
+  std::uint64_t combined = 0;
+  for (core::Index r = 0; r < x.rows(); ++r) {
+    combined ^= XXH3_64bits_withSeed(x.row(r).data(), row_bytes, static_cast<std::uint64_t>(row_begin + r));
+  }
+  return combined;
+}
+
+std::uint64_t fingerprint_of(const Config& config, const engine::AnalysisInput& input, std::uint64_t all_rows) {
   // The config without where things go and how ranks are arranged.
   nlohmann::json j = to_json(config);
   j.erase("config_path");
@@ -56,30 +83,27 @@ std::uint64_t run_fingerprint(const Config& config, const engine::AnalysisInput&
   j["input"].erase("embeddings");
   j["input"].erase("labels");
   j["parallel"].erase("groups");
-  std::uint64_t h = hash_string(j.dump(), 0xcbf29ce484222325ULL);
+  Hasher h;
+  h.text(j.dump());
 
-  h = fnv1a(&input.rows, sizeof input.rows, h);
-  h = fnv1a(&input.dim, sizeof input.dim, h);
-  h = hash_string(input.primary_task, h);
-  h = hash_matrix(input.primary_head.weight, h);
-  h = hash_matrix(input.primary_head.bias, h);
-  for (const std::string& c : input.primary_class_names) h = hash_string(c, h);
-  if (input.primary_labels) h = hash_task(*input.primary_labels, h);
-  for (const engine::TaskLabels& t : input.metadata) h = hash_task(t, h);
-  h = hash_vector(input.cv_groups, h);
-  h = hash_vector(input.permutation_strata, h);
-  h = hash_vector(input.permutation_blocks, h);
+  h.value(input.rows);
+  h.value(input.dim);
+  h.text(input.primary_task);
+  h.matrix(input.primary_head.weight);
+  h.matrix(input.primary_head.bias);
+  for (const std::string& c : input.primary_class_names) h.text(c);
+  if (input.primary_labels) h.task(*input.primary_labels);
+  for (const engine::TaskLabels& t : input.metadata) h.task(t);
+  h.values(input.cv_groups);
+  h.values(input.permutation_strata);
+  h.values(input.permutation_blocks);
+  h.value(all_rows);
+  return h.digest();
+}
 
-  // Rows: each hashed with its global index, XOR-combined over the group.
-  std::uint64_t rows = 0;
-  for (core::Index r = 0; r < input.x.rows(); ++r) {
-    const std::int64_t i = input.row_begin + r;
-    std::uint64_t rh = fnv1a(&i, sizeof i);
-    rh = fnv1a(input.x.row(r).data(), static_cast<std::size_t>(input.x.cols()) * sizeof(double), rh);
-    rows ^= rh;
-  }
-  rows = layout.group().bit_xor(rows);
-  return fnv1a(&rows, sizeof rows, h);
+std::uint64_t run_fingerprint(const Config& config, const engine::AnalysisInput& input,
+                              const engine::Layout& layout) {
+  return fingerprint_of(config, input, layout.group().bit_xor(rows_hash(input.x, input.row_begin)));
 }
 
 ChunkSpec parse_chunk(const std::string& text) {

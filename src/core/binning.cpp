@@ -1,5 +1,7 @@
 #include "wsc/core/binning.hpp"
 
+#include "wsc/core/metrics.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -27,21 +29,6 @@ int bin_of(double v, const std::vector<double>& edges) {
 double rounded_product(double x, double y) {
   volatile double product = x * y;
   return product;
-}
-
-/// numpy.quantile(sorted, q) with the default "linear" method, including
-/// numpy's lerp that interpolates from the nearer end.
-double numpy_quantile(const std::vector<double>& sorted, double q) {
-  const std::size_t n = sorted.size();
-  const double h = static_cast<double>(n - 1) * q;
-  const double lo_f = std::floor(h);
-  auto lo = static_cast<std::size_t>(lo_f);
-  if (lo >= n - 1) return sorted[n - 1];
-  const double t = h - lo_f;
-  const double a = sorted[lo];
-  const double b = sorted[lo + 1];
-  const double diff = b - a;
-  return t >= 0.5 ? b - rounded_product(diff, 1.0 - t) : a + rounded_product(diff, t);
 }
 
 std::string format_edge(double v) {
@@ -76,7 +63,7 @@ Binning make_bins(const std::vector<double>& values, int bins, BinMethod method)
   } else {
     for (int i = 0; i < bins; ++i) {
       binning.edges[static_cast<std::size_t>(i)] =
-          numpy_quantile(finite, static_cast<double>(i) / bins);
+          quantile_of_sorted(finite, static_cast<double>(i) / bins);
     }
   }
   binning.edges.front() = lo;

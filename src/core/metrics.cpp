@@ -157,15 +157,28 @@ MeanSd mean_sd(const std::vector<double>& values) {
   return result;
 }
 
+double quantile_of_sorted(const std::vector<double>& sorted, double q, Lerp lerp) {
+  const std::size_t n = sorted.size();
+  const double h = static_cast<double>(n - 1) * q;
+  const double lo_f = std::floor(h);
+  const auto lo = static_cast<std::size_t>(lo_f);
+  if (lo >= n - 1) return sorted[n - 1];
+  // The build has no floating-point contraction (-ffp-contract=off), so each
+  // product is rounded before the sum, as in numpy.
+  const double t = h - lo_f;
+  const double a = sorted[lo];
+  const double b = sorted[lo + 1];
+  const double diff = b - a;
+  if (lerp == Lerp::numpy && t >= 0.5) return b - diff * (1.0 - t);
+  return a + diff * t;
+}
+
 double percentile(std::vector<double> values, double q) {
   values.erase(std::remove_if(values.begin(), values.end(), [](double v) { return std::isnan(v); }),
                values.end());
   if (values.empty()) return kNaN;
   std::sort(values.begin(), values.end());
-  const double pos = q * static_cast<double>(values.size() - 1);
-  const auto lo = static_cast<std::size_t>(std::floor(pos));
-  const std::size_t hi = std::min(lo + 1, values.size() - 1);
-  return values[lo] + (pos - static_cast<double>(lo)) * (values[hi] - values[lo]);
+  return quantile_of_sorted(values, q, Lerp::from_lower);
 }
 
 }  // namespace wsc::core

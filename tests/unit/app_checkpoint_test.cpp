@@ -179,7 +179,7 @@ std::string WithHeader(const std::string& payload) {
   std::memcpy(bytes.data(), "WSCCKPT1", 8);
   PutLe(bytes, 8, RunState::kFormatVersion, 4);
   PutLe(bytes, 12, payload.size(), 8);
-  PutLe(bytes, 20, wsc::app::fnv1a64(payload.data(), payload.size()), 8);
+  PutLe(bytes, 20, wsc::app::payload_checksum(payload.data(), payload.size()), 8);
   return bytes + payload;
 }
 
@@ -211,10 +211,11 @@ TEST(Checkpoint, HeaderLayout) {
   EXPECT_EQ(GetLe(bytes, 8, 4), RunState::kFormatVersion);
   EXPECT_EQ(GetLe(bytes, 12, 8), bytes.size() - kCheckpointHeaderSize);
   const std::string payload = bytes.substr(kCheckpointHeaderSize);
-  EXPECT_EQ(GetLe(bytes, 20, 8), wsc::app::fnv1a64(payload.data(), payload.size()));
-  // FNV-1a reference values.
-  EXPECT_EQ(wsc::app::fnv1a64("", 0), 0xcbf29ce484222325ULL);
-  EXPECT_EQ(wsc::app::fnv1a64("a", 1), 0xaf63dc4c8601ec8cULL);
+  EXPECT_EQ(GetLe(bytes, 20, 8), wsc::app::payload_checksum(payload.data(), payload.size()));
+  // XXH3 64-bit reference values (the empty input's is the specification's).
+  EXPECT_EQ(wsc::app::payload_checksum("", 0), 0x2D06800538D394C2ULL);
+  EXPECT_EQ(wsc::app::payload_checksum("a", 1), 0xE6C632B61E964E1FULL);
+  EXPECT_EQ(wsc::app::payload_checksum("abc", 3), 0x78AF5F94892F3950ULL);
 }
 
 TEST(Checkpoint, ReplacesAnExistingCheckpointAtomically) {
@@ -273,6 +274,20 @@ TEST(Checkpoint, RefusesAnotherFormatVersion) {
   // lay it out differently).
   WriteBytes(path, bytes.substr(0, 12));
   EXPECT_EQ(ReadError(path), expected);
+}
+
+TEST(Checkpoint, RefusesVersion1) {
+  // Version 1 had FNV-1a checksums and fingerprints: its states are refused
+  // by their version, not as corrupted.
+  static_assert(RunState::kFormatVersion == 2);
+  TempDir dir;
+  const std::string path = dir.file("run.ckpt");
+  write_checkpoint(path, MakeFull());
+  std::string bytes = ReadBytes(path);
+  PutLe(bytes, 8, 1, 4);
+  WriteBytes(path, bytes);
+  EXPECT_EQ(ReadError(path),
+            "checkpoint " + path + " was written by checkpoint format version 1, this wsc reads version 2");
 }
 
 TEST(Checkpoint, RefusesTruncatedFiles) {

@@ -1,9 +1,12 @@
-// Chunks of a split run: I/N parsing, ranges that tile [0, total) at batch
-// boundaries, and merging chunk states into the state of the whole run.
+// The run fingerprint (what it sees, what it ignores, independence of the row
+// partition), and chunks of a split run: I/N parsing, ranges that tile
+// [0, total) at batch boundaries, merging chunk states into the whole run's.
 #include "wsc/app/run_identity.hpp"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -13,6 +16,110 @@ namespace {
 using wsc::app::ChunkSpec;
 using wsc::engine::IndexRange;
 using wsc::engine::RunState;
+
+using wsc::app::fingerprint_of;
+using wsc::app::rows_hash;
+using wsc::core::RowMatrix;
+
+RowMatrix Embeddings(wsc::core::Index rows, wsc::core::Index dim) {
+  RowMatrix x(rows, dim);
+  for (wsc::core::Index i = 0; i < rows; ++i) {
+    for (wsc::core::Index j = 0; j < dim; ++j) x(i, j) = std::sin(static_cast<double>(1 + i * dim + j));
+  }
+  return x;
+}
+
+/// rows_hash of x cut at `cuts` (ascending, inside (0, rows)), XOR-combined.
+std::uint64_t PartitionedRowsHash(const RowMatrix& x, const std::vector<wsc::core::Index>& cuts) {
+  std::uint64_t combined = 0;
+  wsc::core::Index begin = 0;
+  for (std::size_t k = 0; k <= cuts.size(); ++k) {
+    const wsc::core::Index end = k < cuts.size() ? cuts[k] : x.rows();
+    const RowMatrix part = x.middleRows(begin, end - begin);
+    combined ^= rows_hash(part, begin);
+    begin = end;
+  }
+  return combined;
+}
+
+TEST(Fingerprint, RowsHashDoesNotDependOnThePartition) {
+  const RowMatrix x = Embeddings(37, 5);
+  const std::uint64_t whole = rows_hash(x, 0);
+  EXPECT_NE(whole, 0u);
+  for (const auto& cuts : std::vector<std::vector<wsc::core::Index>>{
+           {}, {1}, {18}, {36}, {1, 20}, {12, 24}, {9, 18, 27}, {1, 2, 3, 4, 5, 30}}) {
+    EXPECT_EQ(PartitionedRowsHash(x, cuts), whole) << cuts.size() << " cuts";
+  }
+  // An empty block (a rank without rows) contributes nothing.
+  EXPECT_EQ(rows_hash(RowMatrix(0, 5), 37), 0u);
+}
+
+TEST(Fingerprint, RowsHashSeesEveryBitAndEveryRowIndex) {
+  const RowMatrix x = Embeddings(12, 4);
+  const std::uint64_t base = rows_hash(x, 0);
+  RowMatrix one_ulp = x;
+  one_ulp(7, 2) = std::nextafter(one_ulp(7, 2), 2.0);
+  EXPECT_NE(rows_hash(one_ulp, 0), base);
+  RowMatrix swapped = x;
+  swapped.row(3).swap(swapped.row(8));
+  EXPECT_NE(rows_hash(swapped, 0), base);  // rows are hashed with their index
+  EXPECT_NE(rows_hash(x, 1), base);        // the same rows at other indices
+  RowMatrix signed_zero = x;
+  signed_zero(0, 0) = 0.0;
+  RowMatrix minus_zero = x;
+  minus_zero(0, 0) = -0.0;
+  EXPECT_NE(rows_hash(signed_zero, 0), rows_hash(minus_zero, 0));  // bytes, not values
+  // Equal rows do not cancel out in the XOR.
+  RowMatrix equal_rows(2, 3);
+  equal_rows.setConstant(0.5);
+  EXPECT_NE(rows_hash(equal_rows, 0), 0u);
+}
+
+wsc::engine::AnalysisInput SmallInput() {
+  wsc::engine::AnalysisInput input;
+  input.rows = 6;
+  input.dim = 4;
+  input.primary_task = "diagnosis";
+  wsc::engine::TaskLabels sex;
+  sex.name = "sex";
+  sex.classes = 2;
+  sex.class_names = {"f", "m"};
+  sex.labels = {0, 1, 1, 0, -1, 1};
+  input.metadata.push_back(sex);
+  return input;
+}
+
+TEST(Fingerprint, ResultDecidingConfigAndInputsOnly) {
+  const wsc::app::Config config;
+  const wsc::engine::AnalysisInput input = SmallInput();
+  const std::uint64_t base = fingerprint_of(config, input, 1234);
+  EXPECT_EQ(fingerprint_of(config, input, 1234), base);
+
+  // Where things go and how ranks are arranged: the same run.
+  wsc::app::Config moved = config;
+  moved.output.dir = "elsewhere";
+  moved.checkpoint.path = "elsewhere/state.wsc";
+  moved.checkpoint.interval = 5.0;
+  moved.parallel.groups = 3;
+  moved.input.embeddings = "/copy/of/model.h5";
+  moved.config_path = "/other/analysis.toml";
+  EXPECT_EQ(fingerprint_of(moved, input, 1234), base);
+
+  // What decides the result: another run.
+  wsc::app::Config seed = config;
+  seed.analysis.permutation.seed = 2;
+  EXPECT_NE(fingerprint_of(seed, input, 1234), base);
+  wsc::app::Config batch = config;
+  batch.analysis.batch = 32;  // a permuted head's arithmetic depends on its batch
+  EXPECT_NE(fingerprint_of(batch, input, 1234), base);
+  EXPECT_NE(fingerprint_of(config, input, 1235), base);  // the rows
+  wsc::engine::AnalysisInput label = input;
+  label.metadata[0].labels[4] = 0;
+  EXPECT_NE(fingerprint_of(config, label, 1234), base);
+  wsc::engine::AnalysisInput names = input;
+  names.metadata[0].class_names = {"fm", ""};  // same bytes, other split
+  EXPECT_NE(fingerprint_of(config, names, 1234), base);
+}
 
 TEST(Chunks, ParseAcceptsAndRefuses) {
   const ChunkSpec c = wsc::app::parse_chunk("3/8");

@@ -98,5 +98,25 @@ TEST(Percentile, LinearInterpolationLikeNumpy) {
   EXPECT_TRUE(std::isnan(percentile({}, 0.5)));
 }
 
+TEST(Percentile, QuantileOfSortedBitForBitWithNumpy) {
+  // numpy.quantile (numpy 1.24, method "linear") interpolates from the upper
+  // end when the fraction is >= 0.5: a + t (b - a) would be off by an ulp.
+  EXPECT_EQ(quantile_of_sorted({0.381, 0.683}, 0.975), 0.67545);
+  EXPECT_EQ(quantile_of_sorted({-0.942, 0.845}, 0.8), 0.4876000000000001);
+  EXPECT_EQ(quantile_of_sorted({-0.502, 0.552}, 0.6), 0.13040000000000002);
+  EXPECT_EQ(quantile_of_sorted({-0.974, 0.148}, 0.7), -0.18860000000000002);
+  // From the lower end (percentile's): a + t (b - a), the last bit off numpy's.
+  EXPECT_EQ(quantile_of_sorted({-0.974, 0.148}, 0.7, Lerp::from_lower), -0.1886000000000001);
+  EXPECT_EQ(percentile({0.148, std::nan(""), -0.974}, 0.7), -0.1886000000000001);
+  EXPECT_EQ(quantile_of_sorted({-0.942, 0.845}, 0.8, Lerp::from_lower), 0.48760000000000003);
+  // Below the midpoint both are numpy's.
+  EXPECT_EQ(quantile_of_sorted({-0.974, 0.148}, 0.3, Lerp::from_lower),
+            quantile_of_sorted({-0.974, 0.148}, 0.3, Lerp::numpy));
+  // The ends and a single value.
+  EXPECT_EQ(quantile_of_sorted({1.0, 2.0, 4.0}, 0.0), 1.0);
+  EXPECT_EQ(quantile_of_sorted({1.0, 2.0, 4.0}, 1.0), 4.0);
+  EXPECT_EQ(quantile_of_sorted({3.0}, 0.5), 3.0);
+}
+
 }  // namespace
 }  // namespace wsc::core

@@ -1,20 +1,22 @@
-// Text outputs: shortest round-trip doubles, CSV quoting, atomic files.
+// Text outputs: round-trip doubles (byte for byte the text of printf's rule), CSV quoting.
 // Serial: no collective calls, no MPI_Init.
-#include "io_test_util.hpp"
 #include "wsc/io/text_output.hpp"
+
+#include <gtest/gtest.h>
 
 #include <cfloat>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <limits>
+#include <random>
+#include <string>
+#include <vector>
 
 namespace {
 
-using namespace wsc_io_test;
-using wsc::io::AtomicFile;
 using wsc::io::csv_field;
 using wsc::io::csv_line;
 using wsc::io::format_double;
@@ -48,6 +50,44 @@ TEST(IoTextOutput, FormatDoubleRoundTrips) {
   EXPECT_EQ(format_double(-std::numeric_limits<double>::infinity()), "-inf");
 }
 
+/// The text the CSV outputs had before std::to_chars: the first of %.15g,
+/// %.16g, %.17g (printf, strtod) that reads back to the same double.
+std::string printf_rule(double value) {
+  char buffer[40];
+  for (int precision : {15, 16, 17}) {
+    std::snprintf(buffer, sizeof buffer, "%.*g", precision, value);
+    const double back = std::strtod(buffer, nullptr);
+    if (same_bits(back, value)) break;
+  }
+  return buffer;
+}
+
+TEST(IoTextOutput, FormatDoubleIsThePrintfRuleByteForByte) {
+  std::mt19937_64 random(20240601);
+  std::uniform_real_distribution<double> unit(-1.0, 1.0);
+  std::uniform_int_distribution<int> exponent(-1074, 1023);
+  const auto check = [](double v) {
+    if (std::isfinite(v)) {
+      EXPECT_EQ(format_double(v), printf_rule(v)) << std::hexfloat << v;
+    }
+  };
+  for (int i = 0; i < 200000; ++i) {
+    const std::uint64_t bits = random();
+    double any = 0.0;
+    std::memcpy(&any, &bits, sizeof any);
+    check(any);                                       // every binade, subnormals included
+    check(unit(random));                              // the range of cosines and p-values
+    check(std::ldexp(1.0, exponent(random)));         // powers of two: where shortest differs
+    check(std::ldexp(1.0 + unit(random), exponent(random) / 8));
+  }
+  // Where std::to_chars's shortest text would differ from this rule.
+  EXPECT_EQ(format_double(std::ldexp(1.0, -24)), "5.9604644775390625e-08");
+  EXPECT_EQ(format_double(5e-324), "4.94065645841247e-324");
+  EXPECT_EQ(format_double(123456789012345678.0), "1.2345678901234568e+17");
+  EXPECT_EQ(format_double(100000.0), "100000");
+  EXPECT_EQ(format_double(1e15), "1e+15");
+}
+
 TEST(IoTextOutput, CsvQuoting) {
   EXPECT_EQ(csv_field("plain"), "plain");
   EXPECT_EQ(csv_field(""), "");
@@ -59,97 +99,6 @@ TEST(IoTextOutput, CsvQuoting) {
   EXPECT_EQ(csv_line({}), "\n");
   EXPECT_EQ(csv_line({"a"}), "a\n");
   EXPECT_EQ(csv_line({csv_field("x,y"), "1", ""}), "\"x,y\",1,\n");
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-std::size_t entries(const std::string& dir) {
-  std::size_t n = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    (void)entry;
-    ++n;
-  }
-  return n;
-}
-
-TEST(IoTextOutput, AtomicFileCommitted) {
-  LocalTempDir dir;
-  const std::string path = dir.path("wsc.csv");
-  {
-    AtomicFile file(path);
-    EXPECT_NE(file.temp_path(), path);
-    EXPECT_EQ(file.temp_path().rfind(path + ".tmp.", 0), 0u) << file.temp_path();
-    file.stream() << "a,b\n1,2\n";
-    EXPECT_FALSE(std::filesystem::exists(path));  // nothing visible before commit
-    EXPECT_TRUE(std::filesystem::exists(file.temp_path()));
-    file.commit();
-    EXPECT_NO_THROW(file.commit());  // idempotent
-  }
-  EXPECT_EQ(slurp(path), "a,b\n1,2\n");
-  EXPECT_EQ(entries(dir.dir()), 1u);  // no temp file left
-}
-
-TEST(IoTextOutput, AtomicFileReplacesExisting) {
-  LocalTempDir dir;
-  const std::string path = dir.path("summary.json");
-  {
-    std::ofstream old(path);
-    old << "old";
-  }
-  {
-    AtomicFile file(path);
-    file.stream() << "{}";
-    file.commit();
-  }
-  EXPECT_EQ(slurp(path), "{}");
-}
-
-TEST(IoTextOutput, AtomicFileNotCommittedLeavesNothing) {
-  LocalTempDir dir;
-  const std::string path = dir.path("wsc.csv");
-  std::string temp;
-  {
-    AtomicFile file(path);
-    temp = file.temp_path();
-    file.stream() << "partial";
-  }
-  EXPECT_FALSE(std::filesystem::exists(path));
-  EXPECT_FALSE(std::filesystem::exists(temp));
-  EXPECT_EQ(entries(dir.dir()), 0u);
-
-  // An existing file is left untouched by an abandoned rewrite.
-  {
-    std::ofstream old(path);
-    old << "keep";
-  }
-  try {
-    AtomicFile file(path);
-    file.stream() << "new";
-    throw std::runtime_error("interrupted");
-  } catch (const std::runtime_error&) {
-  }
-  EXPECT_EQ(slurp(path), "keep");
-  EXPECT_EQ(entries(dir.dir()), 1u);
-}
-
-TEST(IoTextOutput, AtomicFileErrorsNameThePath) {
-  LocalTempDir dir;
-  const std::string path = dir.path("missing_dir/wsc.csv");
-  try {
-    AtomicFile file(path);
-    ADD_FAILURE() << "created a file in a missing directory";
-  } catch (const std::exception& e) {
-    EXPECT_NE(std::string(e.what()).find("missing_dir/wsc.csv"), std::string::npos) << e.what();
-  }
-  try {
-    wsc::io::rename_into_place(dir.path("nope.tmp"), dir.path("nope"));
-    ADD_FAILURE() << "renamed a missing file";
-  } catch (const std::exception& e) {
-    EXPECT_NE(std::string(e.what()).find("nope.tmp"), std::string::npos) << e.what();
-  }
 }
 
 }  // namespace

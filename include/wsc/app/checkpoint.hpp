@@ -6,7 +6,7 @@
 //   offset  0  8 bytes   magic "WSCCKPT1"
 //   offset  8  uint32    format version (engine::RunState::kFormatVersion)
 //   offset 12  uint64    payload size in bytes
-//   offset 20  uint64    payload checksum (64-bit FNV-1a of the payload bytes)
+//   offset 20  uint64    payload checksum (64-bit XXH3 of the payload bytes)
 //   offset 28  payload   a Boost.Serialization binary archive of the RunState
 // Nothing follows the payload. The binary archive is native (byte order and
 // type sizes of the writing machine); Boost's own archive header refuses a
@@ -30,11 +30,12 @@ class CheckpointError : public std::runtime_error {
 /// Bytes before the payload: magic, version, payload size, payload checksum.
 inline constexpr std::size_t kCheckpointHeaderSize = 8 + 4 + 8 + 8;
 
-/// 64-bit FNV-1a of `size` bytes at `data` (the payload checksum).
-std::uint64_t fnv1a64(const void* data, std::size_t size);
+/// The payload checksum: 64-bit XXH3 (seed 0) of `size` bytes at `data`.
+std::uint64_t payload_checksum(const void* data, std::size_t size);
 
-/// Writes `state` to `path` atomically: a temporary file in the same folder,
-/// flushed and fsync'ed, then renamed over `path` (and the folder fsync'ed).
+/// Writes `state` to `path` atomically and durably (io::AtomicFile: a
+/// temporary file in the same folder, fsync'ed, renamed over `path`, the
+/// folder fsync'ed).
 /// Throws CheckpointError naming the path on any I/O failure (and leaves no
 /// temporary file behind).
 void write_checkpoint(const std::string& path, const engine::RunState& state);

@@ -15,12 +15,19 @@
 
 namespace wsc::app {
 
-/// 64-bit FNV-1a of bytes, continuing from `hash`.
-std::uint64_t fnv1a(const void* data, std::size_t bytes, std::uint64_t hash = 0xcbf29ce484222325ULL);
+/// The embedding rows' part of the fingerprint on one rank: the XOR over the
+/// rows of x (global indices row_begin, row_begin + 1, ...) of the 64-bit
+/// XXH3 of the row's bytes seeded with its global index. XOR-combining the
+/// values of any partition of the rows gives the value of the whole.
+std::uint64_t rows_hash(const core::RowMatrix& x, std::int64_t row_begin);
 
-/// Collective over the layout: the config's result-deciding keys, the labels
-/// and every embedding row (each row hashed with its index, combined over the
-/// group's ranks by XOR, so it does not depend on the row partition).
+/// The fingerprint (64-bit XXH3) of the config's result-deciding keys, the
+/// input's shape, heads and labels, and `all_rows`: rows_hash combined over
+/// every row of the input.
+std::uint64_t fingerprint_of(const Config& config, const engine::AnalysisInput& input, std::uint64_t all_rows);
+
+/// Collective over the layout's group: fingerprint_of with the group's
+/// rows_hash values XOR-combined, so it does not depend on the row partition.
 std::uint64_t run_fingerprint(const Config& config, const engine::AnalysisInput& input,
                               const engine::Layout& layout);
 

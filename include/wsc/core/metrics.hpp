@@ -30,8 +30,24 @@ struct MeanSd {
 };
 MeanSd mean_sd(const std::vector<double>& values);
 
-/// The q-quantile (0 <= q <= 1) by linear interpolation between order
-/// statistics (numpy's default); NaN values are skipped; NaN when none is left.
+/// How a quantile between two neighbouring order statistics a <= b, at
+/// fraction t of the way, is computed.
+enum class Lerp {
+  numpy,       ///< numpy's: a + (b - a) t for t < 0.5, else b - (b - a) (1 - t)
+  from_lower,  ///< a + (b - a) t throughout: within an ulp of numpy's
+};
+
+/// The q-quantile (0 <= q <= 1) of `sorted` (ascending, non-empty, no NaN)
+/// by numpy's default method, "linear": interpolation between the order
+/// statistics around (n - 1) q. With Lerp::numpy it is numpy.quantile's
+/// value bit for bit (binning's quantile edges).
+double quantile_of_sorted(const std::vector<double>& sorted, double q, Lerp lerp = Lerp::numpy);
+
+/// The q-quantile of the values that are not NaN (NaN when none is left):
+/// quantile_of_sorted with Lerp::from_lower, which the bootstrap intervals
+/// and the sweep summaries have always used. About one value in a hundred
+/// then differs from numpy.percentile in the last bit; Lerp::numpy would
+/// make them numpy's exactly, and change those outputs by that ulp.
 double percentile(std::vector<double> values, double q);
 
 }  // namespace wsc::core

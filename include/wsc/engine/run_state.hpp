@@ -19,7 +19,8 @@ struct IndexRange {
 
 struct RunState {
   /// Format of this struct as stored (checkpoints refuse other versions).
-  static constexpr std::uint32_t kFormatVersion = 1;
+  /// 2: fingerprint and payload checksum are XXH3 (1 had FNV-1a).
+  static constexpr std::uint32_t kFormatVersion = 2;
 
   /// Hash of everything that decides the result (config as run, inputs);
   /// a state is only ever used with the same fingerprint.

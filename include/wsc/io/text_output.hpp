@@ -1,35 +1,21 @@
 #pragma once
-// Text outputs written atomically: content goes to "<path>.tmp.<pid>" and is
-// renamed to <path> on commit(); an uncommitted file is removed.
-#include <fstream>
+// Text outputs: the number and CSV formatting of the CSV files (which are
+// written through io::AtomicFile).
+#include "wsc/io/atomic_file.hpp"
+
 #include <string>
 #include <vector>
 
 namespace wsc::io {
 
-class AtomicFile {
- public:
-  explicit AtomicFile(std::string path);
-  ~AtomicFile();
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-
-  std::ofstream& stream() { return out_; }
-  const std::string& temp_path() const { return temp_; }
-  /// Closes, checks the stream, renames into place. Throws on failure.
-  void commit();
-
- private:
-  std::string path_;
-  std::string temp_;
-  std::ofstream out_;
-  bool committed_ = false;
-};
-
-/// Renames temp -> path, throwing with both names on failure.
-void rename_into_place(const std::string& temp, const std::string& path);
-
-/// Shortest decimal that round-trips a double ("nan", "inf", "-inf" for the rest).
+/// A double as text that reads back to the same double: the first of 15, 16
+/// and 17 significant digits that round-trips, laid out as printf's "%.*g"
+/// (std::to_chars, so no locale); "nan", "inf", "-inf" for the rest. Usually
+/// the shortest such text, not always: std::to_chars's own shortest form is
+/// shorter or differs in the last digit for some powers of two (2^-24 is
+/// 5.9604644775390625e-08 here, 5.960464477539063e-08 there) and for
+/// subnormals (5e-324 is 4.94065645841247e-324 here), and lays out large
+/// integers without an exponent; the outputs keep this text byte for byte.
 std::string format_double(double value);
 
 /// A CSV field: quoted (with doubled quotes) when it holds , " or a newline.
