@@ -2,6 +2,7 @@
 
 #include "wsc/app/build_info.hpp"
 #include "wsc/io/results_file.hpp"
+#include "wsc/io/results_schema.hpp"
 #include "wsc/io/text_output.hpp"
 #include "wsc/version.hpp"
 
@@ -142,31 +143,33 @@ std::string probes_csv(const std::string& model, const engine::AnalysisResult& r
 
 void write_results_h5(const std::string& path, const Config& config, const RunInfo& info,
                       const engine::AnalysisResult& r, const nlohmann::json& summary) {
+  namespace schema = io::results_h5;
+  using schema::member;
   io::ResultsFile h5(path);
-  h5.write_attribute("/", "model", info.model_name);
-  h5.write_attribute("/", "version", kVersion);
-  h5.write_attribute("/", "git_commit", kGitCommit);
-  h5.write_attribute("/", "build", summary.at("build").dump());
-  h5.write_attribute("/", "config", to_json(config).dump());
-  h5.write_attribute("/", "summary", summary.dump());
-  h5.write_vector("/pca/mean", r.pca.mean);
-  h5.write_vector("/pca/eigenvalues", r.pca.eigenvalues);
-  h5.write_matrix("/pca/components", r.pca.components);
-  h5.write_attribute("/pca", "k", static_cast<double>(r.pca.k));
-  h5.write_attribute("/pca", "explained", r.pca.explained);
+  h5.write_attribute("/", schema::kModelAttribute, info.model_name);
+  h5.write_attribute("/", schema::kVersionAttribute, kVersion);
+  h5.write_attribute("/", schema::kGitCommitAttribute, kGitCommit);
+  h5.write_attribute("/", schema::kBuildAttribute, summary.at("build").dump());
+  h5.write_attribute("/", schema::kConfigAttribute, to_json(config).dump());
+  h5.write_attribute("/", schema::kSummaryAttribute, summary.dump());
+  h5.write_vector(member(schema::kPca, schema::kMean), r.pca.mean);
+  h5.write_vector(member(schema::kPca, schema::kEigenvalues), r.pca.eigenvalues);
+  h5.write_matrix(member(schema::kPca, schema::kComponents), r.pca.components);
+  h5.write_attribute(schema::kPca, schema::kKAttribute, static_cast<double>(r.pca.k));
+  h5.write_attribute(schema::kPca, schema::kExplainedAttribute, r.pca.explained);
   auto head = [&](const std::string& group, const engine::TaskResult& t) {
-    h5.write_matrix(group + "/weight", t.head.weight);
-    h5.write_vector(group + "/bias", t.head.bias);
-    h5.write_matrix(group + "/projected", t.projected);
-    h5.write_strings(group + "/class_names", t.class_names);
-    h5.write_attribute(group, "kind", t.kind);
+    h5.write_matrix(member(group, schema::kWeight), t.head.weight);
+    h5.write_vector(member(group, schema::kBias), t.head.bias);
+    h5.write_matrix(member(group, schema::kProjected), t.projected);
+    h5.write_strings(member(group, schema::kClassNames), t.class_names);
+    h5.write_attribute(group, schema::kKindAttribute, t.kind);
   };
-  head("/heads/primary/" + r.primary.name, r.primary);
+  head(schema::heads_primary(r.primary.name), r.primary);
   std::size_t cell = 0;
   for (const engine::TaskResult& t : r.metadata) {
-    head("/heads/metadata/" + t.name, t);
-    const std::string g = "/wsc/" + t.name;
-    h5.write_matrix(g + "/cos", t.cos);
+    head(schema::heads_metadata(t.name), t);
+    const std::string g = schema::wsc_group(t.name);
+    h5.write_matrix(member(g, schema::kCos), t.cos);
     core::Matrix p(t.cos.rows(), t.cos.cols()), f(t.cos.rows(), t.cos.cols()), q(t.cos.rows(), t.cos.cols());
     for (core::Index i = 0; i < t.cos.rows(); ++i) {
       for (core::Index j = 0; j < t.cos.cols(); ++j, ++cell) {
@@ -176,46 +179,46 @@ void write_results_h5(const std::string& path, const Config& config, const RunIn
         q(i, j) = tested ? r.q_fdr[cell] : std::nan("");
       }
     }
-    h5.write_matrix(g + "/p_perm", p);
-    h5.write_matrix(g + "/p_fwer", f);
-    h5.write_matrix(g + "/q_fdr", q);
-    h5.write_matrix(g + "/cos_fold_mean", t.fold_cos_mean);
-    h5.write_matrix(g + "/cos_fold_sd", t.fold_cos_sd);
+    h5.write_matrix(member(g, schema::kPPerm), p);
+    h5.write_matrix(member(g, schema::kPFwer), f);
+    h5.write_matrix(member(g, schema::kQFdr), q);
+    h5.write_matrix(member(g, schema::kCosFoldMean), t.fold_cos_mean);
+    h5.write_matrix(member(g, schema::kCosFoldSd), t.fold_cos_sd);
     for (std::size_t k = 0; k < t.fold_cos.size(); ++k) {
-      h5.write_matrix(g + "/cos_fold/" + std::to_string(k), t.fold_cos[k]);
+      h5.write_matrix(schema::cos_fold(g, k), t.fold_cos[k]);
     }
     if (r.bootstrap > 0) {
-      h5.write_matrix(g + "/boot_lo", t.boot_lo);
-      h5.write_matrix(g + "/boot_hi", t.boot_hi);
+      h5.write_matrix(member(g, schema::kBootLo), t.boot_lo);
+      h5.write_matrix(member(g, schema::kBootHi), t.boot_hi);
     }
   }
   if (r.bootstrap > 0) {
-    h5.write_matrix("/bootstrap/cos", r.boot_cells);
-    h5.write_attribute("/bootstrap", "resamples", static_cast<double>(r.bootstrap));
-    h5.write_attribute("/bootstrap", "cell_order", "metadata task, primary class, metadata class (as wsc.csv)");
+    h5.write_matrix(member(schema::kBootstrap, schema::kCos), r.boot_cells);
+    h5.write_attribute(schema::kBootstrap, schema::kResamplesAttribute, static_cast<double>(r.bootstrap));
+    h5.write_attribute(schema::kBootstrap, schema::kCellOrderAttribute, schema::kCellOrder);
   }
   for (const engine::TaskResult& t : r.metadata) {
     if (t.score_null.empty()) continue;
-    const std::string g = "/encodability/" + t.name;
-    h5.write_doubles(g + "/null_auroc_macro", t.score_null);
-    h5.write_attribute(g, "auroc_macro", t.score);
-    h5.write_attribute(g, "p_encoded", t.p_encoded);
-    h5.write_attribute(g, "verdict", t.verdict);
+    const std::string g = schema::encodability_group(t.name);
+    h5.write_doubles(member(g, schema::kNullAurocMacro), t.score_null);
+    h5.write_attribute(g, schema::kAurocMacroAttribute, t.score);
+    h5.write_attribute(g, schema::kPEncodedAttribute, t.p_encoded);
+    h5.write_attribute(g, schema::kVerdictAttribute, t.verdict);
   }
-  h5.write_doubles("/null/max_abs_cos", r.null_max);
-  if (r.null_cells.size() > 0) h5.write_matrix("/null/abs_cos", r.null_cells);
-  h5.write_attribute("/null", "permutations", static_cast<double>(r.permutations));
-  h5.write_attribute("/null", "cell_order", "metadata task, primary class, metadata class (as wsc.csv)");
+  h5.write_doubles(member(schema::kNull, schema::kMaxAbsCos), r.null_max);
+  if (r.null_cells.size() > 0) h5.write_matrix(member(schema::kNull, schema::kAbsCos), r.null_cells);
+  h5.write_attribute(schema::kNull, schema::kPermutationsAttribute, static_cast<double>(r.permutations));
+  h5.write_attribute(schema::kNull, schema::kCellOrderAttribute, schema::kCellOrder);
   auto cv = [&](const engine::TaskResult& t) {
     if (t.quality.method == "none") return;
-    const std::string g = "/quality/" + t.name;
-    h5.write_doubles(g + "/accuracy", t.quality.accuracy);
-    h5.write_doubles(g + "/f1_macro", t.quality.f1_macro);
-    h5.write_doubles(g + "/auroc_macro", t.quality.auroc_macro);
-    h5.write_attribute(g, "method", t.quality.method);
+    const std::string g = schema::quality_group(t.name);
+    h5.write_doubles(member(g, schema::kAccuracy), t.quality.accuracy);
+    h5.write_doubles(member(g, schema::kF1Macro), t.quality.f1_macro);
+    h5.write_doubles(member(g, schema::kAurocMacro), t.quality.auroc_macro);
+    h5.write_attribute(g, schema::kMethodAttribute, t.quality.method);
     if (!t.quality.fold_of_row.empty()) {
-      h5.write_ints(g + "/fold", std::vector<std::int64_t>(t.quality.fold_of_row.begin(),
-                                                           t.quality.fold_of_row.end()));
+      h5.write_ints(member(g, schema::kFold), std::vector<std::int64_t>(t.quality.fold_of_row.begin(),
+                                                                         t.quality.fold_of_row.end()));
     }
   };
   cv(r.primary);
