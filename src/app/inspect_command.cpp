@@ -1,5 +1,5 @@
 #include "wsc/app/commands.hpp"
-#include "wsc/io/model_file.hpp"
+#include "wsc/io/model_inspect.hpp"
 
 #include <iostream>
 

@@ -2,6 +2,7 @@
 
 #include "wsc/app/build_info.hpp"
 #include "wsc/io/results_file.hpp"
+#include "wsc/io/results_schema.hpp"
 #include "wsc/io/text_output.hpp"
 #include "wsc/version.hpp"
 
@@ -131,76 +132,75 @@ std::string probes_csv(const std::string& model, const engine::AnalysisResult& r
 
 void write_results_h5(const std::string& path, const Config& config, const RunInfo& info,
                       const engine::AnalysisResult& r, const nlohmann::json& summary) {
+  namespace schema = io::results_h5;
+  using schema::member;
   io::ResultsFile h5(path);
-  h5.write_attribute("/", "model", info.model_name);
-  h5.write_attribute("/", "version", kVersion);
-  h5.write_attribute("/", "git_commit", kGitCommit);
-  h5.write_attribute("/", "build", summary.at("build").dump());
-  h5.write_attribute("/", "config", to_json(config).dump());
-  h5.write_attribute("/", "summary", summary.dump());
-  h5.write_vector("/pca/mean", r.pca.mean);
-  h5.write_vector("/pca/eigenvalues", r.pca.eigenvalues);
-  h5.write_matrix("/pca/components", r.pca.components);
-  h5.write_attribute("/pca", "k", static_cast<double>(r.pca.k));
-  h5.write_attribute("/pca", "explained", r.pca.explained);
+  h5.write_attribute("/", schema::kModelAttribute, info.model_name);
+  h5.write_attribute("/", schema::kVersionAttribute, kVersion);
+  h5.write_attribute("/", schema::kGitCommitAttribute, kGitCommit);
+  h5.write_attribute("/", schema::kBuildAttribute, summary.at("build").dump());
+  h5.write_attribute("/", schema::kConfigAttribute, to_json(config).dump());
+  h5.write_attribute("/", schema::kSummaryAttribute, summary.dump());
+  h5.write_vector(member(schema::kPca, schema::kMean), r.pca.mean);
+  h5.write_vector(member(schema::kPca, schema::kEigenvalues), r.pca.eigenvalues);
+  h5.write_matrix(member(schema::kPca, schema::kComponents), r.pca.components);
+  h5.write_attribute(schema::kPca, schema::kKAttribute, static_cast<double>(r.pca.k));
+  h5.write_attribute(schema::kPca, schema::kExplainedAttribute, r.pca.explained);
   auto head = [&](const std::string& group, const engine::TaskResult& t) {
-    h5.write_matrix(group + "/weight", t.head.weight);
-    h5.write_vector(group + "/bias", t.head.bias);
-    h5.write_matrix(group + "/projected", t.projected);
-    h5.write_strings(group + "/class_names", t.class_names);
-    h5.write_attribute(group, "kind", t.kind);
+    h5.write_matrix(member(group, schema::kWeight), t.head.weight);
+    h5.write_vector(member(group, schema::kBias), t.head.bias);
+    h5.write_matrix(member(group, schema::kProjected), t.projected);
+    h5.write_strings(member(group, schema::kClassNames), t.class_names);
+    h5.write_attribute(group, schema::kKindAttribute, t.kind);
   };
-  head("/heads/primary/" + r.primary.name, r.primary);
+  head(schema::heads_primary(r.primary.name), r.primary);
   for (std::size_t ti = 0; ti < r.metadata.size(); ++ti) {
     const engine::TaskResult& t = r.metadata[ti];
-    head("/heads/metadata/" + t.name, t);
-    const std::string g = "/wsc/" + t.name;
-    h5.write_matrix(g + "/cos", t.cos);
+    head(schema::heads_metadata(t.name), t);
+    const std::string g = schema::wsc_group(t.name);
+    h5.write_matrix(member(g, schema::kCos), t.cos);
     const std::vector<double> none(r.cells.size(), std::nan(""));
     const bool tested = r.permutations > 0;
-    const core::Matrix p = r.cells.task_matrix(ti, tested ? r.p_perm : none);
-    const core::Matrix f = r.cells.task_matrix(ti, tested ? r.p_fwer : none);
-    const core::Matrix q = r.cells.task_matrix(ti, tested ? r.q_fdr : none);
-    h5.write_matrix(g + "/p_perm", p);
-    h5.write_matrix(g + "/p_fwer", f);
-    h5.write_matrix(g + "/q_fdr", q);
-    h5.write_matrix(g + "/cos_fold_mean", t.fold_cos_mean);
-    h5.write_matrix(g + "/cos_fold_sd", t.fold_cos_sd);
+    h5.write_matrix(member(g, schema::kPPerm), r.cells.task_matrix(ti, tested ? r.p_perm : none));
+    h5.write_matrix(member(g, schema::kPFwer), r.cells.task_matrix(ti, tested ? r.p_fwer : none));
+    h5.write_matrix(member(g, schema::kQFdr), r.cells.task_matrix(ti, tested ? r.q_fdr : none));
+    h5.write_matrix(member(g, schema::kCosFoldMean), t.fold_cos_mean);
+    h5.write_matrix(member(g, schema::kCosFoldSd), t.fold_cos_sd);
     for (std::size_t k = 0; k < t.fold_cos.size(); ++k) {
-      h5.write_matrix(g + "/cos_fold/" + std::to_string(k), t.fold_cos[k]);
+      h5.write_matrix(schema::cos_fold(g, k), t.fold_cos[k]);
     }
     if (r.bootstrap > 0) {
-      h5.write_matrix(g + "/boot_lo", t.boot_lo);
-      h5.write_matrix(g + "/boot_hi", t.boot_hi);
+      h5.write_matrix(member(g, schema::kBootLo), t.boot_lo);
+      h5.write_matrix(member(g, schema::kBootHi), t.boot_hi);
     }
   }
   if (r.bootstrap > 0) {
-    h5.write_matrix("/bootstrap/cos", r.boot_cells);
-    h5.write_attribute("/bootstrap", "resamples", static_cast<double>(r.bootstrap));
-    h5.write_attribute("/bootstrap", "cell_order", "metadata task, primary class, metadata class (as wsc.csv)");
+    h5.write_matrix(member(schema::kBootstrap, schema::kCos), r.boot_cells);
+    h5.write_attribute(schema::kBootstrap, schema::kResamplesAttribute, static_cast<double>(r.bootstrap));
+    h5.write_attribute(schema::kBootstrap, schema::kCellOrderAttribute, schema::kCellOrder);
   }
   for (const engine::TaskResult& t : r.metadata) {
     if (t.score_null.empty()) continue;
-    const std::string g = "/encodability/" + t.name;
-    h5.write_doubles(g + "/null_auroc_macro", t.score_null);
-    h5.write_attribute(g, "auroc_macro", t.score);
-    h5.write_attribute(g, "p_encoded", t.p_encoded);
-    h5.write_attribute(g, "verdict", engine::to_string(t.verdict));
+    const std::string g = schema::encodability_group(t.name);
+    h5.write_doubles(member(g, schema::kNullAurocMacro), t.score_null);
+    h5.write_attribute(g, schema::kAurocMacroAttribute, t.score);
+    h5.write_attribute(g, schema::kPEncodedAttribute, t.p_encoded);
+    h5.write_attribute(g, schema::kVerdictAttribute, engine::to_string(t.verdict));
   }
-  h5.write_doubles("/null/max_abs_cos", r.null_max);
-  if (r.null_cells.size() > 0) h5.write_matrix("/null/abs_cos", r.null_cells);
-  h5.write_attribute("/null", "permutations", static_cast<double>(r.permutations));
-  h5.write_attribute("/null", "cell_order", "metadata task, primary class, metadata class (as wsc.csv)");
+  h5.write_doubles(member(schema::kNull, schema::kMaxAbsCos), r.null_max);
+  if (r.null_cells.size() > 0) h5.write_matrix(member(schema::kNull, schema::kAbsCos), r.null_cells);
+  h5.write_attribute(schema::kNull, schema::kPermutationsAttribute, static_cast<double>(r.permutations));
+  h5.write_attribute(schema::kNull, schema::kCellOrderAttribute, schema::kCellOrder);
   auto cv = [&](const engine::TaskResult& t) {
     if (t.quality.method == "none") return;
-    const std::string g = "/quality/" + t.name;
-    h5.write_doubles(g + "/accuracy", t.quality.accuracy);
-    h5.write_doubles(g + "/f1_macro", t.quality.f1_macro);
-    h5.write_doubles(g + "/auroc_macro", t.quality.auroc_macro);
-    h5.write_attribute(g, "method", t.quality.method);
+    const std::string g = schema::quality_group(t.name);
+    h5.write_doubles(member(g, schema::kAccuracy), t.quality.accuracy);
+    h5.write_doubles(member(g, schema::kF1Macro), t.quality.f1_macro);
+    h5.write_doubles(member(g, schema::kAurocMacro), t.quality.auroc_macro);
+    h5.write_attribute(g, schema::kMethodAttribute, t.quality.method);
     if (!t.quality.fold_of_row.empty()) {
-      h5.write_ints(g + "/fold", std::vector<std::int64_t>(t.quality.fold_of_row.begin(),
-                                                           t.quality.fold_of_row.end()));
+      h5.write_ints(member(g, schema::kFold), std::vector<std::int64_t>(t.quality.fold_of_row.begin(),
+                                                                         t.quality.fold_of_row.end()));
     }
   };
   cv(r.primary);
@@ -283,7 +283,7 @@ void write_outputs(const Config& config, const RunInfo& info, const engine::Anal
   probes.stream() << probes_csv(info.model_name, r);
   io::AtomicFile json((dir / "summary.json").string());
   json.stream() << summary.dump(2) << "\n";
-  const std::string h5_final = (dir / "results.h5").string();
+  const std::string h5_final = (dir / io::results_h5::kFileName).string();
   const std::string h5_temp = h5_final + ".tmp." + std::to_string(::getpid());
   try {
     write_results_h5(h5_temp, config, info, r, summary);

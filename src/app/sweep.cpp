@@ -6,6 +6,7 @@
 #include "wsc/core/wsc_matrix.hpp"
 #include "wsc/io/results_file.hpp"
 #include "wsc/io/results_reader.hpp"
+#include "wsc/io/results_schema.hpp"
 #include "wsc/io/text_output.hpp"
 
 #include <glob.h>
@@ -313,20 +314,24 @@ int sweep_summary_command(const std::string& manifest_path, const std::vector<st
         continue;
       }
       status.push_back({model.name, "complete", ""});
-      const io::ResultsReader r((fs::path(config.output.dir) / "results.h5").string());
-      const std::vector<std::string> primaries = r.members("/heads/primary");
-      if (primaries.size() != 1) throw std::runtime_error(config.output.dir + "/results.h5: expected one primary head");
+      namespace schema = io::results_h5;
+      using schema::member;
+      const io::ResultsReader r((fs::path(config.output.dir) / schema::kFileName).string());
+      const std::vector<std::string> primaries = r.members(schema::kPrimaryHeads);
+      if (primaries.size() != 1) {
+        throw std::runtime_error(config.output.dir + "/" + schema::kFileName + ": expected one primary head");
+      }
       const std::string p = primaries.front();
-      const core::Matrix pa = r.matrix("/heads/primary/" + p + "/projected");
-      const std::vector<std::string> pclasses = r.strings("/heads/primary/" + p + "/class_names");
+      const core::Matrix pa = r.matrix(member(schema::heads_primary(p), schema::kProjected));
+      const std::vector<std::string> pclasses = r.strings(member(schema::heads_primary(p), schema::kClassNames));
       add_intra(pa, intra);
       std::vector<core::Matrix> heads;
-      for (const std::string& t : r.members("/heads/metadata")) {
-        const core::Matrix mt = r.matrix("/heads/metadata/" + t + "/projected");
-        const std::vector<std::string> mclasses = r.strings("/heads/metadata/" + t + "/class_names");
-        const core::Matrix cos = r.matrix("/wsc/" + t + "/cos");
-        const core::Matrix fwer = r.matrix("/wsc/" + t + "/p_fwer");
-        const core::Matrix fdr = r.matrix("/wsc/" + t + "/q_fdr");
+      for (const std::string& t : r.members(schema::kMetadataHeads)) {
+        const core::Matrix mt = r.matrix(member(schema::heads_metadata(t), schema::kProjected));
+        const std::vector<std::string> mclasses = r.strings(member(schema::heads_metadata(t), schema::kClassNames));
+        const core::Matrix cos = r.matrix(member(schema::wsc_group(t), schema::kCos));
+        const core::Matrix fwer = r.matrix(member(schema::wsc_group(t), schema::kPFwer));
+        const core::Matrix fdr = r.matrix(member(schema::wsc_group(t), schema::kQFdr));
         for (core::Index a = 0; a < cos.rows(); ++a) {
           for (core::Index b = 0; b < cos.cols(); ++b) {
             CellValues& v = cells[CellKey{p, pclasses.at(static_cast<std::size_t>(a)), t,
@@ -389,18 +394,19 @@ int sweep_summary_command(const std::string& manifest_path, const std::vector<st
     for (const auto& s : status) {
       models.stream() << io::csv_line({io::csv_field(s[0]), s[1], io::csv_field(s[2])});
     }
-    const std::string h5 = (out / "sweep_summary.h5").string();
+    namespace summary_h5 = io::sweep_summary_h5;
+    const std::string h5 = (out / summary_h5::kFileName).string();
     const std::string h5_temp = h5 + ".tmp." + std::to_string(::getpid());
     {
       io::ResultsFile f(h5_temp);
       std::vector<std::string> names;
       for (const SweepModel& m : manifest.models) names.push_back(m.name);
-      f.write_strings("/models", names);
-      f.write_strings("/cells", cell_names);
-      f.write_matrix("/cos", cell_cos);
-      f.write_doubles("/reference/intra_task", intra);
-      f.write_doubles("/reference/inter_task", inter);
-      f.write_attribute("/", "manifest", manifest.path);
+      f.write_strings(summary_h5::kModels, names);
+      f.write_strings(summary_h5::kCells, cell_names);
+      f.write_matrix(summary_h5::kCos, cell_cos);
+      f.write_doubles(summary_h5::kIntraTask, intra);
+      f.write_doubles(summary_h5::kInterTask, inter);
+      f.write_attribute("/", summary_h5::kManifestAttribute, manifest.path);
       f.close();
     }
     io::rename_into_place(h5_temp, h5);

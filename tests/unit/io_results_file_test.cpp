@@ -2,6 +2,7 @@
 // no collective calls, no MPI_Init).
 #include "io_test_util.hpp"
 #include "wsc/io/model_file.hpp"
+#include "wsc/io/model_inspect.hpp"
 #include "wsc/io/results_file.hpp"
 
 #include <cstring>

@@ -6,24 +6,39 @@
 // hyperslabs, each rank its own contiguous block of rows.
 #include "wsc/core/probe_head.hpp"
 #include "wsc/core/types.hpp"
-#include "wsc/io/hdf5_handles.hpp"
+#include "wsc/io/hdf5_object.hpp"
 #include "wsc/par/communicator.hpp"
 #include "wsc/par/row_partition.hpp"
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
 namespace wsc::io {
 
-enum class ElementKind { Integer, Float, String, Other };
+/// The paths of the contract.
+namespace model_h5 {
+inline constexpr char kEmbeddings[] = "/embeddings";
+inline constexpr char kHeads[] = "/heads";
+inline constexpr char kLabels[] = "/labels";
+inline constexpr char kGroups[] = "/groups";
+/// Root attribute: the model's name.
+inline constexpr char kModelAttribute[] = "model";
+/// Optional string-list attribute of a head's weight and of a labels dataset.
+inline constexpr char kClassNamesAttribute[] = "class_names";
+inline std::string head(const std::string& task) { return std::string(kHeads) + "/" + task; }
+inline std::string head_weight(const std::string& task) { return head(task) + "/weight"; }
+inline std::string head_bias(const std::string& task) { return head(task) + "/bias"; }
+inline std::string labels(const std::string& name) { return std::string(kLabels) + "/" + name; }
+inline std::string groups(const std::string& name) { return std::string(kGroups) + "/" + name; }
+}  // namespace model_h5
 
-struct DatasetInfo {
-  std::vector<std::int64_t> dims;
-  ElementKind kind = ElementKind::Other;
-  std::size_t element_size = 0;
-  std::string type_name;  ///< e.g. "float32", "int64", "string"
+/// The shape of /embeddings, validated.
+struct EmbeddingsShape {
+  std::int64_t rows = 0;
+  std::int64_t dim = 0;
+  bool float32 = false;
+  DatasetInfo info;
 };
 
 /// One labels dataset, whole (every rank holds all N entries).
@@ -47,14 +62,23 @@ class ModelFile {
             bool require_embeddings = true);
 
   const std::string& path() const { return path_; }
+  /// How messages name the file: its name without the directory.
+  const std::string& file_name() const { return file_.label(); }
   /// Root attribute `model`, or the file name's stem.
   std::string model_name() const;
+  /// Root attribute `model`; empty when absent. Throws when it is not one
+  /// string.
+  std::string model_attribute() const;
 
   bool exists(const std::string& object_path) const;
   /// Throws "<file>: dataset <path> is missing" when absent.
   DatasetInfo info(const std::string& dataset_path) const;
   /// Member names of a group ("/labels", "/heads", "/groups"); empty if absent.
   std::vector<std::string> members(const std::string& group_path) const;
+
+  /// Validates /embeddings (what opening checks): rank 2, float32/float64,
+  /// N >= 1, d >= 1, storage for all of it. Throws naming the problem.
+  EmbeddingsShape check_embeddings() const;
 
   /// Shape of /embeddings, validated: rank 2, float32/float64, N >= 1, d >= 1.
   std::int64_t rows() const { return rows_; }
@@ -75,24 +99,27 @@ class ModelFile {
   const std::string& last_read_mode() const { return last_read_mode_; }
 
   /// Reads /labels/<name>: rank 1, length N, integer or float. Throws naming
-  /// the dataset on a wrong type, rank or length.
+  /// the dataset on a wrong type, rank or length (expected_rows < 0: any).
   LabelColumn read_labels(const std::string& name, std::int64_t expected_rows) const;
 
-  /// Reads /groups/<name>: rank 1, length N, integer.
+  /// Reads /groups/<name>: rank 1, length N, integer (expected_rows < 0: any).
   std::vector<std::int64_t> read_groups(const std::string& name, std::int64_t expected_rows) const;
 
   /// Reads /heads/<task>: weight [C, d] (or [1, d], expanded to the two-class
-  /// head), optional bias [C]; checks d and finiteness. Class names from the
-  /// weight's optional `class_names` attribute.
+  /// head), optional bias [C]; checks d (expected_dim < 0: any) and
+  /// finiteness. Class names from the weight's optional `class_names`
+  /// attribute.
   core::ProbeHead read_head(const std::string& task, std::int64_t expected_dim,
                             std::vector<std::string>* class_names) const;
 
+  /// The file's objects, for what the contract's readers do not cover.
+  const Hdf5File& hdf5() const { return file_; }
+
  private:
   std::string path_;
-  std::string name_;  ///< file name used in messages
   bool parallel_ = false;
   bool has_embeddings_ = false;
-  Handle file_;
+  Hdf5File file_;
   std::int64_t rows_ = 0;
   std::int64_t dim_ = 0;
   bool embeddings_float32_ = false;
@@ -100,8 +127,9 @@ class ModelFile {
   mutable std::string last_read_mode_ = "none";
 };
 
-/// Builds the human-readable report of `wsc inspect` (what the file holds, and
-/// what is wrong with it). Returns the number of problems found.
-int inspect_model_file(const std::string& path, std::string& report);
+/// "<file>: <dataset> has <got> entries, expected <expected> (one per
+/// embedding row)".
+std::string row_count_message(const std::string& file, const std::string& dataset,
+                              std::int64_t got, std::int64_t expected);
 
 }  // namespace wsc::io

@@ -1,9 +1,10 @@
 #pragma once
 // Reads back what ResultsFile wrote (a model's results.h5): double matrices
 // and vectors, string lists and group members, for sweep summaries. One
-// process, read-only; every HDF5 call checked.
+// process, read-only, through the HDF5 object layer; errors name the file
+// and the object.
 #include "wsc/core/types.hpp"
-#include "wsc/io/hdf5_handles.hpp"
+#include "wsc/io/hdf5_object.hpp"
 
 #include <string>
 #include <vector>
@@ -16,16 +17,15 @@ class ResultsReader {
   explicit ResultsReader(const std::string& path);
 
   bool exists(const std::string& object) const;
-  /// A 1-d or 2-d float dataset as a matrix (a vector becomes one column).
+  /// A 1-d or 2-d numeric dataset as a matrix (a vector becomes one column).
   core::Matrix matrix(const std::string& dataset) const;
-  /// Names of the members of a group, sorted.
+  /// Names of the members of a group, sorted. Throws when it is absent.
   std::vector<std::string> members(const std::string& group) const;
   /// A 1-d dataset of variable- or fixed-length strings.
   std::vector<std::string> strings(const std::string& dataset) const;
 
  private:
-  std::string path_;
-  Handle file_;
+  Hdf5File file_;
 };
 
 }  // namespace wsc::io
