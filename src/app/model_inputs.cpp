@@ -64,22 +64,102 @@ std::int64_t parallel_items(const Config& config) {
   return std::max<std::int64_t>({perms, enc, boot, 1});
 }
 
-LoadedModel load_model(const Config& config, const par::Communicator& comm) {
-  // Ranks sharing this node's memory (collective, before any agreement).
+namespace {
+
+/// Ranks sharing this node's memory (collective).
+int ranks_on_this_node(const par::Communicator& comm) {
   MPI_Comm node_comm = MPI_COMM_NULL;
-  WSC_MPI_CHECK(MPI_Comm_split_type(comm.get(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL,
-                                    &node_comm));
+  WSC_MPI_CHECK(MPI_Comm_split_type(comm.get(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node_comm));
   int ranks_on_node = 1;
   WSC_MPI_CHECK(MPI_Comm_size(node_comm, &ranks_on_node));
   WSC_MPI_CHECK(MPI_Comm_free(&node_comm));
+  return ranks_on_node;
+}
 
+/// The primary head (from the model file, or to be fitted from its labels)
+/// and its labels when they exist.
+void read_primary(const io::ModelFile& file, const io::ModelFile& labels, const std::string& lname,
+                  const Config& config, engine::AnalysisInput& in) {
+  const std::string& task = config.primary.task;
+  in.primary_task = task;
+  in.primary_from_file = config.primary.source == PrimarySource::File;
+  const bool has_labels = labels.exists("/labels/" + task);
+  if (in.primary_from_file) {
+    in.primary_head = file.read_head(task, in.dim, &in.primary_class_names);
+    if (in.primary_class_names.empty()) {
+      for (core::Index c = 0; c < in.primary_head.classes(); ++c) in.primary_class_names.push_back(std::to_string(c));
+    }
+  } else if (!has_labels) {
+    throw std::invalid_argument(lname + ": dataset /labels/" + task +
+                                " is missing (primary.source = \"probe\" fits it from these labels)");
+  }
+  if (!has_labels) return;
+  engine::LabelSpec spec;
+  if (in.primary_from_file) {
+    spec.declared_classes = static_cast<int>(in.primary_head.classes());
+    spec.allow_empty_classes = true;
+  }
+  const io::LabelColumn column = labels.read_labels(task, in.rows);
+  if (column.continuous) {
+    throw std::invalid_argument(lname + ": /labels/" + task + " is float; the primary task needs integer class labels");
+  }
+  engine::TaskLabels labelled = task_from_column(column, lname + ": /labels/" + task, spec);
+  if (!in.primary_from_file) in.primary_class_names = labelled.class_names;
+  in.primary_labels = std::move(labelled);
+}
+
+/// Every [[metadata]] task's labels (binned when asked), and the CV groups.
+void read_metadata(const io::ModelFile& labels, const std::string& lname, const Config& config,
+                   engine::AnalysisInput& in) {
+  for (const MetadataSpec& spec : config.metadata) {
+    if (!labels.exists("/labels/" + spec.name)) {
+      std::string known;
+      for (const std::string& name : labels.members("/labels")) known += (known.empty() ? "" : ", ") + name;
+      throw std::invalid_argument(lname + ": metadata '" + spec.name + "' has no dataset /labels/" + spec.name +
+                                  " (labels in file: " + (known.empty() ? "none" : known) + ")");
+    }
+    const io::LabelColumn column = labels.read_labels(spec.name, in.rows);
+    in.metadata.push_back(task_from_column(column, lname + ": /labels/" + spec.name, label_spec(spec)));
+  }
+  if (!config.cv.groups.empty()) in.cv_groups = labels.read_groups(config.cv.groups, in.rows);
+}
+
+/// The strata or blocks of a restricted permutation scheme; an impossible
+/// scheme (a stratum of one, blocks of unequal size) is refused now rather
+/// than after the fits.
+void read_exchangeability(const io::ModelFile& labels, const std::string& lname, const Config& config,
+                          engine::AnalysisInput& in) {
+  const engine::PermutationSettings& permutation = config.analysis.permutation;
+  if (permutation.scheme == engine::PermutationScheme::Free) return;
+  if (permutation.scheme == engine::PermutationScheme::Within) {
+    const io::LabelColumn strata = labels.read_labels(config.permutation.strata, in.rows);
+    if (strata.continuous) {
+      throw std::invalid_argument(lname + ": /labels/" + config.permutation.strata +
+                                  " is float; permutation.strata needs integer strata");
+    }
+    in.permutation_strata = strata.codes;
+  } else {
+    in.permutation_blocks = labels.read_groups(config.permutation.blocks, in.rows);
+  }
+  try {
+    (void)engine::permutation_for(in, permutation, 0);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("permutation.scheme = \"") + engine::to_string(permutation.scheme) +
+                                "\" with " + lname + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+LoadedModel load_model(const Config& config, const par::Communicator& comm) {
+  const int ranks_on_node = ranks_on_this_node(comm);  // collective, before any agreement
   LoadedModel model;
   engine::AnalysisInput& in = model.input;
   const std::string& path = config.input.embeddings;
   const std::string label_path = config.input.labels.empty() ? path : config.input.labels;
 
   // Phase 1, on every rank alone (no collective calls): open serially,
-  // check shapes and types, read the small datasets, check memory.
+  // check shapes and types, plan the layout, check memory, read the labels.
   comm.agree_on([&] {
     io::ModelFile file(path, nullptr);
     in.rows = file.rows();
@@ -91,86 +171,18 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm) {
                                   " row(s); the analysis needs at least 2");
     }
     // The layout first: how many ranks share the rows decides what a rank holds.
-    engine::LayoutRequest request;
-    request.rows = in.rows;
-    request.dim = in.dim;
-    request.ranks = comm.size();
-    request.ranks_on_node = ranks_on_node;
-    request.available_bytes = static_cast<double>(available_memory_bytes());
-    request.requested_groups = config.parallel.groups;
-    request.parallel_items = parallel_items(config);
-    model.layout = engine::plan_layout(request);
+    model.layout = engine::plan_layout(engine::LayoutRequest{
+        in.rows, in.dim, comm.size(), ranks_on_node, static_cast<double>(available_memory_bytes()),
+        config.parallel.groups, parallel_items(config)});
     check_memory(in.rows, in.dim, model.layout.group_size, ranks_on_node, file_name(path));
 
     std::unique_ptr<io::ModelFile> separate;
     if (label_path != path) separate = std::make_unique<io::ModelFile>(label_path, nullptr, false);
     const io::ModelFile& labels = separate ? *separate : file;
     const std::string lname = file_name(label_path);
-
-    in.primary_task = config.primary.task;
-    in.primary_from_file = config.primary.source == PrimarySource::File;
-    const bool primary_has_labels = labels.exists("/labels/" + config.primary.task);
-    if (in.primary_from_file) {
-      in.primary_head = file.read_head(config.primary.task, in.dim, &in.primary_class_names);
-      if (in.primary_class_names.empty()) {
-        for (core::Index c = 0; c < in.primary_head.classes(); ++c) {
-          in.primary_class_names.push_back(std::to_string(c));
-        }
-      }
-    } else if (!primary_has_labels) {
-      throw std::invalid_argument(lname + ": dataset /labels/" + config.primary.task +
-                                  " is missing (primary.source = \"probe\" fits it from these labels)");
-    }
-    if (primary_has_labels) {
-      engine::LabelSpec spec;
-      if (in.primary_from_file) {
-        spec.declared_classes = static_cast<int>(in.primary_head.classes());
-        spec.allow_empty_classes = true;
-      }
-      const io::LabelColumn column = labels.read_labels(config.primary.task, in.rows);
-      if (column.continuous) {
-        throw std::invalid_argument(lname + ": /labels/" + config.primary.task +
-                                    " is float; the primary task needs integer class labels");
-      }
-      engine::TaskLabels task =
-          task_from_column(column, lname + ": /labels/" + config.primary.task, spec);
-      if (!in.primary_from_file) in.primary_class_names = task.class_names;
-      in.primary_labels = std::move(task);
-    }
-    for (const MetadataSpec& spec : config.metadata) {
-      if (!labels.exists("/labels/" + spec.name)) {
-        std::string known;
-        for (const std::string& name : labels.members("/labels")) known += (known.empty() ? "" : ", ") + name;
-        throw std::invalid_argument(lname + ": metadata '" + spec.name + "' has no dataset /labels/" +
-                                    spec.name + " (labels in file: " + (known.empty() ? "none" : known) + ")");
-      }
-      const io::LabelColumn column = labels.read_labels(spec.name, in.rows);
-      in.metadata.push_back(task_from_column(column, lname + ": /labels/" + spec.name, label_spec(spec)));
-    }
-    if (!config.cv.groups.empty()) {
-      in.cv_groups = labels.read_groups(config.cv.groups, in.rows);
-    }
-    const engine::PermutationSettings& permutation = config.analysis.permutation;
-    if (permutation.scheme == engine::PermutationScheme::Within) {
-      const io::LabelColumn strata = labels.read_labels(config.permutation.strata, in.rows);
-      if (strata.continuous) {
-        throw std::invalid_argument(lname + ": /labels/" + config.permutation.strata +
-                                    " is float; permutation.strata needs integer strata");
-      }
-      in.permutation_strata = strata.codes;
-    } else if (permutation.scheme == engine::PermutationScheme::Blocks) {
-      in.permutation_blocks = labels.read_groups(config.permutation.blocks, in.rows);
-    }
-    if (permutation.scheme != engine::PermutationScheme::Free) {
-      // An impossible scheme (a stratum of one, blocks of unequal size) is
-      // refused now rather than after the fits.
-      try {
-        (void)engine::permutation_for(in, permutation, 0);
-      } catch (const std::invalid_argument& e) {
-        throw std::invalid_argument(std::string("permutation.scheme = \"") + engine::to_string(permutation.scheme) +
-                                    "\" with " + lname + ": " + e.what());
-      }
-    }
+    read_primary(file, labels, lname, config, in);
+    read_metadata(labels, lname, config, in);
+    read_exchangeability(labels, lname, config, in);
   });
 
   // Phase 2, collective: each rank reads the block of rows of its place in
