@@ -63,12 +63,14 @@ int demo_command(const std::string& dir_text, std::int64_t permutations, const p
   });
 
   std::vector<Row> rows;
+  double alpha = 0.05;
   for (const DemoSpec& spec : specs) {
     Config config;
     comm.agree_on([&] { config = load_config(demo_config(dir, spec.name, permutations).config_path, {}); });
     if (comm.is_root()) std::cerr << "analysing " << spec.name << " ...\n";
     const CompletedRun run = run_configured(config, comm, true);
     const engine::AnalysisResult& r = run.result;
+    alpha = r.alpha;
     for (std::size_t t = 0; t < r.metadata.size(); ++t) {
       const engine::TaskResult& task = r.metadata[t];
       Row row{spec.name, task.name, "", task.verdict, task.quality.auroc_stat.mean, task.p_encoded, 0.0, 1.0};
@@ -99,8 +101,8 @@ int demo_command(const std::string& dir_text, std::int64_t permutations, const p
                   row.metadata.c_str(), row.auroc, row.p_encoded, row.cell.c_str(), row.cos,
                   row.p_fwer, verdict);
     }
-    std::printf("\n  (verdict: encoded = permutation p of the cross-validated probe AUROC <= 0.05; "
-                "used = a cell with family-wise p <= 0.05)\n");
+    std::printf("\n  (verdict: encoded = permutation p of the cross-validated probe AUROC <= %g; "
+                "used = a cell with family-wise p <= %g)\n", alpha, alpha);
   }
   return 0;
 }
