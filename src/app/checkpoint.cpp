@@ -277,27 +277,46 @@ void write_checkpoint(const std::string& path, const engine::RunState& state) {
   }
 }
 
-engine::RunState read_checkpoint(const std::string& path) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
+namespace {
+
+/// Opens the checkpoint for reading; returns the file descriptor.
+int open_checkpoint(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     const int err = errno;
     if (err == ENOENT) throw CheckpointError("checkpoint " + path + " does not exist");
     throw CheckpointError("cannot open checkpoint " + path + ": " + errno_text(err));
   }
+  return fd;
+}
+
+/// The size of the open checkpoint, which must be a regular file.
+std::uint64_t regular_file_size(int fd, const std::string& path) {
   struct stat info {};
-  if (::fstat(fd.get(), &info) != 0) {
+  if (::fstat(fd, &info) != 0) {
     const int err = errno;
     throw CheckpointError("cannot read checkpoint " + path + ": " + errno_text(err));
   }
   if (!S_ISREG(info.st_mode)) throw CheckpointError("checkpoint " + path + " is not a regular file");
-  const auto file_size = static_cast<std::uint64_t>(info.st_size);
+  return static_cast<std::uint64_t>(info.st_size);
+}
 
+CheckpointError truncated(const std::string& path, std::uint64_t has, const std::string& expected) {
+  return CheckpointError("checkpoint " + path + " is truncated: has " + std::to_string(has) + " bytes, expected " +
+                         expected);
+}
+
+/// What the header says about the payload.
+struct PayloadHeader {
+  std::uint64_t size = 0;
+  std::uint64_t checksum = 0;
+};
+
+/// Reads the header and checks it: the magic, the format version, and a
+/// payload size that matches the file's size exactly.
+PayloadHeader read_header(int fd, const std::string& path, std::uint64_t file_size) {
   unsigned char header[kCheckpointHeaderSize];
-  const std::size_t got = read_up_to(fd.get(), reinterpret_cast<char*>(header), sizeof header, path);
-  const auto truncated = [&](std::uint64_t has, const std::string& expected) {
-    return CheckpointError("checkpoint " + path + " is truncated: has " + std::to_string(has) +
-                           " bytes, expected " + expected);
-  };
+  const std::size_t got = read_up_to(fd, reinterpret_cast<char*>(header), sizeof header, path);
 
   // Each field is judged as soon as it is there: a short file that does not
   // start like a checkpoint is not one; a checkpoint of another version may
@@ -311,51 +330,60 @@ engine::RunState read_checkpoint(const std::string& path) {
                             std::to_string(version) + ", this wsc reads version " +
                             std::to_string(engine::RunState::kFormatVersion));
   }
-  if (got < sizeof header) throw truncated(got, "at least " + std::to_string(sizeof header));
+  if (got < sizeof header) throw truncated(path, got, "at least " + std::to_string(sizeof header));
 
-  const std::uint64_t payload_size = get_le(header + 12, 8);
-  const std::uint64_t stored_checksum = get_le(header + 20, 8);
-  if (payload_size > UINT64_MAX - sizeof header)
+  const PayloadHeader payload{get_le(header + 12, 8), get_le(header + 20, 8)};
+  if (payload.size > UINT64_MAX - sizeof header)
     throw CheckpointError("checkpoint " + path + " is corrupted: impossible payload size " +
-                          std::to_string(payload_size));
-  const std::uint64_t expected = sizeof header + payload_size;
-  if (file_size < expected) throw truncated(file_size, std::to_string(expected));
+                          std::to_string(payload.size));
+  const std::uint64_t expected = sizeof header + payload.size;
+  if (file_size < expected) throw truncated(path, file_size, std::to_string(expected));
   if (file_size > expected)
     throw CheckpointError("checkpoint " + path + " has " + std::to_string(file_size - expected) +
                           " trailing bytes after the payload (has " + std::to_string(file_size) +
                           " bytes, expected " + std::to_string(expected) + ")");
+  return payload;
+}
 
+/// Reads the payload after the header and checks it: all there, nothing
+/// after it, the checksum matching.
+std::string read_payload(int fd, const std::string& path, const PayloadHeader& header) {
+  const std::uint64_t expected = kCheckpointHeaderSize + header.size;
   std::string payload;
   try {
-    payload.resize(static_cast<std::size_t>(payload_size));  // at most the file's size
+    payload.resize(static_cast<std::size_t>(header.size));  // at most the file's size
   } catch (const std::exception& e) {
     throw CheckpointError("cannot read checkpoint " + path + ": " + e.what());
   }
-  const std::size_t read = read_up_to(fd.get(), payload.data(), payload.size(), path);
-  if (read < payload.size()) throw truncated(sizeof header + read, std::to_string(expected));
+  const std::size_t read = read_up_to(fd, payload.data(), payload.size(), path);
+  if (read < payload.size()) throw truncated(path, kCheckpointHeaderSize + read, std::to_string(expected));
   char extra = 0;
-  if (read_up_to(fd.get(), &extra, 1, path) != 0)  // the file grew while being read
+  if (read_up_to(fd, &extra, 1, path) != 0)  // the file grew while being read
     throw CheckpointError("checkpoint " + path + " has trailing bytes after the payload");
 
   const std::uint64_t checksum = payload_checksum(payload.data(), payload.size());
-  if (checksum != stored_checksum)
+  if (checksum != header.checksum)
     throw CheckpointError("checkpoint " + path + " is corrupted: the payload checksum does not match");
+  return payload;
+}
 
-  // Boost's binary archive opens with its signature as a std::string: a
-  // size_t length, then the characters. Boost allocates that length before
-  // it checks anything, so a payload that does not start with exactly that
-  // signature is refused here, before Boost sees it.
-  {
-    const std::string signature = boost::archive::BOOST_ARCHIVE_SIGNATURE();
-    const std::size_t length = signature.size();
-    std::string archive_start(sizeof length, '\0');
-    std::memcpy(archive_start.data(), &length, sizeof length);
-    archive_start += signature;
-    if (payload.compare(0, archive_start.size(), archive_start) != 0)
-      throw CheckpointError("checkpoint " + path +
-                            " has a payload that cannot be decoded: it is not a Boost.Serialization archive");
-  }
+/// Boost's binary archive opens with its signature as a std::string: a
+/// size_t length, then the characters. Boost allocates that length before
+/// it checks anything, so a payload that does not start with exactly that
+/// signature is refused here, before Boost sees it.
+void check_archive_signature(const std::string& payload, const std::string& path) {
+  const std::string signature = boost::archive::BOOST_ARCHIVE_SIGNATURE();
+  const std::size_t length = signature.size();
+  std::string archive_start(sizeof length, '\0');
+  std::memcpy(archive_start.data(), &length, sizeof length);
+  archive_start += signature;
+  if (payload.compare(0, archive_start.size(), archive_start) != 0)
+    throw CheckpointError("checkpoint " + path +
+                          " has a payload that cannot be decoded: it is not a Boost.Serialization archive");
+}
 
+/// Decodes a checked payload into the state; all of it must be used.
+engine::RunState decode(const std::string& payload, const std::string& path) {
   engine::RunState state;
   try {
     MemorySource source(payload.data(), payload.size());
@@ -373,6 +401,17 @@ engine::RunState read_checkpoint(const std::string& path) {
     throw CheckpointError("checkpoint " + path + " has a payload that cannot be decoded: " + e.what());
   }
   return state;
+}
+
+}  // namespace
+
+engine::RunState read_checkpoint(const std::string& path) {
+  const FileDescriptor fd(open_checkpoint(path));
+  const std::uint64_t file_size = regular_file_size(fd.get(), path);
+  const PayloadHeader header = read_header(fd.get(), path, file_size);
+  const std::string payload = read_payload(fd.get(), path, header);
+  check_archive_signature(payload, path);
+  return decode(payload, path);
 }
 
 }  // namespace wsc::app

@@ -167,9 +167,9 @@ fs::path failure_file(const Manifest& m, const SweepModel& model) {
   return fs::path(m.output) / "failures" / (model.name + ".txt");
 }
 
-}  // namespace
-
-int sweep_command(const SweepOptions& options, const par::Communicator& comm) {
+/// The manifest, read and checked on every rank: --index must name one of
+/// its models and the analysis config must be valid.
+Manifest agreed_manifest(const SweepOptions& options, const par::Communicator& comm) {
   Manifest manifest;
   comm.agree_on([&] {
     manifest = load_manifest(options.manifest);
@@ -180,63 +180,100 @@ int sweep_command(const SweepOptions& options, const par::Communicator& comm) {
     }
     (void)model_config(manifest, 0, options.overrides);  // a bad analysis config stops the sweep
   });
-  if (options.list) {
-    if (comm.is_root()) {
-      std::cout << manifest.models.size() << "\n";
-      for (const SweepModel& m : manifest.models) std::cout << m.name << " " << m.embeddings << "\n";
-    }
-    return 0;
-  }
-  install_stop_handlers();
+  return manifest;
+}
+
+/// `--list`: the model count, then one "name file" line per model.
+void list_models(const Manifest& manifest, const par::Communicator& comm) {
+  if (!comm.is_root()) return;
+  std::cout << manifest.models.size() << "\n";
+  for (const SweepModel& m : manifest.models) std::cout << m.name << " " << m.embeddings << "\n";
+}
+
+/// The models this call runs: the one --index names, else all in turn.
+std::vector<std::size_t> models_to_run(const Manifest& manifest, int index) {
   std::vector<std::size_t> todo;
-  if (options.index >= 0) {
-    todo.push_back(static_cast<std::size_t>(options.index));
+  if (index >= 0) {
+    todo.push_back(static_cast<std::size_t>(index));
   } else {
     for (std::size_t i = 0; i < manifest.models.size(); ++i) todo.push_back(i);
   }
+  return todo;
+}
+
+/// Leaves <output>/failures/<model>.txt with the reason (root only).
+void record_failure(const Manifest& manifest, const SweepModel& model, const std::string& tag,
+                    const par::AgreedError& e, const par::Communicator& comm) {
+  if (!comm.is_root()) return;
+  std::cerr << "wsc: " << tag << " failed: " << e.what() << std::endl;
+  std::error_code ec;
+  fs::create_directories(failure_file(manifest, model).parent_path(), ec);
+  io::AtomicFile f(failure_file(manifest, model).string());
+  f.stream() << e.what() << "\n";
+  f.commit();
+}
+
+/// Removes a failure left by an earlier attempt and reports the verdicts (root only).
+void record_success(const Manifest& manifest, const SweepModel& model, const std::string& tag,
+                    const CompletedRun& run, bool quiet, const par::Communicator& comm) {
+  if (!comm.is_root()) return;
+  std::error_code ec;
+  fs::remove(failure_file(manifest, model), ec);
+  if (quiet) return;
+  std::cout << tag << ": done" << (run.resumed ? " (continued)" : "");
+  for (const auto& t : run.result.metadata) std::cout << "; " << t.name << " " << engine::to_string(t.verdict);
+  std::cout << std::endl;
+}
+
+enum class ModelOutcome { kComplete, kFailed, kStopped };
+
+/// Runs model i unless its outputs are already complete for this config.
+ModelOutcome sweep_model(const Manifest& manifest, std::size_t i, const SweepOptions& options,
+                         const par::Communicator& comm) {
+  const SweepModel& model = manifest.models[i];
+  Config config;
+  comm.agree_on([&] { config = model_config(manifest, i, options.overrides); });
+  const std::string tag = "[" + std::to_string(i + 1) + "/" + std::to_string(manifest.models.size()) + "] " +
+                          model.name;
+  double done = comm.is_root() && complete(config) ? 1.0 : 0.0;
+  comm.broadcast(&done, 1);
+  if (done != 0.0) {
+    if (comm.is_root() && !options.quiet) std::cout << tag << ": already complete\n";
+    return ModelOutcome::kComplete;
+  }
+  RunRequest request;
+  request.show_progress = !options.quiet;
+  try {
+    const CompletedRun run = run_configured(config, comm, request);
+    record_success(manifest, model, tag, run, options.quiet, comm);
+  } catch (const par::AgreedError& e) {
+    record_failure(manifest, model, tag, e, comm);
+    return ModelOutcome::kFailed;
+  } catch (const engine::Interrupted&) {
+    if (comm.is_root()) {
+      std::cerr << "wsc: stopped by signal " << stop_signal() << " in " << tag << "; its state is saved in "
+                << config.output.dir << "; run the same command again to continue" << std::endl;
+    }
+    return ModelOutcome::kStopped;
+  }
+  return ModelOutcome::kComplete;
+}
+
+}  // namespace
+
+int sweep_command(const SweepOptions& options, const par::Communicator& comm) {
+  const Manifest manifest = agreed_manifest(options, comm);
+  if (options.list) {
+    list_models(manifest, comm);
+    return 0;
+  }
+  install_stop_handlers();
+  const std::vector<std::size_t> todo = models_to_run(manifest, options.index);
   int failed = 0;
   for (std::size_t i : todo) {
-    const SweepModel& model = manifest.models[i];
-    Config config;
-    comm.agree_on([&] { config = model_config(manifest, i, options.overrides); });
-    const std::string tag = "[" + std::to_string(i + 1) + "/" + std::to_string(manifest.models.size()) + "] " +
-                            model.name;
-    double done = comm.is_root() && complete(config) ? 1.0 : 0.0;
-    comm.broadcast(&done, 1);
-    if (done != 0.0) {
-      if (comm.is_root() && !options.quiet) std::cout << tag << ": already complete\n";
-      continue;
-    }
-    RunRequest request;
-    request.show_progress = !options.quiet;
-    try {
-      const CompletedRun run = run_configured(config, comm, request);
-      if (comm.is_root()) {
-        std::error_code ec;
-        fs::remove(failure_file(manifest, model), ec);
-        if (!options.quiet) {
-          std::cout << tag << ": done" << (run.resumed ? " (continued)" : "");
-          for (const auto& t : run.result.metadata) std::cout << "; " << t.name << " " << engine::to_string(t.verdict);
-          std::cout << std::endl;
-        }
-      }
-    } catch (const par::AgreedError& e) {
-      ++failed;
-      if (comm.is_root()) {
-        std::cerr << "wsc: " << tag << " failed: " << e.what() << std::endl;
-        std::error_code ec;
-        fs::create_directories(failure_file(manifest, model).parent_path(), ec);
-        io::AtomicFile f(failure_file(manifest, model).string());
-        f.stream() << e.what() << "\n";
-        f.commit();
-      }
-    } catch (const engine::Interrupted&) {
-      if (comm.is_root()) {
-        std::cerr << "wsc: stopped by signal " << stop_signal() << " in " << tag << "; its state is saved in "
-                  << config.output.dir << "; run the same command again to continue" << std::endl;
-      }
-      return kExitResumable;
-    }
+    const ModelOutcome outcome = sweep_model(manifest, i, options, comm);
+    if (outcome == ModelOutcome::kStopped) return kExitResumable;
+    if (outcome == ModelOutcome::kFailed) ++failed;
   }
   if (failed > 0) {
     if (comm.is_root()) {
@@ -265,6 +302,14 @@ struct CellValues {
   int significant_fdr = 0;
 };
 
+/// What the sweep summary pools over the models.
+struct SweepPool {
+  std::map<CellKey, CellValues> cells;
+  std::vector<double> intra, inter;              ///< the reference cosines
+  std::vector<std::vector<std::string>> status;  ///< per model: model, status, reason
+  int incomplete = 0;
+};
+
 /// Cosines between rows i < j of one head (intra) and between the rows of
 /// two heads (inter).
 void add_intra(const core::Matrix& head, std::vector<double>& out) {
@@ -281,6 +326,177 @@ void add_inter(const core::Matrix& a, const core::Matrix& b, std::vector<double>
 
 const std::vector<double> kQuantiles = {0.01, 0.025, 0.05, 0.25, 0.5, 0.75, 0.95, 0.975, 0.99};
 
+/// Why a model has no complete results: its failure file's text, or else
+/// that its output folder has none.
+std::string incomplete_reason(const Manifest& manifest, const SweepModel& model, const Config& config) {
+  std::string reason = "no complete results in " + config.output.dir;
+  std::error_code ec;
+  if (fs::is_regular_file(failure_file(manifest, model), ec)) {
+    reason = text_of(failure_file(manifest, model));
+    while (!reason.empty() && reason.back() == '\n') reason.pop_back();
+  }
+  return reason;
+}
+
+/// One metadata task's cells of one model: per (primary class, metadata
+/// class) its cosine and whether p_fwer and q_fdr are at most alpha.
+void add_cells(const io::ResultsReader& r, const std::string& model, const std::string& p,
+               const std::vector<std::string>& pclasses, const std::string& t,
+               const std::vector<std::string>& mclasses, double alpha, std::map<CellKey, CellValues>& cells) {
+  namespace schema = io::results_h5;
+  using schema::member;
+  const core::Matrix cos = r.matrix(member(schema::wsc_group(t), schema::kCos));
+  const core::Matrix fwer = r.matrix(member(schema::wsc_group(t), schema::kPFwer));
+  const core::Matrix fdr = r.matrix(member(schema::wsc_group(t), schema::kQFdr));
+  for (core::Index a = 0; a < cos.rows(); ++a) {
+    for (core::Index b = 0; b < cos.cols(); ++b) {
+      CellValues& v = cells[CellKey{p, pclasses.at(static_cast<std::size_t>(a)), t,
+                                    mclasses.at(static_cast<std::size_t>(b))}];
+      v.models.push_back(model);
+      v.cos.push_back(cos(a, b));
+      if (fwer(a, b) <= alpha) ++v.significant_fwer;
+      if (fdr(a, b) <= alpha) ++v.significant_fdr;
+    }
+  }
+}
+
+/// One complete model's cells and reference cosines, from its results.h5.
+void collect_model(const Config& config, const std::string& model, double alpha, SweepPool& pool) {
+  namespace schema = io::results_h5;
+  using schema::member;
+  const io::ResultsReader r((fs::path(config.output.dir) / schema::kFileName).string());
+  const std::vector<std::string> primaries = r.members(schema::kPrimaryHeads);
+  if (primaries.size() != 1) {
+    throw std::runtime_error(config.output.dir + "/" + schema::kFileName + ": expected one primary head");
+  }
+  const std::string p = primaries.front();
+  const core::Matrix pa = r.matrix(member(schema::heads_primary(p), schema::kProjected));
+  const std::vector<std::string> pclasses = r.strings(member(schema::heads_primary(p), schema::kClassNames));
+  add_intra(pa, pool.intra);
+  std::vector<core::Matrix> heads;
+  for (const std::string& t : r.members(schema::kMetadataHeads)) {
+    const core::Matrix mt = r.matrix(member(schema::heads_metadata(t), schema::kProjected));
+    const std::vector<std::string> mclasses = r.strings(member(schema::heads_metadata(t), schema::kClassNames));
+    add_cells(r, model, p, pclasses, t, mclasses, alpha, pool.cells);
+    add_intra(mt, pool.intra);
+    add_inter(pa, mt, pool.inter);
+    for (const core::Matrix& other : heads) add_inter(other, mt, pool.inter);
+    heads.push_back(mt);
+  }
+}
+
+/// Every model's status; the cells and reference cosines of the complete
+/// ones. An incomplete model is reported on stderr with its reason.
+SweepPool collect_sweep(const Manifest& manifest, const std::vector<std::string>& overrides, double alpha) {
+  SweepPool pool;
+  for (std::size_t i = 0; i < manifest.models.size(); ++i) {
+    const SweepModel& model = manifest.models[i];
+    const Config config = model_config(manifest, i, overrides);
+    if (!complete(config)) {
+      ++pool.incomplete;
+      const std::string reason = incomplete_reason(manifest, model, config);
+      pool.status.push_back({model.name, "failed", reason});
+      std::cerr << "wsc: " << model.name << ": " << reason << "\n";
+      continue;
+    }
+    pool.status.push_back({model.name, "complete", ""});
+    collect_model(config, model.name, alpha, pool);
+  }
+  return pool;
+}
+
+/// sweep_summary.csv: one row per cell, pooled over the models that have it.
+void write_summary_csv(std::ostream& s, const std::map<CellKey, CellValues>& cells, double alpha) {
+  s << io::csv_line({"primary_task", "primary_class", "metadata", "metadata_class", "models", "cos_mean", "cos_sd",
+                     "cos_lo", "cos_hi", "frac_p_fwer", "frac_q_fdr", "alpha"});
+  for (const auto& [key, v] : cells) {
+    const core::MeanSd ms = core::mean_sd(v.cos);
+    const double n = static_cast<double>(v.cos.size());
+    s << io::csv_line({io::csv_field(key.primary_task), io::csv_field(key.primary_class),
+                       io::csv_field(key.metadata), io::csv_field(key.metadata_class), std::to_string(v.cos.size()),
+                       io::format_double(ms.mean), io::format_double(ms.sd),
+                       io::format_double(core::percentile(v.cos, 0.025)),
+                       io::format_double(core::percentile(v.cos, 0.975)), io::format_double(v.significant_fwer / n),
+                       io::format_double(v.significant_fdr / n), io::format_double(alpha)});
+  }
+}
+
+/// sweep_reference.csv: count, mean, sd and quantiles of the intra-task and
+/// inter-task cosines.
+void write_reference_csv(std::ostream& s, const std::vector<double>& intra, const std::vector<double>& inter) {
+  std::vector<std::string> header{"distribution", "count", "mean", "sd"};
+  for (double q : kQuantiles) header.push_back("q" + io::format_double(q));
+  s << io::csv_line(header);
+  for (const auto& [name, values] : {std::make_pair(std::string("intra_task"), &intra),
+                                     std::make_pair(std::string("inter_task"), &inter)}) {
+    const core::MeanSd ms = core::mean_sd(*values);
+    std::vector<std::string> row{name, std::to_string(values->size()), io::format_double(ms.mean),
+                                 io::format_double(ms.sd)};
+    for (double q : kQuantiles) row.push_back(io::format_double(core::percentile(*values, q)));
+    s << io::csv_line(row);
+  }
+}
+
+/// sweep_models.csv: every model's status and the reason when it failed.
+void write_models_csv(std::ostream& s, const std::vector<std::vector<std::string>>& status) {
+  s << io::csv_line({"model", "status", "reason"});
+  for (const auto& row : status) s << io::csv_line({io::csv_field(row[0]), row[1], io::csv_field(row[2])});
+}
+
+/// sweep_summary.h5 (written to a temporary file, then renamed into place):
+/// the models, the cells' names, each cell's cosine per model (NaN where the
+/// model has none) and the reference cosines.
+void write_summary_h5(const fs::path& out, const Manifest& manifest, const SweepPool& pool) {
+  core::Matrix cell_cos(static_cast<core::Index>(manifest.models.size()),
+                        static_cast<core::Index>(pool.cells.size()));
+  cell_cos.setConstant(std::nan(""));
+  std::vector<std::string> cell_names;
+  core::Index column = 0;
+  for (const auto& [key, v] : pool.cells) {
+    for (std::size_t k = 0; k < v.models.size(); ++k) {
+      for (std::size_t i = 0; i < manifest.models.size(); ++i) {
+        if (manifest.models[i].name == v.models[k]) cell_cos(static_cast<core::Index>(i), column) = v.cos[k];
+      }
+    }
+    cell_names.push_back(key.primary_task + "/" + key.primary_class + " x " + key.metadata + "/" +
+                         key.metadata_class);
+    ++column;
+  }
+  namespace summary_h5 = io::sweep_summary_h5;
+  const std::string h5 = (out / summary_h5::kFileName).string();
+  const std::string h5_temp = h5 + ".tmp." + std::to_string(::getpid());
+  {
+    io::ResultsFile f(h5_temp);
+    std::vector<std::string> names;
+    for (const SweepModel& m : manifest.models) names.push_back(m.name);
+    f.write_strings(summary_h5::kModels, names);
+    f.write_strings(summary_h5::kCells, cell_names);
+    f.write_matrix(summary_h5::kCos, cell_cos);
+    f.write_doubles(summary_h5::kIntraTask, pool.intra);
+    f.write_doubles(summary_h5::kInterTask, pool.inter);
+    f.write_attribute("/", summary_h5::kManifestAttribute, manifest.path);
+    f.close();
+  }
+  io::rename_into_place(h5_temp, h5);
+}
+
+/// The four summary files; the CSV files are put in place together, after
+/// sweep_summary.h5.
+void write_sweep_summary(const Manifest& manifest, const SweepPool& pool, double alpha) {
+  fs::create_directories(manifest.output);
+  const fs::path out(manifest.output);
+  io::AtomicFile summary((out / "sweep_summary.csv").string());
+  write_summary_csv(summary.stream(), pool.cells, alpha);
+  io::AtomicFile reference((out / "sweep_reference.csv").string());
+  write_reference_csv(reference.stream(), pool.intra, pool.inter);
+  io::AtomicFile models((out / "sweep_models.csv").string());
+  write_models_csv(models.stream(), pool.status);
+  write_summary_h5(out, manifest, pool);
+  summary.commit();
+  reference.commit();
+  models.commit();
+}
+
 }  // namespace
 
 int sweep_summary_command(const std::string& manifest_path, const std::vector<std::string>& overrides,
@@ -295,124 +511,9 @@ int sweep_summary_command(const std::string& manifest_path, const std::vector<st
   comm.agree_on([&] {
     if (!comm.is_root()) return;
     const double alpha = base.analysis.encodability.alpha;
-    std::map<CellKey, CellValues> cells;
-    std::vector<double> intra, inter;
-    std::vector<std::vector<std::string>> status;  // model, status, reason
-    for (std::size_t i = 0; i < manifest.models.size(); ++i) {
-      const SweepModel& model = manifest.models[i];
-      const Config config = model_config(manifest, i, overrides);
-      if (!complete(config)) {
-        ++incomplete;
-        std::string reason = "no complete results in " + config.output.dir;
-        std::error_code ec;
-        if (fs::is_regular_file(failure_file(manifest, model), ec)) {
-          reason = text_of(failure_file(manifest, model));
-          while (!reason.empty() && reason.back() == '\n') reason.pop_back();
-        }
-        status.push_back({model.name, "failed", reason});
-        std::cerr << "wsc: " << model.name << ": " << reason << "\n";
-        continue;
-      }
-      status.push_back({model.name, "complete", ""});
-      namespace schema = io::results_h5;
-      using schema::member;
-      const io::ResultsReader r((fs::path(config.output.dir) / schema::kFileName).string());
-      const std::vector<std::string> primaries = r.members(schema::kPrimaryHeads);
-      if (primaries.size() != 1) {
-        throw std::runtime_error(config.output.dir + "/" + schema::kFileName + ": expected one primary head");
-      }
-      const std::string p = primaries.front();
-      const core::Matrix pa = r.matrix(member(schema::heads_primary(p), schema::kProjected));
-      const std::vector<std::string> pclasses = r.strings(member(schema::heads_primary(p), schema::kClassNames));
-      add_intra(pa, intra);
-      std::vector<core::Matrix> heads;
-      for (const std::string& t : r.members(schema::kMetadataHeads)) {
-        const core::Matrix mt = r.matrix(member(schema::heads_metadata(t), schema::kProjected));
-        const std::vector<std::string> mclasses = r.strings(member(schema::heads_metadata(t), schema::kClassNames));
-        const core::Matrix cos = r.matrix(member(schema::wsc_group(t), schema::kCos));
-        const core::Matrix fwer = r.matrix(member(schema::wsc_group(t), schema::kPFwer));
-        const core::Matrix fdr = r.matrix(member(schema::wsc_group(t), schema::kQFdr));
-        for (core::Index a = 0; a < cos.rows(); ++a) {
-          for (core::Index b = 0; b < cos.cols(); ++b) {
-            CellValues& v = cells[CellKey{p, pclasses.at(static_cast<std::size_t>(a)), t,
-                                          mclasses.at(static_cast<std::size_t>(b))}];
-            v.models.push_back(model.name);
-            v.cos.push_back(cos(a, b));
-            if (fwer(a, b) <= alpha) ++v.significant_fwer;
-            if (fdr(a, b) <= alpha) ++v.significant_fdr;
-          }
-        }
-        add_intra(mt, intra);
-        add_inter(pa, mt, inter);
-        for (const core::Matrix& other : heads) add_inter(other, mt, inter);
-        heads.push_back(mt);
-      }
-    }
-
-    fs::create_directories(manifest.output);
-    const fs::path out(manifest.output);
-    io::AtomicFile summary((out / "sweep_summary.csv").string());
-    summary.stream() << io::csv_line({"primary_task", "primary_class", "metadata", "metadata_class", "models",
-                                      "cos_mean", "cos_sd", "cos_lo", "cos_hi", "frac_p_fwer", "frac_q_fdr",
-                                      "alpha"});
-    core::Matrix cell_cos(static_cast<core::Index>(manifest.models.size()), static_cast<core::Index>(cells.size()));
-    cell_cos.setConstant(std::nan(""));
-    std::vector<std::string> cell_names;
-    core::Index column = 0;
-    for (const auto& [key, v] : cells) {
-      const core::MeanSd ms = core::mean_sd(v.cos);
-      const double n = static_cast<double>(v.cos.size());
-      summary.stream() << io::csv_line(
-          {io::csv_field(key.primary_task), io::csv_field(key.primary_class), io::csv_field(key.metadata),
-           io::csv_field(key.metadata_class), std::to_string(v.cos.size()), io::format_double(ms.mean),
-           io::format_double(ms.sd), io::format_double(core::percentile(v.cos, 0.025)),
-           io::format_double(core::percentile(v.cos, 0.975)), io::format_double(v.significant_fwer / n),
-           io::format_double(v.significant_fdr / n), io::format_double(alpha)});
-      for (std::size_t k = 0; k < v.models.size(); ++k) {
-        for (std::size_t i = 0; i < manifest.models.size(); ++i) {
-          if (manifest.models[i].name == v.models[k]) cell_cos(static_cast<core::Index>(i), column) = v.cos[k];
-        }
-      }
-      cell_names.push_back(key.primary_task + "/" + key.primary_class + " x " + key.metadata + "/" +
-                           key.metadata_class);
-      ++column;
-    }
-    io::AtomicFile reference((out / "sweep_reference.csv").string());
-    std::vector<std::string> header{"distribution", "count", "mean", "sd"};
-    for (double q : kQuantiles) header.push_back("q" + io::format_double(q));
-    reference.stream() << io::csv_line(header);
-    for (const auto& [name, values] : {std::make_pair(std::string("intra_task"), &intra),
-                                       std::make_pair(std::string("inter_task"), &inter)}) {
-      const core::MeanSd ms = core::mean_sd(*values);
-      std::vector<std::string> row{name, std::to_string(values->size()), io::format_double(ms.mean),
-                                   io::format_double(ms.sd)};
-      for (double q : kQuantiles) row.push_back(io::format_double(core::percentile(*values, q)));
-      reference.stream() << io::csv_line(row);
-    }
-    io::AtomicFile models((out / "sweep_models.csv").string());
-    models.stream() << io::csv_line({"model", "status", "reason"});
-    for (const auto& s : status) {
-      models.stream() << io::csv_line({io::csv_field(s[0]), s[1], io::csv_field(s[2])});
-    }
-    namespace summary_h5 = io::sweep_summary_h5;
-    const std::string h5 = (out / summary_h5::kFileName).string();
-    const std::string h5_temp = h5 + ".tmp." + std::to_string(::getpid());
-    {
-      io::ResultsFile f(h5_temp);
-      std::vector<std::string> names;
-      for (const SweepModel& m : manifest.models) names.push_back(m.name);
-      f.write_strings(summary_h5::kModels, names);
-      f.write_strings(summary_h5::kCells, cell_names);
-      f.write_matrix(summary_h5::kCos, cell_cos);
-      f.write_doubles(summary_h5::kIntraTask, intra);
-      f.write_doubles(summary_h5::kInterTask, inter);
-      f.write_attribute("/", summary_h5::kManifestAttribute, manifest.path);
-      f.close();
-    }
-    io::rename_into_place(h5_temp, h5);
-    summary.commit();
-    reference.commit();
-    models.commit();
+    const SweepPool pool = collect_sweep(manifest, overrides, alpha);
+    incomplete = pool.incomplete;
+    write_sweep_summary(manifest, pool, alpha);
     std::cout << "sweep summary of " << manifest.models.size() - static_cast<std::size_t>(incomplete) << " of "
               << manifest.models.size() << " models written to " << manifest.output << "\n";
   });

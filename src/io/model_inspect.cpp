@@ -140,9 +140,132 @@ void inspect_heads(const ModelFile& file, std::int64_t dim, std::ostream& out,
   }
 }
 
+/// A continuous column: its range and missing count; an infinite value is a problem.
+void inspect_continuous(const std::string& fname, const std::string& dpath,
+                        const std::vector<double>& values, std::ostream& out,
+                        std::vector<std::string>& problems) {
+  double lo = std::numeric_limits<double>::infinity();
+  double hi = -lo;
+  std::int64_t missing = 0;
+  std::int64_t infinite = 0;
+  for (double v : values) {
+    if (std::isnan(v)) {
+      ++missing;
+    } else if (std::isinf(v)) {
+      ++infinite;
+    } else {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+  }
+  out << ", continuous";
+  if (lo <= hi) out << ", min " << format_number(lo) << ", max " << format_number(hi);
+  out << ", missing " << missing << "\n";
+  if (infinite > 0) {
+    problems.push_back(fname + ": " + dpath + " contains " + std::to_string(infinite) +
+                       " infinite value(s) (use NaN for missing)");
+  }
+}
+
+/// The codes of a categorical column: per class its count, the missing
+/// ones (-1) and those below -1 (out of range).
+struct CodeCounts {
+  std::map<std::int64_t, std::int64_t> counts;
+  std::int64_t missing = 0;
+  std::int64_t below = 0;
+  std::int64_t first_below = -1;
+};
+
+CodeCounts count_codes(const std::vector<std::int64_t>& codes) {
+  CodeCounts c;
+  for (std::size_t i = 0; i < codes.size(); ++i) {
+    const std::int64_t v = codes[i];
+    if (v == -1) {
+      ++c.missing;
+    } else if (v < -1) {
+      if (c.below++ == 0) c.first_below = static_cast<std::int64_t>(i);
+    } else {
+      ++c.counts[v];
+    }
+  }
+  return c;
+}
+
+/// "<k> classes; counts 0 (name): n, ...; missing m[; out of range b]",
+/// showing at most 20 classes.
+void print_code_counts(const CodeCounts& c, const std::vector<std::string>& class_names,
+                       std::ostream& out) {
+  out << ", " << c.counts.size() << " classes";
+  if (!c.counts.empty()) {
+    out << "; counts";
+    std::size_t shown = 0;
+    for (const auto& [code, n] : c.counts) {
+      if (shown == 20) {
+        out << ", ...";
+        break;
+      }
+      out << (shown++ == 0 ? " " : ", ") << code;
+      if (static_cast<std::size_t>(code) < class_names.size()) {
+        out << " (" << class_names[static_cast<std::size_t>(code)] << ")";
+      }
+      out << ": " << n;
+    }
+  }
+  out << "; missing " << c.missing;
+  if (c.below > 0) out << "; out of range " << c.below;
+  out << "\n";
+}
+
+/// A categorical column: its class counts; codes below -1 and codes beyond
+/// the class names are problems.
+void inspect_categorical(const std::string& fname, const std::string& dpath,
+                         const LabelColumn& column, std::ostream& out,
+                         std::vector<std::string>& problems) {
+  const CodeCounts c = count_codes(column.codes);
+  print_code_counts(c, column.class_names, out);
+  if (c.below > 0) {
+    problems.push_back(fname + ": " + dpath + " has " + std::to_string(c.below) +
+                       " value(s) below -1 (first at row " + std::to_string(c.first_below) + ": " +
+                       std::to_string(column.codes[static_cast<std::size_t>(c.first_below)]) +
+                       "); use -1 for missing");
+  }
+  if (!column.class_names.empty() && !c.counts.empty() &&
+      c.counts.rbegin()->first >= static_cast<std::int64_t>(column.class_names.size())) {
+    problems.push_back(fname + ": attribute " + model_h5::kClassNamesAttribute + " of " + dpath +
+                       " has " + std::to_string(column.class_names.size()) +
+                       " entries but the labels go up to " +
+                       std::to_string(c.counts.rbegin()->first));
+  }
+}
+
+/// One labels column: its type and shape, one value per embedding row, and
+/// its values' summary.
+void inspect_label(const ModelFile& file, const std::string& name, std::int64_t rows,
+                   std::ostream& out, std::vector<std::string>& problems) {
+  const std::string& fname = file.file_name();
+  const std::string dpath = model_h5::labels(name);
+  out << "  " << name << ": ";
+  try {
+    out << describe_line(file, dpath);
+    const LabelColumn column = file.read_labels(name, -1);
+    const std::int64_t length =
+        static_cast<std::int64_t>(column.continuous ? column.values.size() : column.codes.size());
+    if (rows >= 0 && length != rows) {
+      problems.push_back(row_count_message(fname, dpath, length, rows));
+    }
+    if (column.continuous) {
+      inspect_continuous(fname, dpath, column.values, out, problems);
+    } else {
+      inspect_categorical(fname, dpath, column, out, problems);
+    }
+  } catch (const std::exception& e) {
+    out << " (unusable)\n";
+    problems.emplace_back(e.what());
+  }
+}
+
 void inspect_labels(const ModelFile& file, std::int64_t rows, std::ostream& out,
                     std::vector<std::string>& problems) {
-  const std::string& fname = file.file_name();
   std::vector<std::string> names;
   try {
     names = file.members(model_h5::kLabels);
@@ -150,93 +273,7 @@ void inspect_labels(const ModelFile& file, std::int64_t rows, std::ostream& out,
     problems.emplace_back(e.what());
   }
   out << "labels (" << names.size() << "):" << (names.empty() ? " none" : "") << "\n";
-  for (const std::string& name : names) {
-    const std::string dpath = model_h5::labels(name);
-    out << "  " << name << ": ";
-    try {
-      out << describe_line(file, dpath);
-      const LabelColumn column = file.read_labels(name, -1);
-      const std::int64_t length = static_cast<std::int64_t>(
-          column.continuous ? column.values.size() : column.codes.size());
-      if (rows >= 0 && length != rows) {
-        problems.push_back(row_count_message(fname, dpath, length, rows));
-      }
-      if (column.continuous) {
-        double lo = std::numeric_limits<double>::infinity();
-        double hi = -lo;
-        std::int64_t missing = 0;
-        std::int64_t infinite = 0;
-        for (double v : column.values) {
-          if (std::isnan(v)) {
-            ++missing;
-          } else if (std::isinf(v)) {
-            ++infinite;
-          } else {
-            lo = std::min(lo, v);
-            hi = std::max(hi, v);
-          }
-        }
-        out << ", continuous";
-        if (lo <= hi) out << ", min " << format_number(lo) << ", max " << format_number(hi);
-        out << ", missing " << missing << "\n";
-        if (infinite > 0) {
-          problems.push_back(fname + ": " + dpath + " contains " + std::to_string(infinite) +
-                             " infinite value(s) (use NaN for missing)");
-        }
-      } else {
-        std::map<std::int64_t, std::int64_t> counts;
-        std::int64_t missing = 0;
-        std::int64_t below = 0;
-        std::int64_t first_below = -1;
-        for (std::size_t i = 0; i < column.codes.size(); ++i) {
-          const std::int64_t v = column.codes[i];
-          if (v == -1) {
-            ++missing;
-          } else if (v < -1) {
-            if (below++ == 0) first_below = static_cast<std::int64_t>(i);
-          } else {
-            ++counts[v];
-          }
-        }
-        out << ", " << counts.size() << " classes";
-        if (!counts.empty()) {
-          out << "; counts";
-          std::size_t shown = 0;
-          for (const auto& [code, n] : counts) {
-            if (shown == 20) {
-              out << ", ...";
-              break;
-            }
-            out << (shown++ == 0 ? " " : ", ") << code;
-            if (static_cast<std::size_t>(code) < column.class_names.size()) {
-              out << " (" << column.class_names[static_cast<std::size_t>(code)] << ")";
-            }
-            out << ": " << n;
-          }
-        }
-        out << "; missing " << missing;
-        if (below > 0) out << "; out of range " << below;
-        out << "\n";
-        if (below > 0) {
-          problems.push_back(fname + ": " + dpath + " has " + std::to_string(below) +
-                             " value(s) below -1 (first at row " + std::to_string(first_below) +
-                             ": " + std::to_string(column.codes[static_cast<std::size_t>(
-                                        first_below)]) +
-                             "); use -1 for missing");
-        }
-        if (!column.class_names.empty() && !counts.empty() &&
-            counts.rbegin()->first >= static_cast<std::int64_t>(column.class_names.size())) {
-          problems.push_back(fname + ": attribute " + model_h5::kClassNamesAttribute + " of " +
-                             dpath + " has " + std::to_string(column.class_names.size()) +
-                             " entries but the labels go up to " +
-                             std::to_string(counts.rbegin()->first));
-        }
-      }
-    } catch (const std::exception& e) {
-      out << " (unusable)\n";
-      problems.emplace_back(e.what());
-    }
-  }
+  for (const std::string& name : names) inspect_label(file, name, rows, out, problems);
 }
 
 void inspect_groups(const ModelFile& file, std::int64_t rows, std::ostream& out,
