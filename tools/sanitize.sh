@@ -27,7 +27,7 @@ labels="${*:-unit|mpi|e2e}"
 # tests need no leak suppressions.
 start=$SECONDS
 ASAN_OPTIONS="$asan_options:detect_leaks=1" \
-  ctest --output-on-failure -j "$(nproc)" -L "$labels" -R '^(core|io|app)_unit_tests$'
+  ctest --output-on-failure -j "$(nproc)" -L "$labels" -R '^(core|engine|io|app)_unit_tests$'
 ASAN_OPTIONS="$asan_options:detect_leaks=0" \
-  ctest --output-on-failure -j "$(nproc)" -L "$labels" -E '^(core|io|app)_unit_tests$'
+  ctest --output-on-failure -j "$(nproc)" -L "$labels" -E '^(core|engine|io|app)_unit_tests$'
 echo "sanitize.sh: tests took $((SECONDS - start)) s"
