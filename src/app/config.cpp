@@ -67,15 +67,6 @@ std::string join_key(const std::string& prefix, const std::string& key) {
   return prefix.empty() ? key : prefix + "." + key;
 }
 
-std::string join_list(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) out += ", ";
-    out += item;
-  }
-  return out;
-}
-
 /// io::format_double, always float-looking (TOML): "2" becomes "2.0".
 std::string format_double(double x) {
   std::string text = io::format_double(x);
@@ -315,7 +306,7 @@ class Reader {
     std::sort(unknown.begin(), unknown.end());
     const toml::value& bad = table.at(unknown.front());
     fail(std::string("unknown ") + (is_table_like(bad) ? "table" : "key") + " '" +
-         join_key(prefix, unknown.front()) + "' (known: " + join_list(known) + ")");
+         join_key(prefix, unknown.front()) + "' (known: " + io::join(known, ", ") + ")");
   }
 
   /// The sub-table `key` of `parent` (nullptr if absent); errors if not a table.

@@ -2,6 +2,7 @@
 
 #include "wsc/app/resources.hpp"
 #include "wsc/io/model_file.hpp"
+#include "wsc/io/text_output.hpp"
 #include "wsc/par/row_partition.hpp"
 
 #include <algorithm>
@@ -113,8 +114,7 @@ void read_metadata(const io::ModelFile& labels, const std::string& lname, const 
                    engine::AnalysisInput& in) {
   for (const MetadataSpec& spec : config.metadata) {
     if (!labels.exists("/labels/" + spec.name)) {
-      std::string known;
-      for (const std::string& name : labels.members("/labels")) known += (known.empty() ? "" : ", ") + name;
+      const std::string known = io::join(labels.members("/labels"), ", ");
       throw std::invalid_argument(lname + ": metadata '" + spec.name + "' has no dataset /labels/" + spec.name +
                                   " (labels in file: " + (known.empty() ? "none" : known) + ")");
     }

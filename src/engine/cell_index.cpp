@@ -7,12 +7,6 @@ CellIndex::CellIndex(std::vector<std::pair<core::Index, core::Index>> shapes) : 
   for (const auto& [rows, cols] : shapes_) offsets_.push_back(offsets_.back() + static_cast<std::size_t>(rows * cols));
 }
 
-CellIndex CellIndex::of(const std::vector<core::Matrix>& matrices) {
-  std::vector<std::pair<core::Index, core::Index>> shapes;
-  for (const core::Matrix& m : matrices) shapes.emplace_back(m.rows(), m.cols());
-  return CellIndex(std::move(shapes));
-}
-
 core::Matrix CellIndex::task_matrix(std::size_t t, const std::vector<double>& flat) const {
   core::Matrix m(shapes_[t].first, shapes_[t].second);
   for_each_in(t, [&](const Cell& c) { m(c.i, c.j) = flat[c.index]; });

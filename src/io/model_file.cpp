@@ -1,6 +1,7 @@
 // The model file: validated, sharded reads of embeddings, whole reads of
 // labels, groups and heads, all through the HDF5 object layer.
 #include "wsc/io/model_file.hpp"
+#include "wsc/io/text_output.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -10,15 +11,6 @@
 
 namespace wsc::io {
 namespace {
-
-std::string join(const std::vector<std::string>& items, const char* separator) {
-  std::string out;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out += separator;
-    out += items[i];
-  }
-  return out;
-}
 
 /// The name used in messages: the file name without its directory.
 std::string display_name(const std::string& path) {

@@ -3,6 +3,7 @@
 #include "wsc/io/model_inspect.hpp"
 
 #include "wsc/io/model_file.hpp"
+#include "wsc/io/text_output.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -15,15 +16,6 @@
 
 namespace wsc::io {
 namespace {
-
-std::string join(const std::vector<std::string>& items, const char* separator) {
-  std::string out;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out += separator;
-    out += items[i];
-  }
-  return out;
-}
 
 std::string shape_text(const std::vector<std::int64_t>& dims) {
   std::string out = "[";

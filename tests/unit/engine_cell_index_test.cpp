@@ -41,7 +41,7 @@ TEST(CellIndex, TaskMatrixInvertsTheFlatOrder) {
   Matrix a(2, 3), b(3, 1);
   a << 1, 2, 3, 4, 5, 6;
   b << 7, 8, 9;
-  const CellIndex cells = CellIndex::of({a, b});
+  const CellIndex cells({{2, 3}, {3, 1}});
   std::vector<double> flat(cells.size());
   cells.for_each([&](const Cell& c) { flat[c.index] = (c.task == 0 ? a : b)(c.i, c.j); });
   EXPECT_EQ(flat, (std::vector<double>{1, 2, 3, 4, 5, 6, 7, 8, 9}));

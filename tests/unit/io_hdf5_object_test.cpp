@@ -47,142 +47,109 @@ void write_fixture(const std::string& path) {
   EXPECT_GE(H5Lcreate_soft("/nowhere", w.id(), "/dangling", H5P_DEFAULT, H5P_DEFAULT), 0);
 }
 
-TEST(IoHdf5Object, ExistsWalksLinkByLink) {
-  LocalTempDir dir;
-  const std::string path = dir.path("f.h5");
-  write_fixture(path);
-  try {
-    const Hdf5File file = Hdf5File::open_read_only(path, "f.h5");
-    EXPECT_EQ(file.label(), "f.h5");
-    EXPECT_TRUE(file.exists("/"));
-    EXPECT_TRUE(file.exists("/group"));
-    EXPECT_TRUE(file.exists("/group/ints"));
-    EXPECT_FALSE(file.exists("/group/none"));
-    EXPECT_FALSE(file.exists("/none/deeper/still"));
-    EXPECT_FALSE(file.exists("/matrix/x"));  // a dataset has no members
-    EXPECT_FALSE(file.exists("/dangling"));
-    EXPECT_EQ(file.type("/group"), H5O_TYPE_GROUP);
-    EXPECT_EQ(file.type("/matrix"), H5O_TYPE_DATASET);
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << e.what();
-  }
+/// The fixture file, written afresh for each test that reads it (an
+/// exception thrown by a test body fails the test).
+class IoHdf5ObjectRead : public ::testing::Test {
+ protected:
+  void SetUp() override { write_fixture(path_); }
+  LocalTempDir dir_;
+  std::string path_ = dir_.path("f.h5");
+};
+
+TEST_F(IoHdf5ObjectRead, ExistsWalksLinkByLink) {
+  const Hdf5File file = Hdf5File::open_read_only(path_, "f.h5");
+  EXPECT_EQ(file.label(), "f.h5");
+  EXPECT_TRUE(file.exists("/"));
+  EXPECT_TRUE(file.exists("/group"));
+  EXPECT_TRUE(file.exists("/group/ints"));
+  EXPECT_FALSE(file.exists("/group/none"));
+  EXPECT_FALSE(file.exists("/none/deeper/still"));
+  EXPECT_FALSE(file.exists("/matrix/x"));  // a dataset has no members
+  EXPECT_FALSE(file.exists("/dangling"));
+  EXPECT_EQ(file.type("/group"), H5O_TYPE_GROUP);
+  EXPECT_EQ(file.type("/matrix"), H5O_TYPE_DATASET);
 }
 
-TEST(IoHdf5Object, MembersAreSortedAndEmptyWhenAbsent) {
-  LocalTempDir dir;
-  const std::string path = dir.path("f.h5");
-  write_fixture(path);
-  try {
-    const Hdf5File file = Hdf5File::open_read_only(path, "f.h5");
-    EXPECT_EQ(file.members("/group"),
-              (std::vector<std::string>{"flag", "ints", "names", "small"}));
-    EXPECT_TRUE(file.members("/absent").empty());
-    expect_throw_containing([&] { file.members("/matrix"); }, {"f.h5: /matrix is not a group"});
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << e.what();
-  }
+TEST_F(IoHdf5ObjectRead, MembersAreSortedAndEmptyWhenAbsent) {
+  const Hdf5File file = Hdf5File::open_read_only(path_, "f.h5");
+  EXPECT_EQ(file.members("/group"),
+            (std::vector<std::string>{"flag", "ints", "names", "small"}));
+  EXPECT_TRUE(file.members("/absent").empty());
+  expect_throw_containing([&] { file.members("/matrix"); }, {"f.h5: /matrix is not a group"});
 }
 
-TEST(IoHdf5Object, DatasetsAreTypedAndRead) {
-  LocalTempDir dir;
-  const std::string path = dir.path("f.h5");
-  write_fixture(path);
-  try {
-    const Hdf5File file = Hdf5File::open_read_only(path, "f.h5");
-    const Hdf5Dataset matrix = file.dataset("/matrix");
-    EXPECT_EQ(matrix.what(), "f.h5: dataset /matrix");
-    const DatasetInfo info = matrix.info();
-    EXPECT_EQ(info.dims, (std::vector<std::int64_t>{2, 3}));
-    EXPECT_EQ(info.kind, ElementKind::Float);
-    EXPECT_EQ(info.type_name, "float64");
-    EXPECT_EQ(matrix.read_doubles(), (std::vector<double>{1, 2, 3, 4, 5, 6}));
+TEST_F(IoHdf5ObjectRead, DatasetsAreTypedAndRead) {
+  const Hdf5File file = Hdf5File::open_read_only(path_, "f.h5");
+  const Hdf5Dataset matrix = file.dataset("/matrix");
+  EXPECT_EQ(matrix.what(), "f.h5: dataset /matrix");
+  const DatasetInfo info = matrix.info();
+  EXPECT_EQ(info.dims, (std::vector<std::int64_t>{2, 3}));
+  EXPECT_EQ(info.kind, ElementKind::Float);
+  EXPECT_EQ(info.type_name, "float64");
+  EXPECT_EQ(matrix.read_doubles(), (std::vector<double>{1, 2, 3, 4, 5, 6}));
 
-    EXPECT_EQ(file.dataset("/narrow").info().type_name, "float32");
-    EXPECT_EQ(file.dataset("/group/ints").info().type_name, "int64");
-    EXPECT_EQ(file.dataset("/group/ints").read_ints(), (std::vector<std::int64_t>{-1, 0, 7}));
-    EXPECT_EQ(file.dataset("/group/small").info().type_name, "uint8");
-    const DatasetInfo flag = file.dataset("/group/flag").info();
-    EXPECT_EQ(flag.type_name, "enum(int8)");
-    EXPECT_EQ(flag.kind, ElementKind::Integer);
-    EXPECT_EQ(file.dataset("/group/flag").read_ints(), (std::vector<std::int64_t>{0, 1, 1}));
-    EXPECT_EQ(file.dataset("/group/names").info().kind, ElementKind::String);
-    EXPECT_EQ(file.dataset("/group/names").read_strings(),
-              (std::vector<std::string>{"b", "", "café"}));
-    EXPECT_EQ(file.dataset("/padded").read_strings(), (std::vector<std::string>{"ab", "cdef"}));
+  EXPECT_EQ(file.dataset("/narrow").info().type_name, "float32");
+  EXPECT_EQ(file.dataset("/group/ints").info().type_name, "int64");
+  EXPECT_EQ(file.dataset("/group/ints").read_ints(), (std::vector<std::int64_t>{-1, 0, 7}));
+  EXPECT_EQ(file.dataset("/group/small").info().type_name, "uint8");
+  const DatasetInfo flag = file.dataset("/group/flag").info();
+  EXPECT_EQ(flag.type_name, "enum(int8)");
+  EXPECT_EQ(flag.kind, ElementKind::Integer);
+  EXPECT_EQ(file.dataset("/group/flag").read_ints(), (std::vector<std::int64_t>{0, 1, 1}));
+  EXPECT_EQ(file.dataset("/group/names").info().kind, ElementKind::String);
+  EXPECT_EQ(file.dataset("/group/names").read_strings(),
+            (std::vector<std::string>{"b", "", "café"}));
+  EXPECT_EQ(file.dataset("/padded").read_strings(), (std::vector<std::string>{"ab", "cdef"}));
 
-    expect_throw_containing([&] { file.dataset("/group/none"); },
-                            {"f.h5: dataset /group/none is missing"});
-    expect_throw_containing([&] { file.dataset("/group"); }, {"f.h5: /group is not a dataset"});
-    expect_throw_containing([&] { file.dataset("/matrix").read_strings(); },
-                            {"f.h5: dataset /matrix has type float64, expected string"});
-    expect_throw_containing([&] { file.dataset("/group/names").read_doubles(); },
-                            {"f.h5: dataset /group/names: H5Dread failed"});
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << e.what();
-  }
+  expect_throw_containing([&] { file.dataset("/group/none"); },
+                          {"f.h5: dataset /group/none is missing"});
+  expect_throw_containing([&] { file.dataset("/group"); }, {"f.h5: /group is not a dataset"});
+  expect_throw_containing([&] { file.dataset("/matrix").read_strings(); },
+                          {"f.h5: dataset /matrix has type float64, expected string"});
+  expect_throw_containing([&] { file.dataset("/group/names").read_doubles(); },
+                          {"f.h5: dataset /group/names: H5Dread failed"});
 }
 
-TEST(IoHdf5Object, RowsAreReadAsHyperslabs) {
-  LocalTempDir dir;
-  const std::string path = dir.path("f.h5");
-  write_fixture(path);
-  try {
-    const Hdf5File file = Hdf5File::open_read_only(path, "f.h5");
-    std::vector<double> wide(2 * 2, -1.0);
-    EXPECT_EQ(file.dataset("/narrow").read_rows(1, 2, 2, /*collective=*/false, wide.data()),
-              "serial");
-    EXPECT_EQ(wide, (std::vector<double>{2.5, 3.5, 4.5, 5.5}));
-    std::vector<float> narrow(2, -1.0f);
-    file.dataset("/narrow").read_rows(0, 1, 2, false, narrow.data());
-    EXPECT_EQ(narrow, (std::vector<float>{0.5f, 1.5f}));
-    // No rows: reads nothing, touches nothing.
-    file.dataset("/narrow").read_rows(0, 0, 2, false, static_cast<double*>(nullptr));
-    expect_throw_containing(
-        [&] { file.dataset("/matrix").read_rows(1, 5, 3, false, wide.data()); },
-        {"f.h5: reading rows [1, 6) of /matrix: ", " failed"});
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << e.what();
-  }
+TEST_F(IoHdf5ObjectRead, RowsAreReadAsHyperslabs) {
+  const Hdf5File file = Hdf5File::open_read_only(path_, "f.h5");
+  std::vector<double> wide(2 * 2, -1.0);
+  EXPECT_EQ(file.dataset("/narrow").read_rows(1, 2, 2, /*collective=*/false, wide.data()),
+            "serial");
+  EXPECT_EQ(wide, (std::vector<double>{2.5, 3.5, 4.5, 5.5}));
+  std::vector<float> narrow(2, -1.0f);
+  file.dataset("/narrow").read_rows(0, 1, 2, false, narrow.data());
+  EXPECT_EQ(narrow, (std::vector<float>{0.5f, 1.5f}));
+  // No rows: reads nothing, touches nothing.
+  file.dataset("/narrow").read_rows(0, 0, 2, false, static_cast<double*>(nullptr));
+  expect_throw_containing(
+      [&] { file.dataset("/matrix").read_rows(1, 5, 3, false, wide.data()); },
+      {"f.h5: reading rows [1, 6) of /matrix: ", " failed"});
 }
 
-TEST(IoHdf5Object, StorageIsChecked) {
-  LocalTempDir dir;
-  const std::string path = dir.path("f.h5");
-  write_fixture(path);
-  try {
-    const Hdf5File file = Hdf5File::open_read_only(path, "f.h5");
-    const Hdf5Dataset matrix = file.dataset("/matrix");
-    EXPECT_NO_THROW(matrix.require_storage(matrix.info()));
-    const Hdf5Dataset unwritten = file.dataset("/unwritten");
-    expect_throw_containing([&] { unwritten.require_storage(unwritten.info()); },
-                            {"f.h5: dataset /unwritten declares 10 x 2 float64 (160 bytes) but "
-                             "holds only 0 bytes (unwritten or truncated)"});
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << e.what();
-  }
+TEST_F(IoHdf5ObjectRead, StorageIsChecked) {
+  const Hdf5File file = Hdf5File::open_read_only(path_, "f.h5");
+  const Hdf5Dataset matrix = file.dataset("/matrix");
+  EXPECT_NO_THROW(matrix.require_storage(matrix.info()));
+  const Hdf5Dataset unwritten = file.dataset("/unwritten");
+  expect_throw_containing([&] { unwritten.require_storage(unwritten.info()); },
+                          {"f.h5: dataset /unwritten declares 10 x 2 float64 (160 bytes) but "
+                           "holds only 0 bytes (unwritten or truncated)"});
 }
 
-TEST(IoHdf5Object, AttributesAreReadWithTheirObjectsName) {
-  LocalTempDir dir;
-  const std::string path = dir.path("f.h5");
-  write_fixture(path);
-  try {
-    const Hdf5File file = Hdf5File::open_read_only(path, "f.h5");
-    const Hdf5Object root = file.root();
-    EXPECT_EQ(root.where(), "f.h5: /");
-    EXPECT_TRUE(root.has_attribute("model"));
-    EXPECT_FALSE(root.has_attribute("other"));
-    EXPECT_EQ(root.read_string_attribute("model"), (std::vector<std::string>{"m"}));
-    const Hdf5Dataset names = file.dataset("/group/names");
-    EXPECT_EQ(names.read_string_attribute("fixed"), (std::vector<std::string>{"x", "long"}));
-    EXPECT_EQ(names.read_string_attribute("one"), (std::vector<std::string>{"only"}));
-    expect_throw_containing([&] { names.read_number_attribute("one"); },
-                            {"f.h5: /group/names: attribute one has type string, expected a number"});
-    expect_throw_containing([&] { names.read_string_attribute("absent"); },
-                            {"f.h5: /group/names: attribute absent: H5Aopen failed"});
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << e.what();
-  }
+TEST_F(IoHdf5ObjectRead, AttributesAreReadWithTheirObjectsName) {
+  const Hdf5File file = Hdf5File::open_read_only(path_, "f.h5");
+  const Hdf5Object root = file.root();
+  EXPECT_EQ(root.where(), "f.h5: /");
+  EXPECT_TRUE(root.has_attribute("model"));
+  EXPECT_FALSE(root.has_attribute("other"));
+  EXPECT_EQ(root.read_string_attribute("model"), (std::vector<std::string>{"m"}));
+  const Hdf5Dataset names = file.dataset("/group/names");
+  EXPECT_EQ(names.read_string_attribute("fixed"), (std::vector<std::string>{"x", "long"}));
+  EXPECT_EQ(names.read_string_attribute("one"), (std::vector<std::string>{"only"}));
+  expect_throw_containing([&] { names.read_number_attribute("one"); },
+                          {"f.h5: /group/names: attribute one has type string, expected a number"});
+  expect_throw_containing([&] { names.read_string_attribute("absent"); },
+                          {"f.h5: /group/names: attribute absent: H5Aopen failed"});
 }
 
 TEST(IoHdf5Object, WritesGroupsDatasetsAndAttributes) {

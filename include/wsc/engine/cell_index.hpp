@@ -23,8 +23,6 @@ class CellIndex {
   CellIndex() = default;
   /// One (primary classes, metadata classes) shape per metadata task.
   explicit CellIndex(std::vector<std::pair<core::Index, core::Index>> shapes);
-  /// The shapes of a list of WSC matrices (C_A x C_m each).
-  static CellIndex of(const std::vector<core::Matrix>& matrices);
   /// The shapes of anything with a `cos` matrix (TaskResult).
   template <typename Task>
   static CellIndex of_tasks(const std::vector<Task>& tasks) {

@@ -21,6 +21,9 @@ std::string format_double(double value);
 /// A CSV field: quoted (with doubled quotes) when it holds , " or a newline.
 std::string csv_field(const std::string& text);
 
+/// The items with `separator` between them (messages, reports).
+std::string join(const std::vector<std::string>& items, const char* separator);
+
 /// One CSV line from fields (already formatted), with a trailing newline.
 std::string csv_line(const std::vector<std::string>& fields);
 
