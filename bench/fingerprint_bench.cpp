@@ -64,16 +64,17 @@ int bench(int argc, char** argv) {
   input.rows = args.n;
   input.dim = args.d;
   input.row_begin = mine.begin;
-  input.x.resize(mine.count, args.d);
+  wsc::core::RowMatrix x(mine.count, args.d);
   // Distinct, cheap values (a splitmix-like sequence over the global index).
-  for (wsc::core::Index r = 0; r < input.x.rows(); ++r) {
+  for (wsc::core::Index r = 0; r < x.rows(); ++r) {
     std::uint64_t s = static_cast<std::uint64_t>(mine.begin + r) * 0x9e3779b97f4a7c15ULL;
     for (wsc::core::Index c = 0; c < args.d; ++c) {
       s ^= s >> 31;
       s *= 0xbf58476d1ce4e5b9ULL;
-      input.x(r, c) = static_cast<double>(s >> 11) * 0x1.0p-53;
+      x(r, c) = static_cast<double>(s >> 11) * 0x1.0p-53;
     }
   }
+  input.x = std::move(x);
   const wsc::app::Config config;
 
   double best = std::numeric_limits<double>::infinity();

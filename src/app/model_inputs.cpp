@@ -5,10 +5,14 @@
 #include "wsc/io/text_output.hpp"
 #include "wsc/par/row_partition.hpp"
 
+#include "wsc/core/batched_newton.hpp"
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <stdexcept>
+#include <vector>
 
 namespace wsc::app {
 
@@ -33,14 +37,9 @@ std::string file_name(const std::string& path) {
 }
 
 /// Refuses sizes that cannot fit before anything is allocated.
-void check_memory(std::int64_t rows, std::int64_t dim, int ranks, int ranks_on_node,
+void check_memory(std::int64_t rows, std::int64_t dim, const engine::LayoutPlan& layout, int ranks_on_node,
                   const std::string& where) {
-  const double per_rank_rows = std::ceil(static_cast<double>(rows) / ranks);
-  // Rows as doubles, the probabilities and residuals of a fit, the d x d
-  // covariance with its eigen-decomposition workspace, and the labels.
-  const double per_rank = per_rank_rows * static_cast<double>(dim) * 8.0 * 1.25 +
-                          3.0 * static_cast<double>(dim) * static_cast<double>(dim) * 8.0 +
-                          static_cast<double>(rows) * 64.0;
+  const auto per_rank = static_cast<double>(layout.bytes_per_rank);
   const double node = per_rank * ranks_on_node;
   const double available = static_cast<double>(available_memory_bytes());
   if (available > 0 && node > 0.9 * available) {
@@ -66,6 +65,57 @@ std::int64_t parallel_items(const Config& config) {
 }
 
 namespace {
+
+/// What the layout weighs, measured on this machine: the GEMM rate of one
+/// rank and the cost of an allreduce over all ranks (an upper bound for a
+/// group's). World rank 0's numbers, so every rank plans the same layout.
+struct MeasuredCosts {
+  double gemm_rate = 0.0;
+  double allreduce_latency = 0.0;
+  double allreduce_per_byte = 0.0;
+};
+
+MeasuredCosts measure_costs(const par::Communicator& comm) {
+  MeasuredCosts costs;
+  if (comm.size() == 1) return costs;  // nothing to choose
+  using Clock = std::chrono::steady_clock;
+  auto seconds = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
+  // A tile of 512 rows, d = 256, 256 columns: a typical pass's GEMMs.
+  costs.gemm_rate = core::gemm_pair_rate(512, 256, 256, false, 0.05);
+  std::vector<double> small(1, 0.0), large(std::size_t{1} << 17, 0.0);  // 8 bytes, 1 MiB
+  comm.barrier();
+  auto t = Clock::now();
+  for (int i = 0; i < 20; ++i) comm.sum(small.data(), small.size());
+  costs.allreduce_latency = seconds(t) / 20.0;
+  t = Clock::now();
+  for (int i = 0; i < 5; ++i) comm.sum(large.data(), large.size());
+  const double per_call = seconds(t) / 5.0;
+  costs.allreduce_per_byte = std::max(0.0, per_call - costs.allreduce_latency) / (8.0 * static_cast<double>(large.size()));
+  double values[3] = {costs.gemm_rate, costs.allreduce_latency, costs.allreduce_per_byte};
+  comm.broadcast(values, 3);
+  return {values[0], values[1], values[2]};
+}
+
+/// The layout request of a run: the file's shape and precision, the
+/// config's tasks, batch and groups, the node's memory, the measured costs.
+engine::LayoutRequest layout_request(const Config& config, const engine::AnalysisInput& in, bool float32, int ranks,
+                                     int ranks_on_node, const MeasuredCosts& costs) {
+  engine::LayoutRequest r;
+  r.rows = in.rows;
+  r.dim = in.dim;
+  r.ranks = ranks;
+  r.ranks_on_node = ranks_on_node;
+  r.available_bytes = static_cast<double>(available_memory_bytes());
+  r.requested_groups = config.parallel.groups;
+  r.parallel_items = parallel_items(config);
+  r.element_bytes = float32 ? 4 : 8;
+  r.tasks = static_cast<int>(config.metadata.size());
+  r.batch = config.analysis.batch;
+  r.gemm_rate = costs.gemm_rate;
+  r.allreduce_latency = costs.allreduce_latency;
+  r.allreduce_per_byte = costs.allreduce_per_byte;
+  return r;
+}
 
 /// Ranks sharing this node's memory (collective).
 int ranks_on_this_node(const par::Communicator& comm) {
@@ -153,6 +203,7 @@ void read_exchangeability(const io::ModelFile& labels, const std::string& lname,
 
 LoadedModel load_model(const Config& config, const par::Communicator& comm) {
   const int ranks_on_node = ranks_on_this_node(comm);  // collective, before any agreement
+  const MeasuredCosts costs = measure_costs(comm);     // collective too
   LoadedModel model;
   engine::AnalysisInput& in = model.input;
   const std::string& path = config.input.embeddings;
@@ -171,10 +222,9 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm) {
                                   " row(s); the analysis needs at least 2");
     }
     // The layout first: how many ranks share the rows decides what a rank holds.
-    model.layout = engine::plan_layout(engine::LayoutRequest{
-        in.rows, in.dim, comm.size(), ranks_on_node, static_cast<double>(available_memory_bytes()),
-        config.parallel.groups, parallel_items(config)});
-    check_memory(in.rows, in.dim, model.layout.group_size, ranks_on_node, file_name(path));
+    model.layout = engine::plan_layout(layout_request(config, in, file.embeddings_float32(), comm.size(),
+                                                      ranks_on_node, costs));
+    check_memory(in.rows, in.dim, model.layout, ranks_on_node, file_name(path));
 
     std::unique_ptr<io::ModelFile> separate;
     if (label_path != path) separate = std::make_unique<io::ModelFile>(label_path, nullptr, false);
@@ -192,7 +242,7 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm) {
   in.row_begin = block.begin;
   std::unique_ptr<io::ModelFile> parallel;
   comm.agree_on([&] { parallel = std::make_unique<io::ModelFile>(path, &comm); });
-  comm.agree_on([&] { in.x = parallel->read_embeddings(block); });
+  comm.agree_on([&] { in.x = parallel->read_rows(block); });
   model.read_mode = parallel->last_read_mode();
   return model;
 }

@@ -6,6 +6,7 @@
 #include "wsc/io/text_output.hpp"
 #include "wsc/version.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -208,6 +209,52 @@ void write_results_h5(const std::string& path, const Config& config, const RunIn
   h5.close();
 }
 
+/// Estimated and measured memory of a rank: the estimate's parts (world
+/// rank 0's layout position, this run's shapes), the peak resident set over
+/// ranks, and both over the bytes of the rows a rank holds.
+nlohmann::json memory_json(const engine::AnalysisResult& r, const RunInfo& info) {
+  const double estimate = r.memory_rows + r.memory_labels + r.memory_batch + r.memory_fixed;
+  double peak = 0.0;
+  for (double v : info.peak_rss_per_rank) peak = std::max(peak, v);
+  nlohmann::json j;
+  j["estimated_bytes_per_rank"] = estimate;
+  j["estimate_parts"] = {{"rows", r.memory_rows},
+                         {"labels", r.memory_labels},
+                         {"batch", r.memory_batch},
+                         {"fixed", r.memory_fixed}};
+  j["row_bytes_per_rank"] = r.memory_rows;
+  j["peak_bytes_per_rank"] = peak;
+  j["peak_over_row_bytes"] = number(r.memory_rows > 0.0 ? peak / r.memory_rows : std::nan(""));
+  return j;
+}
+
+/// The batched fits of each phase on world rank 0: heads, passes, flops,
+/// and the fraction of the GEMM-bound limit (the time the passes' GEMM flops
+/// take at the GEMM rates measured in this run, over the time the kernels
+/// took and over the phase's wall time).
+nlohmann::json performance_json(const engine::AnalysisResult& r) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [phase, p] : r.performance) {
+    const core::BatchedFitStats& s = p.stats;
+    const double kernels = s.evaluation_seconds + s.hessian_seconds;
+    const double bound = p.bound_seconds();
+    j[phase] = {{"heads", s.heads},
+                {"seconds", number(p.seconds)},
+                {"heads_per_second", number(p.seconds > 0.0 ? static_cast<double>(s.heads) / p.seconds : std::nan(""))},
+                {"evaluations", s.evaluations},
+                {"hessian_products", s.hessian_products},
+                {"tile_rows", s.tile_rows},
+                {"gemm_gflops", number((s.evaluation_flops + s.hessian_flops + s.hessian_float_flops) * 1e-9)},
+                {"gemm_rate_gflops_double", number(p.gemm_rate_double * 1e-9)},
+                {"gemm_rate_gflops_float", number(p.gemm_rate_float * 1e-9)},
+                {"kernel_seconds", number(kernels)},
+                {"gemm_bound_seconds", number(bound)},
+                {"gemm_fraction_of_kernels", number(kernels > 0.0 ? bound / kernels : std::nan(""))},
+                {"gemm_fraction", number(p.seconds > 0.0 ? bound / p.seconds : std::nan(""))}};
+  }
+  return j;
+}
+
 }  // namespace
 
 nlohmann::json make_summary(const Config& config, const RunInfo& info,
@@ -258,13 +305,16 @@ nlohmann::json make_summary(const Config& config, const RunInfo& info,
   j["layout"] = {{"groups", r.groups},
                  {"ranks_per_group", r.group_size},
                  {"requested_groups", config.parallel.groups},
-                 {"reason", r.layout_reason}};
+                 {"reason", r.layout_reason},
+                 {"predicted_heads_per_second", number(r.predicted_heads_per_second)}};
   j["warnings"] = r.warnings;
   nlohmann::json timings = nlohmann::json::object();
   for (const auto& [phase, seconds] : r.timings) timings[phase] = seconds;
   timings["total"] = info.wall_seconds;
   j["timings_seconds"] = timings;
   j["peak_rss_bytes_per_rank"] = info.peak_rss_per_rank;
+  j["memory"] = memory_json(r, info);
+  j["performance"] = performance_json(r);
   return j;
 }
 

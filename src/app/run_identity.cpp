@@ -65,12 +65,19 @@ class Hasher {
 
 }  // namespace
 
-std::uint64_t rows_hash(const core::RowMatrix& x, std::int64_t row_begin) {
+std::uint64_t rows_hash(core::RowsView x, std::int64_t row_begin) {
+  // Of the rows' double values, whatever their stored precision (a float
+  // row hashes as its exact widening), tile by tile.
   const auto row_bytes = static_cast<std::size_t>(x.cols()) * sizeof(double);
   std::uint64_t combined = 0;
-  for (core::Index r = 0; r < x.rows(); ++r) {
-    combined ^= XXH3_64bits_withSeed(x.row(r).data(), row_bytes, static_cast<std::uint64_t>(row_begin + r));
-  }
+  core::RowMatrix scratch;
+  core::for_each_tile(x.rows(), core::tile_rows(x.cols()), [&](core::Index begin, core::Index count) {
+    const auto tile = x.doubles(begin, count, scratch);
+    for (core::Index r = 0; r < count; ++r) {
+      combined ^= XXH3_64bits_withSeed(tile.row(r).data(), row_bytes,
+                                       static_cast<std::uint64_t>(row_begin + begin + r));
+    }
+  });
   return combined;
 }
 

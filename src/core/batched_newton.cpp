@@ -8,6 +8,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 // The TRON step of tron_step.hpp, run for many heads in lock-step. Every
@@ -70,81 +71,72 @@ struct Head : TronState {
   Vector mean;  // d: (weighted) mean of this head's counted rows
 };
 
-/// The batched passes over the rows. Column block t (C columns) of the n x
-/// B*C matrices belongs to the t-th head of the pass.
+/// The batched passes over the rows, tile by tile: every pass recomputes
+/// what it needs of a head's rows (logits, probabilities) from the head's
+/// parameters, so no matrix of n rows per head is kept and the batch does not
+/// shrink as n grows. Column block t (C columns) of a tile's work matrices
+/// belongs to the t-th head of the pass.
 class BatchKernels {
  public:
-  /// options.float_hessian: keep a float copy of x centred on `centre` (the
-  /// mean of all rows) for single-precision Hessian products.
-  BatchKernels(const RowMatrix& x, Index classes, double l2, Index batch, const SumReduce& reduce,
-               const FeatureBasis& basis, BatchedFitStats& stats, const SolverOptions& options,
-               const Vector& centre)
+  BatchKernels(RowsView x, Index classes, double l2, const SumReduce& reduce, const RowInvariants& invariants,
+               BatchedFitStats& stats, const SolverOptions& options)
       : x_(x),
-        basis_(basis),
+        basis_(invariants.basis),
+        centre_(invariants.centre),
         classes_(classes),
         l2_(l2),
         reduce_(reduce),
         stats_(stats),
-        current_(x.rows(), batch * classes),
-        trial_(x.rows(), batch * classes),
-        work_(x.rows(), batch * classes),
-        stack_(batch * classes * x.cols()),
-        bias_stack_(batch * classes),
-        row_max_(x.rows()),
-        row_sum_(x.rows()),
-        label_logit_(x.rows()),
-        centre_(centre),
-        options_(options) {
-    if (options.float_hessian) {
-      xf_ = (x.rowwise() - centre.transpose()).cast<float>();
-      uf_.resize(x.rows(), batch * classes);
-      stackf_.resize(batch * classes * x.cols());
-      bias_stackf_.resize(batch * classes);
-      row_sumf_.resize(x.rows());
-    }
+        options_(options),
+        tile_(options.tile_rows > 0 ? options.tile_rows : tile_rows(x.cols())) {
+    stats_.tile_rows = tile_;
   }
 
   /// Value, gradient and next preconditioner of each head at its w_new, into
-  /// f_new, g_new, g_max_new, m_new; probabilities into block t of trial_
-  /// (unweighted: row weights enter the sums only).
-  /// One reduce.
+  /// f_new, g_new, g_max_new, m_new. One pass over the rows in double, one
+  /// reduce.
   void evaluate(const std::vector<Head*>& heads) {
     const auto start = Clock::now();
-    const Index n = x_.rows();
     const Index d = x_.cols();
     const Index c = classes_;
     const Index k = static_cast<Index>(heads.size());
     const Index kc = k * c;
-    MatrixMap z(trial_.data(), n, kc);
-    MatrixMap work(work_.data(), n, kc);
-    MatrixMap ws(stack_.data(), kc, d);
-    auto bs = bias_stack_.head(kc);
-
     // theta = T u: W unchanged, b = b' - W mean.
+    stack_.resize(kc, d);
+    bias_stack_.resize(kc);
     for (Index t = 0; t < k; ++t) {
       const Head& h = *heads[static_cast<std::size_t>(t)];
       const ConstMatrixMap w(h.w_new.data(), c, d);
-      ws.middleRows(t * c, c) = w;
-      bs.segment(t * c, c) = h.w_new.tail(c) - w * h.mean;
+      stack_.middleRows(t * c, c) = w;
+      bias_stack_.segment(t * c, c) = h.w_new.tail(c) - w * h.mean;
     }
-
     // Buffer: [G^T X (kc x d) | colsum G (kc) | loss (k) | A sums (k x C x C)],
     // G the (weighted) residuals, A the class curvature of the preconditioner.
     const Index size = k * (1 + c * d + c + c * c);
-    if (buffer_.size() < size) buffer_.resize(size);
+    buffer_.setZero(size);
     double* const base = buffer_.data();
-    double* const curvature = base + kc * (d + 1) + k;
-    std::fill(curvature, curvature + k * c * c, 0.0);
+    MatrixMap gx(base, kc, d);
+    Eigen::Map<Vector> g_bias(base + kc * d, kc);
+    double* const loss = base + kc * (d + 1);
+    double* const curvature = loss + k;
 
-    z.noalias() = x_ * ws.transpose();
-    z.rowwise() += bs.transpose();
-    for (Index t = 0; t < k; ++t) {
-      base[kc * (d + 1) + t] = residual_block(*heads[static_cast<std::size_t>(t)], t, kc,
-                                              curvature + t * c * c);
-    }
-    MatrixMap(base, kc, d).noalias() = work.transpose() * x_;
-    Eigen::Map<Vector>(base + kc * d, kc) = work.colwise().sum().transpose();
-    stats_.evaluation_flops += 4.0 * static_cast<double>(n) * static_cast<double>(d) *
+    for_each_tile(x_.rows(), tile_, [&](Index begin, Index n) {
+      const auto xt = x_.doubles(begin, n, tile_d_);
+      z_.resize(n, kc);
+      z_.noalias() = xt * stack_.transpose();
+      z_.rowwise() += bias_stack_.transpose();
+      for (Index t = 0; t < k; ++t) {
+        const Head& h = *heads[static_cast<std::size_t>(t)];
+        auto pb = z_.middleCols(t * c, c);
+        const double* w = h.weights != nullptr ? h.weights->data() + begin : nullptr;
+        loss[t] += softmax_tile(pb, h.labels->data() + begin, w);
+        add_curvature_sum(pb, w, curvature + t * c * c);
+        to_residuals(pb, h.labels->data() + begin, w);
+      }
+      gx.noalias() += z_.transpose() * xt;
+      g_bias += z_.colwise().sum().transpose();
+    });
+    stats_.evaluation_flops += 4.0 * static_cast<double>(x_.rows()) * static_cast<double>(d) *
                                static_cast<double>(kc);
     stats_.evaluation_seconds += seconds_since(start);
 
@@ -156,19 +148,17 @@ class BatchKernels {
     ++stats_.evaluations;
   }
 
-  /// hd = H dir (centred coordinates) of each head at its current point,
-  /// whose probabilities are block slots[t] of current_. Heads with
-  /// uses_float_hessian() go through float GEMMs, the others through double
-  /// ones. One reduce.
-  void hessian_vector(const std::vector<Head*>& heads, const std::vector<Index>& slots) {
+  /// hd = H dir (centred coordinates) of each head at its current point w.
+  /// Heads with uses_float_hessian() go through float GEMMs, the others
+  /// through double ones. One reduce.
+  void hessian_vector(const std::vector<Head*>& heads) {
     const auto start = Clock::now();
-    const Index n = x_.rows();
     const Index d = x_.cols();
     const Index c = classes_;
     const Index k = static_cast<Index>(heads.size());
     const Index kc = k * c;
     const Index size = kc * (d + 1);
-    if (buffer_.size() < size) buffer_.resize(size);
+    buffer_.setZero(size);
     MatrixMap hx(buffer_.data(), kc, d);
     Eigen::Map<Vector> h_bias(buffer_.data() + kc * d, kc);
 
@@ -180,10 +170,15 @@ class BatchKernels {
       const bool use_float = uses_float_hessian(*heads[static_cast<std::size_t>(t)], options_);
       (use_float ? group_float_ : group_double_).push_back(t);
     }
-    if (!group_float_.empty()) float_products(heads, slots, group_float_, hx, h_bias);
-    if (!group_double_.empty()) double_products(heads, slots, group_double_, hx, h_bias);
-    stats_.hessian_flops += 4.0 * static_cast<double>(n) * static_cast<double>(d) *
-                            static_cast<double>(kc);
+    const double flops = 6.0 * static_cast<double>(x_.rows()) * static_cast<double>(d) * static_cast<double>(c);
+    if (!group_float_.empty()) {
+      products<float>(heads, group_float_, hx, h_bias);
+      stats_.hessian_float_flops += flops * static_cast<double>(group_float_.size());
+    }
+    if (!group_double_.empty()) {
+      products<double>(heads, group_double_, hx, h_bias);
+      stats_.hessian_flops += flops * static_cast<double>(group_double_.size());
+    }
     stats_.hessian_seconds += seconds_since(start);
 
     call_reduce(size);
@@ -202,135 +197,105 @@ class BatchKernels {
     ++stats_.hessian_products;
   }
 
-  /// Makes block `from` of trial_ the current probabilities of slot `to`.
-  void accept_block(Index from, Index to) {
-    const Index len = x_.rows() * classes_;
-    if (len > 0) std::memcpy(current_.data() + to * len, trial_.data() + from * len,
-                             static_cast<std::size_t>(len) * sizeof(double));
-  }
-  /// Swaps all of trial_ and current_ (block t of the trial becomes slot t).
-  void swap_all() { current_.swap(trial_); }
-  /// Moves the current block of slot `from` to slot `to` (to < from).
-  void move_block(Index from, Index to) {
-    const Index len = x_.rows() * classes_;
-    if (len > 0) std::memmove(current_.data() + to * len, current_.data() + from * len,
-                              static_cast<std::size_t>(len) * sizeof(double));
-  }
-
  private:
-  /// R = P o U - P o rowsum(P o U), times the row weights when given: the
-  /// softmax Jacobian applied to one head's n x C block U in place, in U's
-  /// precision (P, the probabilities, are double; `row_sum` is scratch).
-  template <typename UBlock, typename PBlock, typename RowSum>
-  static void apply_softmax_jacobian(UBlock ub, const PBlock& pb, RowSum& row_sum, const Vector* weights) {
-    using S = typename UBlock::Scalar;
-    const Index c = ub.cols();
-    for (Index j = 0; j < c; ++j) ub.col(j).array() *= pb.col(j).array().template cast<S>();
-    row_sum = ub.col(0);
-    for (Index j = 1; j < c; ++j) row_sum += ub.col(j);
-    for (Index j = 0; j < c; ++j) ub.col(j).array() -= pb.col(j).array().template cast<S>() * row_sum.array();
-    if (weights != nullptr) ub.array().colwise() *= weights->array().template cast<S>();
-  }
+  template <typename S>
+  struct Work;  // the tile matrices of the products in precision S
 
   /// The theta-space sums [R^T X | colsum R] of the heads `group` (indices
-  /// into heads) in double, into their rows of hx and h_bias:
-  /// U = X Vw^T + 1 vb^T, R = P o U - P o rowsum(P o U) per head (times the
-  /// row weights).
-  void double_products(const std::vector<Head*>& heads, const std::vector<Index>& slots,
-                       const std::vector<Index>& group, MatrixMap& hx,
-                       Eigen::Map<Vector>& h_bias) {
-    const Index n = x_.rows();
+  /// into heads) into their rows of hx and h_bias, with GEMMs in precision
+  /// S (float: over the rows centred on centre_, which keeps a large common
+  /// offset of the features out of the float products). Per tile, one GEMM
+  /// of 2 g C columns gives the logits at each head's current point w (from
+  /// which its probabilities P) and U = X Vw^T + 1 vb^T for its direction;
+  /// R = P o U - P o rowsum(P o U) (times the row weights) goes into R^T X.
+  /// Each tile's sums are added in double.
+  template <typename S>
+  void products(const std::vector<Head*>& heads, const std::vector<Index>& group, MatrixMap& hx,
+                Eigen::Map<Vector>& h_bias) {
+    using MatS = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+    using VecS = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+    constexpr bool kFloat = std::is_same<S, float>::value;
     const Index d = x_.cols();
     const Index c = classes_;
-    const Index gc = static_cast<Index>(group.size()) * c;
-    MatrixMap u(work_.data(), n, gc);
-    MatrixMap vs(stack_.data(), gc, d);
-    auto vb = bias_stack_.head(gc);
-    for (std::size_t g = 0; g < group.size(); ++g) {
-      const Head& h = *heads[static_cast<std::size_t>(group[g])];
+    const Index g = static_cast<Index>(group.size());
+    const Index gc = g * c;
+    // Rows [0, gc): W of each head; rows [gc, 2 gc): its direction V.
+    Matrix stack(2 * gc, d);
+    Vector bias(2 * gc);
+    const Vector offset = kFloat ? centre_ : Vector::Zero(d);
+    for (Index j = 0; j < g; ++j) {
+      const Head& h = *heads[static_cast<std::size_t>(group[static_cast<std::size_t>(j)])];
+      const ConstMatrixMap w(h.w.data(), c, d);
       const ConstMatrixMap v(h.dir.data(), c, d);
-      const Index at = static_cast<Index>(g) * c;
-      vs.middleRows(at, c) = v;
-      vb.segment(at, c) = h.dir.tail(c) - v * h.mean;
+      stack.middleRows(j * c, c) = w;
+      stack.middleRows(gc + j * c, c) = v;
+      bias.segment(j * c, c) = h.w.tail(c) - w * (h.mean - offset);
+      bias.segment(gc + j * c, c) = h.dir.tail(c) - v * (h.mean - offset);
     }
-    u.noalias() = x_ * vs.transpose();
-    u.rowwise() += vb.transpose();
-    for (std::size_t g = 0; g < group.size(); ++g) {
-      const std::size_t t = static_cast<std::size_t>(group[g]);
-      apply_softmax_jacobian(u.middleCols(static_cast<Index>(g) * c, c), current_.middleCols(slots[t] * c, c),
-                             row_sum_, heads[t]->weights);
-    }
-    MatrixMap hg(stack_.data(), gc, d);  // the directions are no longer needed
-    hg.noalias() = u.transpose() * x_;
-    for (std::size_t g = 0; g < group.size(); ++g) {
-      const Index at = static_cast<Index>(g) * c;
-      const Index to = group[g] * c;
-      hx.middleRows(to, c) = hg.middleRows(at, c);
-      h_bias.segment(to, c) = u.middleCols(at, c).colwise().sum().transpose();
+    const MatS stack_s = stack.template cast<S>();
+    const VecS bias_s = bias.template cast<S>();
+    MatS zu;
+    MatS hg;
+    Matrix hg_sum = Matrix::Zero(gc, d);
+    Vector colsum = Vector::Zero(gc);
+    for_each_tile(x_.rows(), tile_, [&](Index begin, Index n) {
+      const auto xt = tile_of<S>(begin, n);
+      zu.resize(n, 2 * gc);
+      zu.noalias() = xt * stack_s.transpose();
+      zu.rowwise() += bias_s.transpose();
+      for (Index j = 0; j < g; ++j) {
+        const Head& h = *heads[static_cast<std::size_t>(group[static_cast<std::size_t>(j)])];
+        const double* w = h.weights != nullptr ? h.weights->data() + begin : nullptr;
+        // Probabilities in double (the softmax of the evaluations).
+        p_ = zu.middleCols(j * c, c).template cast<double>();
+        softmax_tile(p_.leftCols(c), h.labels->data() + begin, nullptr);
+        apply_softmax_jacobian(zu.middleCols(gc + j * c, c), p_, w);
+      }
+      const auto r = zu.rightCols(gc);
+      hg.resize(gc, d);
+      hg.noalias() = r.transpose() * xt;
+      hg_sum += hg.template cast<double>();
+      colsum += r.colwise().sum().transpose().template cast<double>();
+    });
+    for (Index j = 0; j < g; ++j) {
+      const Index at = j * c;
+      const Index to = group[static_cast<std::size_t>(j)] * c;
+      h_bias.segment(to, c) = colsum.segment(at, c);
+      // R^T X = R^T Xc + colsum(R) centre^T for the float products.
+      hx.middleRows(to, c) = hg_sum.middleRows(at, c);
+      if (kFloat) hx.middleRows(to, c) += colsum.segment(at, c) * centre_.transpose();
     }
   }
 
-  /// As double_products with the two GEMMs in float over the rows centred on
-  /// centre_ (xf_): U = Xc Vw^T + 1 (vb + Vw centre)^T, which keeps a large
-  /// common offset of the features out of the float products, and
-  /// R^T X = R^T Xc + colsum(R) centre^T. R is formed in float; its column
-  /// sums and the result are widened to double before the reduce.
-  void float_products(const std::vector<Head*>& heads, const std::vector<Index>& slots,
-                      const std::vector<Index>& group, MatrixMap& hx,
-                      Eigen::Map<Vector>& h_bias) {
-    const Index n = x_.rows();
-    const Index d = x_.cols();
-    const Index c = classes_;
-    const Index gc = static_cast<Index>(group.size()) * c;
-    MatrixFMap u(uf_.data(), n, gc);
-    MatrixFMap vs(stackf_.data(), gc, d);
-    auto vb = bias_stackf_.head(gc);
-    for (std::size_t g = 0; g < group.size(); ++g) {
-      const Head& h = *heads[static_cast<std::size_t>(group[g])];
-      const ConstMatrixMap v(h.dir.data(), c, d);
-      const Index at = static_cast<Index>(g) * c;
-      vs.middleRows(at, c) = v.cast<float>();
-      vb.segment(at, c) = (h.dir.tail(c) - v * (h.mean - centre_)).cast<float>();
-    }
-    u.noalias() = xf_ * vs.transpose();
-    u.rowwise() += vb.transpose();
-    for (std::size_t g = 0; g < group.size(); ++g) {
-      const std::size_t t = static_cast<std::size_t>(group[g]);
-      apply_softmax_jacobian(u.middleCols(static_cast<Index>(g) * c, c), current_.middleCols(slots[t] * c, c),
-                             row_sumf_, heads[t]->weights);
-    }
-    MatrixFMap hg(stackf_.data(), gc, d);  // the directions are no longer needed
-    hg.noalias() = u.transpose() * xf_;
-    for (std::size_t g = 0; g < group.size(); ++g) {
-      const Index at = static_cast<Index>(g) * c;
-      const Index to = group[g] * c;
-      h_bias.segment(to, c) = u.middleCols(at, c).cast<double>().colwise().sum().transpose();
-      hx.middleRows(to, c) = hg.middleRows(at, c).cast<double>() +
-                             h_bias.segment(to, c) * centre_.transpose();
+  /// Rows [begin, begin + n) for GEMMs in precision S: double rows as
+  /// stored (or widened), float rows centred on centre_.
+  template <typename S>
+  auto tile_of(Index begin, Index n) {
+    if constexpr (std::is_same<S, float>::value) {
+      x_.centred_floats(begin, n, centre_, tile_f_);
+      return Eigen::Map<const RowMatrixF>(tile_f_.data(), n, x_.cols());
+    } else {
+      return x_.doubles(begin, n, tile_d_);
     }
   }
 
-  /// Head h's block t of the logits in trial_ becomes its probabilities,
-  /// block t of work_ its (weighted) residuals P - onehot(y); adds its class
-  /// curvature sum to `curvature`. Returns its summed loss.
-  double residual_block(const Head& h, Index t, Index kc, double* curvature) {
-    const Index n = x_.rows();
-    const Index c = classes_;
-    const Labels& y = *h.labels;
-    MatrixMap z(trial_.data(), n, kc);
-    MatrixMap work(work_.data(), n, kc);
-    auto pb = z.middleCols(t * c, c);
-    const double loss = softmax_block(pb, y, h.weights);
-    // Residual P - onehot(y) (P is already zero on skipped rows).
-    auto res = work.middleCols(t * c, c);
-    res = pb;
-    for (Index i = 0; i < n; ++i) {
-      const int label = y[static_cast<std::size_t>(i)];
-      if (label >= 0) res(i, label) -= 1.0;
+  /// U o P - P o rowsum(U o P), times the row weights when given: the
+  /// softmax Jacobian applied to one head's n x C block U in place, in U's
+  /// precision (P, the probabilities, are double).
+  template <typename UBlock>
+  void apply_softmax_jacobian(UBlock ub, const Matrix& pb, const double* weights) {
+    using S = typename UBlock::Scalar;
+    const Index n = ub.rows();
+    const Index c = ub.cols();
+    for (Index j = 0; j < c; ++j) ub.col(j).array() *= pb.col(j).array().template cast<S>();
+    row_sum_ = ub.col(0).template cast<double>();
+    for (Index j = 1; j < c; ++j) row_sum_ += ub.col(j).template cast<double>();
+    for (Index j = 0; j < c; ++j) {
+      ub.col(j).array() -= (pb.col(j).array() * row_sum_.array()).template cast<S>();
     }
-    if (h.weights != nullptr) res.array().colwise() *= h.weights->array();
-    add_curvature_sum(pb, h.weights, curvature);
-    return loss;
+    if (weights != nullptr) {
+      ub.array().colwise() *= Eigen::Map<const Vector>(weights, n).array().template cast<S>();
+    }
   }
 
   /// Head h's value, gradient (in u) and next preconditioner from its part
@@ -355,20 +320,19 @@ class BatchKernels {
   }
 
   /// Softmax of one head's n x C logits in place (SoftmaxObjective's
-  /// softmax_rows, column by column), zero on skipped rows; returns the sum of
-  /// the cross-entropies of the counted rows, weighted by `weights` if given.
+  /// softmax_rows, column by column), zero on skipped rows (label < 0);
+  /// returns the sum of the cross-entropies of the counted rows, weighted by
+  /// `weights` if given.
   template <typename Block>
-  double softmax_block(Block zb, const Labels& y, const Vector* weights) {
+  double softmax_tile(Block zb, const int* y, const double* weights) {
     const Index n = zb.rows();
     const Index c = zb.cols();
     if (n == 0) return 0.0;
     row_max_ = zb.col(0);
     for (Index j = 1; j < c; ++j) row_max_ = row_max_.cwiseMax(zb.col(j));
     for (Index j = 0; j < c; ++j) zb.col(j) -= row_max_;
-    for (Index i = 0; i < n; ++i) {
-      const int label = y[static_cast<std::size_t>(i)];
-      label_logit_(i) = label >= 0 ? zb(i, label) : 0.0;
-    }
+    label_logit_.resize(n);
+    for (Index i = 0; i < n; ++i) label_logit_(i) = y[i] >= 0 ? zb(i, y[i]) : 0.0;
     // As softmax_rows: below -708 flush to 0 (softmax_exp.hpp). The block's
     // C columns are contiguous (full columns of a column-major matrix).
     softmax_exp(zb.data(), n * c);
@@ -377,7 +341,7 @@ class BatchKernels {
     // Skipped rows get weight 0 (their P rows become 0, their loss is not
     // counted); counted rows 1 / norm.
     for (Index i = 0; i < n; ++i) {
-      if (y[static_cast<std::size_t>(i)] < 0) {
+      if (y[i] < 0) {
         row_max_(i) = 0.0;  // reused: per-row scale
         row_sum_(i) = 1.0;  // log(1) = 0 below
       } else {
@@ -386,9 +350,20 @@ class BatchKernels {
     }
     for (Index j = 0; j < c; ++j) zb.col(j).array() *= row_max_.array();
     if (weights != nullptr) {
-      return ((row_sum_.array().log() - label_logit_.array()) * weights->array()).sum();
+      return ((row_sum_.array().log() - label_logit_.array()) * Eigen::Map<const Vector>(weights, n).array()).sum();
     }
     return (row_sum_.array().log() - label_logit_.array()).sum();
+  }
+
+  /// Probabilities P of one head's block become its (weighted) residuals
+  /// P - onehot(y) (P is already zero on skipped rows).
+  template <typename Block>
+  static void to_residuals(Block pb, const int* y, const double* weights) {
+    const Index n = pb.rows();
+    for (Index i = 0; i < n; ++i) {
+      if (y[i] >= 0) pb(i, y[i]) -= 1.0;
+    }
+    if (weights != nullptr) pb.array().colwise() *= Eigen::Map<const Vector>(weights, n).array();
   }
 
   void call_reduce(Index size) {
@@ -397,26 +372,24 @@ class BatchKernels {
     stats_.reduced_doubles += static_cast<std::size_t>(size);
   }
 
-  const RowMatrix& x_;
+  RowsView x_;
   const FeatureBasis& basis_;  // the feature factor of the preconditioner
+  const Vector& centre_;       // the centre of the float products
   Index classes_;
   double l2_;
   const SumReduce& reduce_;
   BatchedFitStats& stats_;
-  Matrix current_;  // n x B*C probabilities at the current points (by slot)
-  Matrix trial_;    // n x B*C logits, then probabilities, of a pass
-  Matrix work_;     // n x B*C residuals / Hessian weights / U
-  Vector stack_;    // B*C x d stacked weights or directions
-  Vector bias_stack_;
-  Vector buffer_;   // the reduce buffer
-  Vector row_max_, row_sum_, label_logit_;
-  Vector centre_;        // d: the centre of xf_
   SolverOptions options_;  // float products (uses_float_hessian())
-  RowMatrixF xf_;        // n x d: x - 1 centre^T in float
-  MatrixF uf_;           // n x B*C: U and R of the float products
-  VectorF stackf_;       // B*C x d directions, then R^T Xc, in float
-  VectorF bias_stackf_;
-  VectorF row_sumf_;
+  Index tile_;             // rows per tile
+  Matrix stack_;           // B*C x d stacked weights
+  Vector bias_stack_;
+  Vector buffer_;  // the reduce buffer
+  // Tile scratch (a tile of rows in double / centred float, logits,
+  // probabilities, per-row vectors).
+  RowMatrix tile_d_;
+  RowMatrixF tile_f_;
+  Matrix z_, p_;
+  Vector row_max_, row_sum_, label_logit_;
   std::vector<Index> group_float_, group_double_;
 };
 
@@ -439,16 +412,11 @@ void check_arguments(int classes, double l2, const SumReduce& reduce,
 
 /// The one reduce of the set-up: [counted weight (B) | bad labels (B) | bad
 /// weights (B) | weighted sums of counted rows (d x B) | weighted class
-/// counts (C x B) | row moments of all rows (d*d + d + 1,
-/// kron_preconditioner.hpp)].
+/// counts (C x B)].
 struct SetupSums {
   SetupSums(Index heads, Index d, Index c)
-      : batch(heads),
-        sums_at(3 * heads),
-        counts_at(sums_at + d * heads),
-        moments_at(counts_at + c * heads),
-        values(Vector::Zero(moments_at + row_moments_size(d))) {}
-  Index batch, sums_at, counts_at, moments_at;
+      : batch(heads), sums_at(3 * heads), counts_at(sums_at + d * heads), values(Vector::Zero(counts_at + c * heads)) {}
+  Index batch, sums_at, counts_at;
   Vector values;
 };
 
@@ -467,41 +435,51 @@ const Vector* head_weights(const std::vector<Vector>* row_weights, std::size_t h
   return bad ? nullptr : &w;
 }
 
-/// This participant's part of the set-up sums.
-SetupSums local_setup(const RowMatrix& x, const std::vector<Labels>& labels, int classes,
-                      const std::vector<Vector>* row_weights) {
+/// This participant's part of the set-up sums. The weighted row sums go
+/// over tiles of rows (a tile's weights of every head, one GEMM).
+SetupSums local_setup(RowsView x, const std::vector<Labels>& labels, int classes,
+                      const std::vector<Vector>* row_weights, Index tile) {
   const Index n = x.rows();
   const Index batch = static_cast<Index>(labels.size());
   SetupSums setup(batch, x.cols(), classes);
   Vector& sums = setup.values;
-  Matrix mask = Matrix::Zero(n, batch);
+  std::vector<const Vector*> weights(labels.size(), nullptr);
+  std::vector<char> usable(labels.size(), 0);
   for (Index b = 0; b < batch; ++b) {
-    const Labels& y = labels[static_cast<std::size_t>(b)];
+    const auto ub = static_cast<std::size_t>(b);
     bool bad_weights = false;
-    const Vector* w =
-        head_weights(row_weights, labels.size(), static_cast<std::size_t>(b), n, bad_weights);
+    weights[ub] = head_weights(row_weights, labels.size(), ub, n, bad_weights);
     if (bad_weights) {
       sums(2 * batch + b) = 1.0;
-      continue;
-    }
-    if (static_cast<Index>(y.size()) != n) {
+    } else if (static_cast<Index>(labels[ub].size()) != n) {
       sums(batch + b) = 1.0;
-      continue;
-    }
-    for (Index i = 0; i < n; ++i) {
-      const int label = y[static_cast<std::size_t>(i)];
-      if (label >= classes) {
-        sums(batch + b) += 1.0;
-      } else if (label >= 0) {
-        const double weight = w != nullptr ? (*w)(i) : 1.0;
-        mask(i, b) = weight;
-        sums(b) += weight;
-        sums(setup.counts_at + b * classes + label) += weight;
-      }
+    } else {
+      usable[ub] = 1;
     }
   }
-  MatrixMap(sums.data() + setup.sums_at, x.cols(), batch).noalias() = x.transpose() * mask;
-  row_moments(x, sums.data() + setup.moments_at);
+  MatrixMap row_sums(sums.data() + setup.sums_at, x.cols(), batch);
+  RowMatrix scratch;
+  Matrix mask;
+  for_each_tile(n, tile, [&](Index begin, Index count) {
+    mask.setZero(count, batch);
+    for (Index b = 0; b < batch; ++b) {
+      const auto ub = static_cast<std::size_t>(b);
+      if (!usable[ub]) continue;
+      const int* y = labels[ub].data() + begin;
+      for (Index i = 0; i < count; ++i) {
+        const int label = y[i];
+        if (label >= classes) {
+          sums(batch + b) += 1.0;
+        } else if (label >= 0) {
+          const double weight = weights[ub] != nullptr ? (*weights[ub])(begin + i) : 1.0;
+          mask(i, b) = weight;
+          sums(b) += weight;
+          sums(setup.counts_at + b * classes + label) += weight;
+        }
+      }
+    }
+    row_sums.noalias() += x.doubles(begin, count, scratch).transpose() * mask;
+  });
   return setup;
 }
 
@@ -549,20 +527,10 @@ std::vector<Head> make_heads(const SetupSums& setup, const std::vector<Labels>& 
   return heads;
 }
 
-/// Centre of the float copy of x: the mean of all rows (all heads share it).
-Vector float_centre(const SetupSums& setup, Index d) {
-  Vector centre = Vector::Zero(d);
-  const double all_rows = setup.values(setup.moments_at + d * d + d);
-  if (all_rows > 0.0) centre = setup.values.segment(setup.moments_at + d * d, d) / all_rows;
-  return centre;
-}
-
 // ---- The lock-step rounds -----------------------------------------------------
 
 /// The iteration of a batch: all heads evaluated at their starts, then
 /// rounds until every head has converged, stopped or used its iterations.
-/// The active heads are kept in slot order: slot t owns block t of the
-/// kernels' current probabilities.
 class LockStep {
  public:
   LockStep(BatchKernels& kernels, const SolverOptions& options, BatchedFitStats& stats)
@@ -584,7 +552,6 @@ class LockStep {
   /// The first evaluation (at w_new = w, the starts) and the initial radii.
   void start() {
     kernels_.evaluate(active_);
-    kernels_.swap_all();
     for (Head* h : active_) {
       accept_step(*h);
       start_radius(*h);
@@ -592,18 +559,11 @@ class LockStep {
   }
 
   /// Heads that converged, hit the iteration limit or stopped leave the
-  /// batch; the others keep their order, and their probabilities move down.
-  /// Returns whether any head is left.
+  /// batch; the others keep their order. Returns whether any head is left.
   bool drop_finished() {
     kept_.clear();
-    for (std::size_t t = 0; t < active_.size(); ++t) {
-      Head* h = active_[t];
-      if (!wants_iteration(*h, options_)) continue;
-      if (kept_.size() != t) {
-        kernels_.move_block(static_cast<Index>(t), static_cast<Index>(kept_.size()));
-      }
-      kept_.push_back(h);
-    }
+    for (Head* h : active_)
+      if (wants_iteration(*h, options_)) kept_.push_back(h);
     active_.swap(kept_);
     return !active_.empty();
   }
@@ -614,14 +574,10 @@ class LockStep {
     for (Head* h : active_) begin_iteration(*h);
     for (;;) {
       running_.clear();
-      slots_.clear();
-      for (std::size_t t = 0; t < active_.size(); ++t) {
-        if (!cg_wants_product(*active_[t])) continue;
-        running_.push_back(active_[t]);
-        slots_.push_back(static_cast<Index>(t));
-      }
+      for (Head* h : active_)
+        if (cg_wants_product(*h)) running_.push_back(h);
       if (running_.empty()) return;
-      kernels_.hessian_vector(running_, slots_);
+      kernels_.hessian_vector(running_);
       for (Head* h : running_) cg_step(*h);
     }
   }
@@ -633,74 +589,94 @@ class LockStep {
       if (propose_step(*h)) trial_.push_back(h);
   }
 
-  /// Evaluates the trial points and accepts or rejects each step. Accepted
-  /// heads take their trial probabilities: when every active head made a
-  /// trial (block t = slot t) and all were accepted, by swapping the
-  /// matrices, otherwise block by block.
+  /// Evaluates the trial points and accepts or rejects each step.
   void judge() {
     kernels_.evaluate(trial_);
-    accepted_.assign(trial_.size(), 0);
-    std::size_t n_accepted = 0;
-    for (std::size_t t = 0; t < trial_.size(); ++t) {
-      if (!judge_step(*trial_[t])) continue;
-      accept_step(*trial_[t]);
-      accepted_[t] = 1;
-      ++n_accepted;
-    }
-    if (n_accepted == active_.size()) {
-      kernels_.swap_all();
-    } else if (n_accepted > 0) {
-      std::size_t slot = 0;
-      for (std::size_t t = 0; t < trial_.size(); ++t) {
-        while (active_[slot] != trial_[t]) ++slot;
-        if (accepted_[t]) kernels_.accept_block(static_cast<Index>(t), static_cast<Index>(slot));
-      }
-    }
+    for (Head* h : trial_)
+      if (judge_step(*h)) accept_step(*h);
   }
 
   BatchKernels& kernels_;
   const SolverOptions& options_;
   BatchedFitStats& stats_;
   std::vector<Head*> active_, kept_, running_, trial_;
-  std::vector<Index> slots_;
-  std::vector<char> accepted_;
 };
 
 }  // namespace
 
-int suggested_batch_heads(Index rows, int classes, std::size_t budget_bytes) {
-  // Three double matrices and the float one of the Hessian products.
-  const double per_head = (3.0 * sizeof(double) + sizeof(float)) *
-                          static_cast<double>(std::max<Index>(rows, 1)) *
+namespace {
+
+template <typename S>
+double timed_gemm_pair(Index rows, Index dim, Index columns, double seconds) {
+  using Mat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
+  using RowMat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const RowMat x = RowMat::Random(rows, dim);
+  const Mat stack = Mat::Random(columns, dim);
+  Mat z(rows, columns);
+  Mat g(columns, dim);
+  const double flops = 4.0 * static_cast<double>(rows) * static_cast<double>(dim) * static_cast<double>(columns);
+  double done = 0.0;
+  const auto start = Clock::now();
+  do {
+    z.noalias() = x * stack.transpose();
+    g.noalias() = z.transpose() * x;
+    done += flops;
+  } while (seconds_since(start) < seconds);
+  const double elapsed = seconds_since(start);
+  return elapsed > 0.0 && g.allFinite() ? done / elapsed : 0.0;
+}
+
+}  // namespace
+
+double gemm_pair_rate(Index rows, Index dim, Index columns, bool single, double seconds) {
+  if (rows < 1 || dim < 1 || columns < 1) return 0.0;
+  return single ? timed_gemm_pair<float>(rows, dim, columns, seconds)
+                : timed_gemm_pair<double>(rows, dim, columns, seconds);
+}
+
+int suggested_batch_heads(Index dim, int classes, std::size_t budget_bytes) {
+  // Per head: C x d parameters, directions and sums of the CG and the passes
+  // (about six doubles per entry), the same whatever the row count.
+  const double per_head = 6.0 * sizeof(double) * static_cast<double>(std::max<Index>(dim, 1)) *
                           static_cast<double>(std::max(classes, 1));
   const double heads = std::floor(static_cast<double>(budget_bytes) / per_head);
   return static_cast<int>(std::clamp(heads, 1.0, 1e6));
 }
 
-std::vector<ProbeHead> fit_probes_batched(const RowMatrix& x, const std::vector<Labels>& labels,
-                                          int classes, double l2, const SolverOptions& options,
-                                          const SumReduce& reduce, std::vector<FitReport>* reports,
-                                          BatchedFitStats* stats,
-                                          const std::vector<Vector>* row_weights) {
+std::vector<ProbeHead> fit_probes_batched(RowsView x, const std::vector<Labels>& labels, int classes, double l2,
+                                          const SolverOptions& options, const SumReduce& reduce,
+                                          std::vector<FitReport>* reports, BatchedFitStats* stats,
+                                          const std::vector<Vector>* row_weights, const RowInvariants* invariants) {
   check_arguments(classes, l2, reduce, options);
   BatchedFitStats local_stats;
   BatchedFitStats& st = stats != nullptr ? *stats : local_stats;
   st = BatchedFitStats{};
   if (reports != nullptr) reports->assign(labels.size(), FitReport{});
   if (labels.empty()) return {};
+  st.heads = static_cast<std::int64_t>(labels.size());
 
-  // Set-up: one reduce, then the heads at their starts.
+  // Set-up: the rows' invariants (unless given), one reduce, the heads at
+  // their starts.
   const Index d = x.cols();
-  SetupSums setup = local_setup(x, labels, classes, row_weights);
+  RowInvariants own;
+  if (invariants == nullptr) {
+    own = row_invariants(x, reduce);
+    st.reduce_calls += 2;
+    st.reduced_doubles += static_cast<std::size_t>(d * d + d + 1);
+    invariants = &own;
+  } else if (invariants->centre.size() != d || invariants->basis.values.size() != d ||
+             invariants->basis.vectors.rows() != d || invariants->basis.vectors.cols() != d) {
+    throw std::invalid_argument("fit_probes_batched: row invariants of another dimension");
+  }
+  const Index tile = options.tile_rows > 0 ? options.tile_rows : tile_rows(d);
+  SetupSums setup = local_setup(x, labels, classes, row_weights, tile);
   reduce(setup.values.data(), static_cast<std::size_t>(setup.values.size()));
   ++st.reduce_calls;
   st.reduced_doubles += static_cast<std::size_t>(setup.values.size());
   check_setup(setup);
-  const FeatureBasis basis = feature_basis(setup.values.data() + setup.moments_at, d);
   std::vector<Head> heads = make_heads(setup, labels, row_weights, classes, d);
 
-  BatchKernels kernels(x, classes, l2, static_cast<Index>(heads.size()), reduce, basis, st,
-                       options, float_centre(setup, d));
+  BatchKernels kernels(x, classes, l2, reduce, *invariants, st, options);
   LockStep(kernels, options, st).run(heads);
 
   // Finish: the heads in the original parameters, the reports.

@@ -28,6 +28,7 @@
 // S is the covariance of all rows of x, labelled or not, the same for every
 // head of a batch: heads that skip rows have a slightly different
 // covariance, which only makes the preconditioner a little less exact.
+#include "wsc/core/row_invariants.hpp"
 #include "wsc/core/types.hpp"
 
 #include "wsc/core/eigen.hpp"
@@ -54,12 +55,6 @@ inline void row_moments(const RowMatrix& x, double* out) {
 
 inline Index row_moments_size(Index d) { return d * d + d + 1; }
 
-/// Eigendecomposition of the feature covariance S = V diag(lambda) V^T.
-struct FeatureBasis {
-  Matrix vectors;  // V (d x d), orthonormal columns
-  Vector values;   // lambda (d), >= 0
-};
-
 /// The basis from reduced row_moments() sums.
 inline FeatureBasis feature_basis(const double* moments, Index d) {
   const Eigen::Map<const Matrix> xx(moments, d, d);
@@ -81,17 +76,19 @@ inline FeatureBasis feature_basis(const double* moments, Index d) {
 
 /// Adds the local sum of A_i = diag(p_i) - p_i p_i^T over the rows of the
 /// n x C probabilities p (rows of skipped rows are zero and add nothing),
-/// weighted row by row by `weights` if given, to `out` (C x C, column-major).
+/// weighted row by row by the n values at `weights` if given, to `out`
+/// (C x C, column-major).
 template <typename Probabilities>
-void add_curvature_sum(const Probabilities& p, const Vector* weights, double* out) {
+void add_curvature_sum(const Probabilities& p, const double* weights, double* out) {
   const Index c = p.cols();
   Eigen::Map<Matrix> a(out, c, c);
   if (weights == nullptr) {
     a.noalias() -= p.transpose() * p;
     a.diagonal() += p.colwise().sum().transpose();
   } else {
-    a.noalias() -= p.transpose() * weights->asDiagonal() * p;
-    a.diagonal().noalias() += p.transpose() * *weights;
+    const Eigen::Map<const Vector> w(weights, p.rows());
+    a.noalias() -= p.transpose() * w.asDiagonal() * p;
+    a.diagonal().noalias() += p.transpose() * w;
   }
 }
 

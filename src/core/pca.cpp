@@ -1,6 +1,7 @@
 #include "wsc/core/pca.hpp"
 
 #include "wsc/core/eigen.hpp"
+#include "wsc/core/row_invariants.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -43,6 +44,16 @@ PcaBasis pca_from_covariance(const Matrix& covariance, const Vector& mean,
     throw std::invalid_argument("pca: covariance must be a non-empty square matrix");
   }
   if (mean.size() != d) throw std::invalid_argument("pca: mean length differs from covariance");
+  if (!covariance.allFinite()) throw std::invalid_argument("pca: covariance is not finite");
+  return pca_from_invariants(row_invariants_from_covariance(covariance, mean), settings);
+}
+
+PcaBasis pca_from_invariants(const RowInvariants& rows, const PcaSettings& settings) {
+  const Vector& mean = rows.centre;
+  const Index d = mean.size();
+  if (d == 0 || rows.basis.values.size() != d || rows.basis.vectors.rows() != d || rows.basis.vectors.cols() != d) {
+    throw std::invalid_argument("pca: covariance must be a non-empty square matrix");
+  }
   if (settings.components < -1) {
     throw std::invalid_argument("pca: components must be -1 (rule), 0 (none) or a count");
   }
@@ -50,13 +61,9 @@ PcaBasis pca_from_covariance(const Matrix& covariance, const Vector& mean,
     throw std::invalid_argument("pca: components = " + std::to_string(settings.components) +
                                 " exceeds the dimension " + std::to_string(d));
   }
-  if (!covariance.allFinite()) throw std::invalid_argument("pca: covariance is not finite");
-
-  // Eigen returns ascending eigenvalues; reverse into descending order.
-  const Eigen::SelfAdjointEigenSolver<Matrix> solver(covariance);
-  if (solver.info() != Eigen::Success) throw std::runtime_error("pca: eigensolver failed");
-  const Vector ascending = solver.eigenvalues();
-  const Matrix& vectors = solver.eigenvectors();  // columns
+  // Ascending eigenvalues (as Eigen returns them); reverse into descending order.
+  const Vector& ascending = rows.basis.values;
+  const Matrix& vectors = rows.basis.vectors;  // columns
 
   PcaBasis basis;
   basis.mean = mean;

@@ -327,7 +327,7 @@ ProbeHead SoftmaxObjective::unpack(const Vector& theta, Index classes, Index dim
   return head;
 }
 
-Matrix predict_proba(const ProbeHead& head, const RowMatrix& x) {
+Matrix predict_proba(const ProbeHead& head, const Eigen::Ref<const RowMatrix>& x) {
   if (x.cols() != head.dim()) {
     throw std::invalid_argument("predict_proba: rows have " + std::to_string(x.cols()) +
                                 " columns, the head " + std::to_string(head.dim()));

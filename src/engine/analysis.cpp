@@ -23,6 +23,39 @@ void timed(AnalysisResult& result, const char* name, Phase&& phase) {
   result.timings.emplace_back(name, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
+/// The work of each phase with fits, and the GEMM rates measured here at
+/// the shapes of the permutation batches (a tile of rows, d, B C columns).
+std::vector<std::pair<std::string, FitPerformance>> performance_of(
+    const AnalysisInput& input, const AnalysisSettings& settings, const ItemSizes& items,
+    const std::vector<std::pair<std::string, double>>& timings,
+    const std::vector<std::pair<std::string, core::BatchedFitStats>>& phases) {
+  int max_classes = 2;
+  for (const TaskLabels& task : input.metadata) max_classes = std::max(max_classes, task.classes);
+  const core::Index d = input.x.cols();
+  const core::Index tile = settings.probe.solver.tile_rows > 0 ? settings.probe.solver.tile_rows : core::tile_rows(d);
+  const core::Index columns = std::max<core::Index>(1, items.permutations * max_classes);
+  // Timed for 2% of the fits' kernel time (at most 0.2 s each), so short
+  // runs pay next to nothing.
+  double kernels = 0.0;
+  for (const auto& [phase, stats] : phases) kernels += stats.evaluation_seconds + stats.hessian_seconds;
+  const double budget = std::clamp(0.02 * kernels, 0.001, 0.2);
+  const double rate_double = core::gemm_pair_rate(tile, d, columns, false, budget);
+  const double rate_float = core::gemm_pair_rate(tile, d, 2 * columns, true, budget);
+  std::vector<std::pair<std::string, FitPerformance>> out;
+  for (const auto& [phase, stats] : phases) {
+    if (stats.heads == 0) continue;
+    FitPerformance p;
+    p.stats = stats;
+    p.gemm_rate_double = rate_double;
+    p.gemm_rate_float = rate_float;
+    for (const auto& [name, seconds] : timings) {
+      if (name == phase || (phase == "observe" && name == "fit_and_cv")) p.seconds += seconds;
+    }
+    out.emplace_back(phase, p);
+  }
+  return out;
+}
+
 }  // namespace
 
 ItemSizes item_sizes(const AnalysisInput& input, const AnalysisSettings& settings, int group_size) {
@@ -32,10 +65,13 @@ ItemSizes item_sizes(const AnalysisInput& input, const AnalysisSettings& setting
   // From global sizes only, so every rank of a group agrees.
   const std::int64_t largest_block = (input.rows + group_size - 1) / std::max(group_size, 1);
   const std::int64_t batch = std::max<std::int64_t>(
-      1, std::min<std::int64_t>(settings.batch, core::suggested_batch_heads(largest_block, max_classes)));
+      1, std::min<std::int64_t>(settings.batch, core::suggested_batch_heads(input.dim, max_classes)));
   ItemSizes s;
   s.permutations = batch;
-  s.bootstrap = batch;
+  // A resample's weights and labels (12 bytes per row of the block) are held
+  // for every head of a batch: at most about 128 MiB of them.
+  s.bootstrap = std::max<std::int64_t>(
+      1, std::min<std::int64_t>(batch, (std::int64_t{128} << 20) / std::max<std::int64_t>(1, 12 * largest_block)));
   // About a batch of fold heads, with held-out probabilities of at most ~4M
   // doubles per item.
   const std::int64_t by_batch = std::max<std::int64_t>(1, batch / std::max(settings.cv.folds, 1));
@@ -70,10 +106,28 @@ AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& 
 
 AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& settings, const Layout& layout,
                             const ProgressFn& progress, const RunControl& control) {
-  AnalysisResult result = detail::observe(input, settings, layout);
+  core::RowInvariants invariants;
+  core::BatchedFitStats observe_stats, encodability_stats, permutation_stats, bootstrap_stats;
+  AnalysisResult result = detail::observe(input, settings, layout, detail::FitShared{invariants, observe_stats});
   result.groups = layout.groups();
   result.group_size = layout.plan().group_size;
   result.layout_reason = layout.plan().reason;
+  result.predicted_heads_per_second = layout.plan().predicted_heads_per_second;
+  {
+    LayoutRequest shape;
+    shape.rows = input.rows;
+    shape.dim = input.dim;
+    shape.element_bytes = input.x.is_float() ? 4 : 8;
+    shape.tasks = static_cast<int>(input.metadata.size());
+    shape.classes = 2;
+    for (const TaskLabels& task : input.metadata) shape.classes = std::max(shape.classes, task.classes);
+    shape.batch = item_sizes(input, settings, layout.group().size()).permutations;
+    const MemoryEstimate m = estimate_rank_memory(shape, layout.group().size());
+    result.memory_rows = m.rows;
+    result.memory_labels = m.labels;
+    result.memory_batch = m.batch;
+    result.memory_fixed = m.fixed;
+  }
 
   // The randomised phases add to this group's share of the state (a resumed
   // state enters on world rank 0 only); the checkpointer sums the shares
@@ -85,11 +139,21 @@ AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& 
                                        control, layout.world().is_root());
   detail::Checkpointer checkpointer(layout, control, local);
   const ItemSizes items = item_sizes(input, settings, layout.group().size());
-  const detail::PhaseContext ctx{input, settings, layout, result, items, progress, checkpointer};
+  const detail::PhaseContext ctx{input,        settings,          layout,        result,
+                                 items,        progress,          checkpointer,  invariants,
+                                 encodability_stats, permutation_stats, bootstrap_stats};
 
   timed(result, "encodability", [&] { detail::run_encodability(ctx, ranges.encodability, local); });
   timed(result, "permutations", [&] { detail::run_permutations(ctx, ranges.permutations, local); });
   timed(result, "bootstrap", [&] { detail::run_bootstrap(ctx, ranges.bootstrap, local); });
+
+  if (layout.world().is_root()) {
+    result.performance = performance_of(input, settings, items, result.timings,
+                                        {{"observe", observe_stats},
+                                         {"encodability", encodability_stats},
+                                         {"permutations", permutation_stats},
+                                         {"bootstrap", bootstrap_stats}});
+  }
 
   // Everything over all groups; the final state is what a chunk reports.
   result.state = checkpointer.capture();

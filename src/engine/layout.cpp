@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iomanip>
 #include <sstream>
 #include <stdexcept>
 #include <vector>
@@ -18,33 +19,62 @@ std::string mib(double bytes) {
 
 }  // namespace
 
-std::int64_t estimated_rank_bytes(std::int64_t rows_per_rank, std::int64_t dim) {
-  const double rows = static_cast<double>(std::max<std::int64_t>(rows_per_rank, 0));
-  const double d = static_cast<double>(std::max<std::int64_t>(dim, 1));
-  // The rows as doubles and one more copy of their size (squares or a float
-  // copy in the solver, read buffers), the batched solver's work matrices
-  // (capped at 256 MiB by core::suggested_batch_heads, about 6 KiB per row
-  // at its default batch), the d x d covariance with its eigen-decomposition
-  // workspace, and a fixed overhead for the runtime.
-  const double bytes = 2.0 * rows * d * 8.0 + std::min(256.0 * 1024 * 1024, rows * 6144.0) +
-                       3.0 * d * d * 8.0 + 64.0 * 1024 * 1024;
-  return static_cast<std::int64_t>(bytes);
+MemoryEstimate estimate_rank_memory(const LayoutRequest& request, int group_size) {
+  const double rows = static_cast<double>(std::max<std::int64_t>(request.rows, 0));
+  const double block = std::ceil(rows / std::max(group_size, 1));
+  const double d = static_cast<double>(std::max<std::int64_t>(request.dim, 1));
+  const double c = static_cast<double>(std::max(request.classes, 2));
+  const double batch = static_cast<double>(std::max<std::int64_t>(request.batch, 1));
+  MemoryEstimate m;
+  m.rows = block * d * request.element_bytes;
+  // Per task its labels and fold assignment (int), the primary's labels and
+  // CV groups or exchangeability ids (int64).
+  m.labels = rows * (8.0 * std::max(request.tasks, 1) + 16.0);
+  // The larger of a permutation batch's labels of the block (int per head)
+  // and a bootstrap batch's labels and weights (capped at 128 MiB), one
+  // permutation or resample of all rows (int64 / double), held-out
+  // probabilities of all rows, and the tiles of the passes.
+  const double tile = 2048.0;
+  m.batch = std::max(batch * block * 4.0, std::min(batch * block * 12.0, 128.0 * 1024 * 1024)) + rows * 16.0 +
+            rows * c * 8.0 + tile * (d * 12.0 + 4.0 * batch * c * 8.0);
+  m.fixed = 5.0 * d * d * 8.0 + 6.0 * batch * c * d * 8.0 + 64.0 * 1024 * 1024;
+  return m;
+}
+
+double predicted_heads_per_second(const LayoutRequest& request, int groups) {
+  if (!(request.gemm_rate > 0.0)) return 0.0;
+  const int ranks = std::max(request.ranks, 1);
+  const int size = ranks / std::max(groups, 1);
+  const double block = std::ceil(static_cast<double>(request.rows) / size);
+  const double d = static_cast<double>(std::max<std::int64_t>(request.dim, 1));
+  const double c = static_cast<double>(std::max(request.classes, 2));
+  const double batch = static_cast<double>(std::max<std::int64_t>(request.batch, 1));
+  const double passes = 10.0;
+  double pass = 5.0 * block * d * batch * c / request.gemm_rate;
+  if (size > 1) pass += request.allreduce_latency + request.allreduce_per_byte * batch * c * (d + 1.0) * 8.0;
+  return groups * batch / (passes * pass);
 }
 
 LayoutPlan plan_layout(const LayoutRequest& request) {
   const int ranks = std::max(request.ranks, 1);
-  LayoutPlan plan;
-  auto fill = [&](int groups) {
+  auto plan_for = [&](int groups) {
+    LayoutPlan plan;
     plan.groups = groups;
     plan.group_size = ranks / groups;
-    plan.bytes_per_rank = estimated_rank_bytes(
-        (request.rows + plan.group_size - 1) / plan.group_size, request.dim);
+    plan.memory = estimate_rank_memory(request, plan.group_size);
+    plan.bytes_per_rank = static_cast<std::int64_t>(plan.memory.total());
+    plan.predicted_heads_per_second = predicted_heads_per_second(request, groups);
+    return plan;
   };
-  auto describe = [&](const std::string& why) {
+  auto describe = [&](LayoutPlan& plan, const std::string& why) {
     std::ostringstream out;
     out << plan.groups << (plan.groups == 1 ? " group of " : " groups of ") << plan.group_size
         << (plan.group_size == 1 ? " rank" : " ranks") << " (about " << mib(static_cast<double>(plan.bytes_per_rank))
-        << " per rank): " << why;
+        << " per rank";
+    if (plan.predicted_heads_per_second > 0.0) {
+      out << ", predicted " << std::setprecision(3) << plan.predicted_heads_per_second << " heads/s";
+    }
+    out << "): " << why;
     plan.reason = out.str();
   };
 
@@ -56,38 +86,59 @@ LayoutPlan plan_layout(const LayoutRequest& request) {
                                   (ranks == 1 ? " rank" : " ranks") +
                                   ": it must divide the rank count");
     }
-    fill(g);
-    describe("set by parallel.groups");
+    LayoutPlan plan = plan_for(g);
+    describe(plan, "set by parallel.groups");
     return plan;
   }
 
-  // Candidates: divisors of R, most groups first.
-  std::vector<int> divisors;
-  for (int g = ranks; g >= 1; --g) {
-    if (ranks % g == 0) divisors.push_back(g);
-  }
+  // Candidates: divisors of R, most groups first, at most one per work item.
   const double budget = request.available_bytes > 0 ? 0.5 * request.available_bytes : 0.0;
   const std::int64_t items = std::max<std::int64_t>(request.parallel_items, 1);
-  for (int g : divisors) {
-    if (g > items) continue;
-    fill(g);
+  std::vector<LayoutPlan> fitting;
+  std::vector<LayoutPlan> too_large;
+  for (int g = ranks; g >= 1; --g) {
+    if (ranks % g != 0 || g > items) continue;
+    LayoutPlan plan = plan_for(g);
     const double node = static_cast<double>(plan.bytes_per_rank) * std::max(request.ranks_on_node, 1);
-    if (budget > 0 && node > budget) continue;
-    if (g == ranks && ranks > 1) {
-      describe("every rank holds all rows, so fits need no communication");
-    } else if (g == 1 && ranks > 1) {
-      describe(items == 1 ? "one work item, so the rows are sharded over every rank"
-                          : "the rows must be sharded over every rank to fit in memory");
-    } else if (g == 1) {
-      describe("a single rank");
-    } else {
-      describe(g > items ? "one group per work item"
-                         : "the largest group count whose row blocks fit in memory");
-    }
+    (budget > 0 && node > budget ? too_large : fitting).push_back(plan);
+  }
+  if (fitting.empty()) {
+    LayoutPlan plan = plan_for(1);
+    describe(plan, "the rows must be sharded over every rank to fit in memory (and still may not)");
     return plan;
   }
-  fill(1);
-  describe("the rows must be sharded over every rank to fit in memory");
+  // The fastest that fits; more groups (listed first) on a tie within 2%.
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < fitting.size(); ++i) {
+    if (fitting[i].predicted_heads_per_second > 1.02 * fitting[best].predicted_heads_per_second) best = i;
+  }
+  LayoutPlan plan = fitting[best];
+  std::ostringstream why;
+  if (ranks == 1) {
+    why << "a single rank";
+  } else if (plan.groups == ranks) {
+    why << "every rank holds all rows, so fits need no communication";
+  } else if (plan.groups == 1 && items == 1) {
+    why << "one work item, so the rows are sharded over every rank";
+  } else if (!too_large.empty() && best == 0) {
+    why << "more groups would not fit in memory (" << too_large.front().groups << " groups: about "
+        << mib(static_cast<double>(too_large.front().bytes_per_rank)) << " per rank)";
+  } else if (best > 0) {
+    why << "faster than " << fitting.front().groups << " groups (predicted " << std::setprecision(3)
+        << fitting.front().predicted_heads_per_second << " heads/s)";
+  } else {
+    why << (plan.groups == items ? "one group per work item" : "the largest group count that fits in memory");
+  }
+  // The alternative weighed against: sharding over more ranks per group.
+  if (ranks > 1 && best + 1 < fitting.size()) {
+    const LayoutPlan& other = fitting[best + 1];
+    why << "; " << other.groups << (other.groups == 1 ? " group" : " groups") << " would need about "
+        << mib(static_cast<double>(other.bytes_per_rank)) << " per rank";
+    if (other.predicted_heads_per_second > 0.0) {
+      why << " at a predicted " << std::setprecision(3) << other.predicted_heads_per_second << " heads/s";
+    }
+  }
+  describe(plan, why.str());
   return plan;
 }
 

@@ -41,27 +41,36 @@ std::int64_t labelled(const core::Labels& labels) {
 }
 
 /// Mean and covariance (divisor N - 1) of all rows of the group, summed in
-/// double precision. Two passes (mean first) for accuracy; rows are taken in
-/// chunks so the centred copy stays small.
-core::PcaBasis fit_pca(const core::RowMatrix& x, std::int64_t rows, const core::PcaSettings& pca,
-                       const par::Communicator& comm) {
-  const core::Index d = x.cols();
-  core::Vector mean = x.colwise().sum().transpose();
-  comm.sum(mean.data(), static_cast<std::size_t>(d));
-  mean /= static_cast<double>(rows);
+/// double precision over tiles of rows (float rows widened one tile at a
+/// time). Two passes (mean first) for accuracy.
+struct RowCovariance {
+  core::Vector mean;
+  core::Matrix cov;
+};
 
-  core::Matrix cov = core::Matrix::Zero(d, d);
-  const core::Index chunk = 2048;
-  for (core::Index start = 0; start < x.rows(); start += chunk) {
-    const core::Index n = std::min(chunk, x.rows() - start);
-    core::Matrix centred = x.middleRows(start, n);
-    centred.rowwise() -= mean.transpose();
-    cov.selfadjointView<Eigen::Lower>().rankUpdate(centred.transpose());
-  }
-  cov = cov.selfadjointView<Eigen::Lower>();
-  comm.sum(cov.data(), static_cast<std::size_t>(cov.size()));
-  cov /= static_cast<double>(std::max<std::int64_t>(rows - 1, 1));
-  return core::pca_from_covariance(cov, mean, pca);
+RowCovariance row_covariance(core::RowsView x, std::int64_t rows, const par::Communicator& comm) {
+  const core::Index d = x.cols();
+  const core::Index tile = core::tile_rows(d);
+  core::RowMatrix scratch;
+  RowCovariance out;
+  out.mean = core::Vector::Zero(d);
+  core::for_each_tile(x.rows(), tile, [&](core::Index begin, core::Index n) {
+    out.mean += x.doubles(begin, n, scratch).colwise().sum().transpose();
+  });
+  comm.sum(out.mean.data(), static_cast<std::size_t>(d));
+  out.mean /= static_cast<double>(rows);
+
+  out.cov = core::Matrix::Zero(d, d);
+  core::Matrix centred;
+  core::for_each_tile(x.rows(), tile, [&](core::Index begin, core::Index n) {
+    centred = x.doubles(begin, n, scratch);
+    centred.rowwise() -= out.mean.transpose();
+    out.cov.selfadjointView<Eigen::Lower>().rankUpdate(centred.transpose());
+  });
+  out.cov = out.cov.selfadjointView<Eigen::Lower>();
+  comm.sum(out.cov.data(), static_cast<std::size_t>(out.cov.size()));
+  out.cov /= static_cast<double>(std::max<std::int64_t>(rows - 1, 1));
+  return out;
 }
 
 /// Every rank takes world rank 0's values (groups computed the same thing;
@@ -78,17 +87,6 @@ void share_vector(const par::Communicator& world, core::Vector& v) {
   world.broadcast(&size, 1);
   v.resize(static_cast<core::Index>(size));
   if (v.size() > 0) world.broadcast(v.data(), static_cast<std::size_t>(v.size()));
-}
-
-void share_pca(const par::Communicator& world, core::PcaBasis& pca) {
-  double scalars[3] = {static_cast<double>(pca.k), pca.explained, pca.projected ? 1.0 : 0.0};
-  world.broadcast(scalars, 3);
-  pca.k = static_cast<int>(scalars[0]);
-  pca.explained = scalars[1];
-  pca.projected = scalars[2] != 0.0;
-  share_vector(world, pca.mean);
-  share_vector(world, pca.eigenvalues);
-  share_matrix(world, pca.components);
 }
 
 /// The CV metrics of each fold head on its held-out rows.
@@ -119,7 +117,8 @@ void score_folds(const AnalysisInput& input, const TaskLabels& task, const std::
 /// fold metrics on the held-out rows. Returns the fold heads.
 std::vector<core::ProbeHead> fit_task_with_folds(const AnalysisInput& input, const TaskLabels& task,
                                                  const AnalysisSettings& settings, const par::Communicator& comm,
-                                                 TaskResult& r, std::vector<std::string>& warnings) {
+                                                 const FitShared& fits, TaskResult& r,
+                                                 std::vector<std::string>& warnings) {
   r.name = task.name;
   r.kind = task.kind;
   r.classes = task.classes;
@@ -134,8 +133,9 @@ std::vector<core::ProbeHead> fit_task_with_folds(const AnalysisInput& input, con
   std::vector<core::Labels> labels{task.labels};
   for (int f = 0; f < settings.cv.folds; ++f) labels.push_back(training_labels(task.labels, q.fold_of_row, f));
   std::vector<core::FitReport> reports;
-  std::vector<core::ProbeHead> heads = fit_group_probes(input.x, input.row_begin, labels, task.classes,
-                                                        settings.probe, comm.sum_reduce(), &reports);
+  std::vector<core::ProbeHead> heads =
+      fit_group_probes(input.x, local_labels(labels, input.row_begin, input.x.rows()), task.classes, settings.probe,
+                       comm.sum_reduce(), fits.invariants, &reports, nullptr, &fits.stats);
   r.head = std::move(heads[0]);
   r.fit = reports[0];
   if (!r.fit.converged) {
@@ -178,10 +178,11 @@ TaskResult head_from_file(const AnalysisInput& input, const par::Communicator& c
 
 /// A metadata probe, its folds and their WSC against the primary head.
 TaskResult observe_metadata(const AnalysisInput& input, const TaskLabels& task, const AnalysisSettings& settings,
-                            const Layout& layout, const AnalysisResult& result, std::vector<std::string>& warnings) {
+                            const Layout& layout, const FitShared& fits, const AnalysisResult& result,
+                            std::vector<std::string>& warnings) {
   TaskResult r;
   const std::vector<core::ProbeHead> fold_heads =
-      fit_task_with_folds(input, task, settings, layout.group(), r, warnings);
+      fit_task_with_folds(input, task, settings, layout.group(), fits, r, warnings);
   r.projected = core::project_head(r.head.weight, result.pca);
   r.cos = core::cosine_matrix(result.primary.projected, r.projected);
   share_matrix(layout.world(), r.cos);
@@ -208,24 +209,32 @@ TaskResult observe_metadata(const AnalysisInput& input, const TaskLabels& task, 
 
 }  // namespace
 
-AnalysisResult observe(const AnalysisInput& input, const AnalysisSettings& settings, const Layout& layout) {
+AnalysisResult observe(const AnalysisInput& input, const AnalysisSettings& settings, const Layout& layout,
+                       const FitShared& fits) {
   const par::Communicator& comm = layout.group();
   AnalysisResult result;
   auto t0 = Clock::now();
-  result.pca = fit_pca(input.x, input.rows, settings.pca, comm);
-  share_pca(layout.world(), result.pca);
+  // World rank 0's covariance for every group, so the PCA and the solvers'
+  // invariants agree to the last bit whatever the layout.
+  RowCovariance rows = row_covariance(input.x, input.rows, comm);
+  share_matrix(layout.world(), rows.cov);
+  share_vector(layout.world(), rows.mean);
+  fits.invariants = core::row_invariants_from_covariance(rows.cov, rows.mean);
+  result.pca = core::pca_from_invariants(fits.invariants, settings.pca);
+  // The preconditioner's covariance has divisor N (kron_preconditioner.hpp).
+  if (input.rows > 1) fits.invariants.basis.values *= static_cast<double>(input.rows - 1) / static_cast<double>(input.rows);
   result.timings.emplace_back("pca", seconds_since(t0));
 
   t0 = Clock::now();
   if (input.primary_from_file) {
     result.primary = head_from_file(input, comm);
   } else {
-    (void)fit_task_with_folds(input, *input.primary_labels, settings, comm, result.primary, result.warnings);
+    (void)fit_task_with_folds(input, *input.primary_labels, settings, comm, fits, result.primary, result.warnings);
   }
   result.primary.projected = core::project_head(result.primary.head.weight, result.pca);
   share_matrix(layout.world(), result.primary.projected);
   for (const TaskLabels& task : input.metadata) {
-    result.metadata.push_back(observe_metadata(input, task, settings, layout, result, result.warnings));
+    result.metadata.push_back(observe_metadata(input, task, settings, layout, fits, result, result.warnings));
   }
   result.cells = CellIndex::of_tasks(result.metadata);
   result.timings.emplace_back("fit_and_cv", seconds_since(t0));

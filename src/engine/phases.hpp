@@ -6,11 +6,22 @@
 
 namespace wsc::engine::detail {
 
+/// What every batched fit of a run shares on this rank: the rows'
+/// invariants (computed once, by observe) and the work counters of the
+/// phase running (written through a const context).
+struct FitShared {
+  core::RowInvariants& invariants;
+  core::BatchedFitStats& stats;
+};
+
 /// PCA; the primary head (from the file, or fitted with its CV folds); each
 /// metadata probe with its F fold probes as one batched fit; the WSC
 /// matrices of the observed and the fold probes. Every group computes them;
 /// world rank 0's values are shared so all groups agree to the last bit.
-AnalysisResult observe(const AnalysisInput& input, const AnalysisSettings& settings, const Layout& layout);
+/// Also sets fits.invariants (from the PCA's covariance) and adds the
+/// observed fits' work to fits.stats.
+AnalysisResult observe(const AnalysisInput& input, const AnalysisSettings& settings, const Layout& layout,
+                       const FitShared& fits);
 
 /// What the randomised phases share.
 struct PhaseContext {
@@ -21,6 +32,11 @@ struct PhaseContext {
   const ItemSizes& items;
   const ProgressFn& progress;
   Checkpointer& checkpointer;
+  const core::RowInvariants& invariants;
+  /// Work counters of each phase on this rank.
+  core::BatchedFitStats& encodability_stats;
+  core::BatchedFitStats& permutation_stats;
+  core::BatchedFitStats& bootstrap_stats;
 };
 
 /// Encodability null: permutation e of the rows (the same (seed, e) as the

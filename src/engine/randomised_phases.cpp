@@ -40,8 +40,10 @@ void encodability_item(const PhaseContext& ctx, std::size_t t, const std::vector
   }
   const par::Communicator& comm = ctx.layout.group();
   std::vector<core::FitReport> reports;
-  const std::vector<core::ProbeHead> heads = fit_group_probes(input.x, input.row_begin, train, task.classes,
-                                                              ctx.settings.probe, comm.sum_reduce(), &reports);
+  const std::vector<core::ProbeHead> heads =
+      fit_group_probes(input.x, local_labels(train, input.row_begin, input.x.rows()), task.classes,
+                       ctx.settings.probe, comm.sum_reduce(), ctx.invariants, &reports, nullptr,
+                       &ctx.encodability_stats);
   local.encodability_fits += static_cast<std::int64_t>(heads.size());
   for (std::size_t k = 0; k < perms.size(); ++k) {
     std::vector<double> auroc;
@@ -55,23 +57,39 @@ void encodability_item(const PhaseContext& ctx, std::size_t t, const std::vector
   }
 }
 
+/// This rank's rows of task t's labels under permutation b: row i takes the
+/// label of row perm[i]. The permutation (N entries) lives only while the
+/// rows are taken.
+core::Labels permuted_local_labels(const PhaseContext& ctx, std::size_t t, std::int64_t b) {
+  const AnalysisInput& input = ctx.input;
+  const std::vector<std::int64_t> perm = permutation_for(input, ctx.settings.permutation, static_cast<std::uint64_t>(b));
+  const core::Labels& labels = input.metadata[t].labels;
+  core::Labels y(static_cast<std::size_t>(input.x.rows()));
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    y[i] = labels[static_cast<std::size_t>(perm[static_cast<std::size_t>(input.row_begin) + i])];
+  }
+  return y;
+}
+
 /// |cos| of every cell for each permutation of [lo, hi): one batched refit
-/// of each metadata probe.
+/// of each metadata probe. Labels are made for this rank's rows only, one
+/// task at a time.
 std::vector<std::vector<double>> permuted_cells(const PhaseContext& ctx, std::int64_t lo, std::int64_t hi,
                                                 RunState& local) {
   const AnalysisInput& input = ctx.input;
   const AnalysisResult& obs = ctx.observed;
-  const std::vector<std::vector<std::int64_t>> perms = permutations_of(ctx, lo, hi);
-  std::vector<std::vector<core::Matrix>> cos(perms.size());
+  const auto count = static_cast<std::size_t>(hi - lo);
+  std::vector<std::vector<core::Matrix>> cos(count);
   for (std::size_t t = 0; t < input.metadata.size(); ++t) {
     std::vector<core::Labels> labels;
-    labels.reserve(perms.size());
-    for (const auto& perm : perms) labels.push_back(core::permute(input.metadata[t].labels, perm));
+    labels.reserve(count);
+    for (std::int64_t b = lo; b < hi; ++b) labels.push_back(permuted_local_labels(ctx, t, b));
     std::vector<core::FitReport> reports;
     const std::vector<core::ProbeHead> heads =
-        fit_group_probes(input.x, input.row_begin, labels, input.metadata[t].classes, ctx.settings.probe,
-                         ctx.layout.group().sum_reduce(), &reports);
-    for (std::size_t k = 0; k < perms.size(); ++k) {
+        fit_group_probes(input.x, labels, input.metadata[t].classes, ctx.settings.probe,
+                         ctx.layout.group().sum_reduce(), ctx.invariants, &reports, nullptr, &ctx.permutation_stats);
+    labels.clear();
+    for (std::size_t k = 0; k < count; ++k) {
       ++local.permutation_fits;
       if (!reports[k].converged) ++local.permutation_unconverged;
       local.permutation_max_iterations = std::max<std::int64_t>(local.permutation_max_iterations, reports[k].iterations);
@@ -79,8 +97,8 @@ std::vector<std::vector<double>> permuted_cells(const PhaseContext& ctx, std::in
       cos[k].push_back(core::cosine_matrix(obs.primary.projected, core::project_head(heads[k].weight, obs.pca)));
     }
   }
-  std::vector<std::vector<double>> cells(perms.size(), std::vector<double>(obs.cells.size()));
-  for (std::size_t k = 0; k < perms.size(); ++k) {
+  std::vector<std::vector<double>> cells(count, std::vector<double>(obs.cells.size()));
+  for (std::size_t k = 0; k < count; ++k) {
     obs.cells.for_each([&](const Cell& c) { cells[k][c.index] = std::fabs(cos[k][c.task](c.i, c.j)); });
   }
   return cells;
@@ -92,10 +110,11 @@ std::vector<core::Matrix> bootstrap_primary(const PhaseContext& ctx, const std::
   const AnalysisInput& input = ctx.input;
   std::vector<core::Matrix> primary(weights.size(), ctx.observed.primary.projected);
   if (input.primary_from_file) return primary;
-  const std::vector<core::Labels> labels(weights.size(), input.primary_labels->labels);
+  const std::vector<core::Labels> labels(weights.size(),
+                                         local_labels(input.primary_labels->labels, input.row_begin, input.x.rows()));
   const std::vector<core::ProbeHead> heads =
-      fit_group_probes(input.x, input.row_begin, labels, input.primary_labels->classes, ctx.settings.probe,
-                       ctx.layout.group().sum_reduce(), nullptr, &weights);
+      fit_group_probes(input.x, labels, input.primary_labels->classes, ctx.settings.probe,
+                       ctx.layout.group().sum_reduce(), ctx.invariants, nullptr, &weights, &ctx.bootstrap_stats);
   for (std::size_t k = 0; k < weights.size(); ++k) primary[k] = core::project_head(heads[k].weight, ctx.observed.pca);
   return primary;
 }
@@ -176,17 +195,20 @@ void run_bootstrap(const PhaseContext& ctx, const IndexRange& range, RunState& l
   PhaseProgress tracker(ctx.progress, ctx.layout.world(), "bootstrap", range.size());
   run_rounds(ctx.layout, range, local.bootstrap_done, ctx.items.bootstrap, tracker, ctx.checkpointer,
              [&](std::int64_t lo, std::int64_t hi) {
+               // This rank's rows of each resample's weights.
                std::vector<core::Vector> weights;
                for (std::int64_t b = lo; b < hi; ++b) {
                  weights.push_back(bootstrap_weights(ctx.settings.bootstrap.seed, static_cast<std::uint64_t>(b),
-                                                     input.rows, input.cv_groups));
+                                                     input.rows, input.cv_groups)
+                                       .segment(static_cast<core::Index>(input.row_begin), input.x.rows()));
                }
                const std::vector<core::Matrix> primary = bootstrap_primary(ctx, weights);
                for (std::size_t t = 0; t < input.metadata.size(); ++t) {
-                 const std::vector<core::Labels> labels(weights.size(), input.metadata[t].labels);
-                 const std::vector<core::ProbeHead> heads =
-                     fit_group_probes(input.x, input.row_begin, labels, input.metadata[t].classes,
-                                      ctx.settings.probe, ctx.layout.group().sum_reduce(), nullptr, &weights);
+                 const std::vector<core::Labels> labels(
+                     weights.size(), local_labels(input.metadata[t].labels, input.row_begin, input.x.rows()));
+                 const std::vector<core::ProbeHead> heads = fit_group_probes(
+                     input.x, labels, input.metadata[t].classes, ctx.settings.probe,
+                     ctx.layout.group().sum_reduce(), ctx.invariants, nullptr, &weights, &ctx.bootstrap_stats);
                  for (std::size_t k = 0; k < weights.size(); ++k) {
                    const core::Matrix cos =
                        core::cosine_matrix(primary[k], core::project_head(heads[k].weight, ctx.observed.pca));

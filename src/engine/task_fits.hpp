@@ -22,7 +22,7 @@ struct TaskMetrics {
 /// probabilities of selected rows are summed into one buffer over the group
 /// so every rank computes the same numbers.
 template <typename Select>
-TaskMetrics evaluate_rows(const core::RowMatrix& x, std::int64_t begin, const core::Labels& labels,
+TaskMetrics evaluate_rows(core::RowsView x, std::int64_t begin, const core::Labels& labels,
                           const core::ProbeHead& head, Select select, const par::Communicator& comm) {
   const auto n = static_cast<std::int64_t>(labels.size());
   std::vector<std::int64_t> position(labels.size(), -1);
@@ -35,11 +35,14 @@ TaskMetrics evaluate_rows(const core::RowMatrix& x, std::int64_t begin, const co
   }
   const core::Index classes = head.classes();
   core::Matrix proba = core::Matrix::Zero(static_cast<core::Index>(y_true.size()), classes);
-  const core::Matrix local = core::predict_proba(head, x);
-  for (core::Index r = 0; r < x.rows(); ++r) {
-    const std::int64_t pos = position[static_cast<std::size_t>(begin + r)];
-    if (pos >= 0) proba.row(pos) = local.row(r);
-  }
+  core::RowMatrix scratch;
+  core::for_each_tile(x.rows(), core::tile_rows(x.cols()), [&](core::Index first, core::Index count) {
+    const core::Matrix local = core::predict_proba(head, x.doubles(first, count, scratch));
+    for (core::Index r = 0; r < count; ++r) {
+      const std::int64_t pos = position[static_cast<std::size_t>(begin + first + r)];
+      if (pos >= 0) proba.row(pos) = local.row(r);
+    }
+  });
   comm.sum(proba.data(), static_cast<std::size_t>(proba.size()));
   TaskMetrics m;
   if (y_true.empty()) return m;

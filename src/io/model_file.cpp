@@ -179,6 +179,19 @@ std::vector<std::string> ModelFile::members(const std::string& group_path) const
 // Embeddings
 
 core::RowMatrix ModelFile::read_embeddings(const par::RowBlock& block, std::int64_t piece_bytes) const {
+  core::EmbeddingRows rows = read_rows(block, piece_bytes);
+  if (!rows.is_float()) return rows.doubles();
+  return rows.floats().cast<double>();
+}
+
+core::EmbeddingRows ModelFile::read_rows(const par::RowBlock& block, std::int64_t piece_bytes) const {
+  if (embeddings_float32_) return read_rows_as<float>(block, piece_bytes);
+  return read_rows_as<double>(block, piece_bytes);
+}
+
+template <typename T>
+core::EmbeddingRows ModelFile::read_rows_as(const par::RowBlock& block, std::int64_t piece_bytes) const {
+  using Rows = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   // Every failure that can differ between ranks is deferred until after the
   // (collective) read so that no rank leaves the others waiting in it.
   if (!has_embeddings_) {
@@ -189,7 +202,7 @@ core::RowMatrix ModelFile::read_embeddings(const par::RowBlock& block, std::int6
   std::string deferred;
   const bool in_range = block.begin >= 0 && block.count >= 0 && block.begin <= rows_ &&
                         block.count <= rows_ - block.begin;
-  core::RowMatrix out;
+  Rows out;
   if (!in_range) {
     deferred = name + ": /embeddings rows [" + std::to_string(block.begin) + ", " +
                std::to_string(block.begin + block.count) + ") are outside [0, " +
@@ -199,7 +212,7 @@ core::RowMatrix ModelFile::read_embeddings(const par::RowBlock& block, std::int6
       out.resize(block.count, dim_);
     } catch (const std::bad_alloc&) {
       deferred = name + ": cannot allocate " +
-                 std::to_string(block.count * dim_ * static_cast<std::int64_t>(sizeof(double))) +
+                 std::to_string(block.count * dim_ * static_cast<std::int64_t>(sizeof(T))) +
                  " bytes for rows [" + std::to_string(block.begin) + ", " +
                  std::to_string(block.end()) + ") of /embeddings";
     }
@@ -209,28 +222,20 @@ core::RowMatrix ModelFile::read_embeddings(const par::RowBlock& block, std::int6
     const Hdf5Dataset dset = file_.dataset(model_h5::kEmbeddings);
     // Pieces: the same number on every rank (from the largest block), so
     // ranks that run out of rows still take part in each collective read.
-    const std::int64_t element = embeddings_float32_ ? 4 : 8;
+    // Rows are read in the file's own type (no HDF5 conversion, which would
+    // turn collective I/O off) straight into their place.
     const std::int64_t piece_rows =
-        std::max<std::int64_t>(1, piece_bytes / std::max<std::int64_t>(1, dim_ * element));
+        std::max<std::int64_t>(1, piece_bytes / std::max<std::int64_t>(1, dim_ * static_cast<std::int64_t>(sizeof(T))));
     const std::int64_t ranks = comm_ != nullptr ? comm_->size() : 1;
     const std::int64_t largest = comm_ != nullptr ? (rows_ + ranks - 1) / ranks : block.count;
     const std::int64_t pieces = std::max<std::int64_t>(1, (largest + piece_rows - 1) / piece_rows);
-    std::vector<float> narrow;
     for (std::int64_t p = 0; p < pieces; ++p) {
       const std::int64_t first = p * piece_rows;
       const std::int64_t n = select ? std::max<std::int64_t>(0, std::min(piece_rows, block.count - first)) : 0;
       const bool take = n > 0;
       const std::int64_t begin = take ? block.begin + first : 0;
-      double* target = take ? out.data() + first * dim_ : nullptr;
-      if (embeddings_float32_) {
-        if (take) narrow.resize(static_cast<std::size_t>(n * dim_));
-        last_read_mode_ = dset.read_rows(begin, n, dim_, parallel_, narrow.data());
-        for (std::int64_t i = 0; take && i < n * dim_; ++i) {
-          target[i] = static_cast<double>(narrow[static_cast<std::size_t>(i)]);
-        }
-      } else {
-        last_read_mode_ = dset.read_rows(begin, n, dim_, parallel_, target);
-      }
+      T* target = take ? out.data() + first * dim_ : nullptr;
+      last_read_mode_ = dset.read_rows(begin, n, dim_, parallel_, target);
     }
   }
   if (!deferred.empty()) throw HdfError(deferred);
@@ -242,7 +247,7 @@ core::RowMatrix ModelFile::read_embeddings(const par::RowBlock& block, std::int6
       }
     }
   }
-  return out;
+  return core::EmbeddingRows(std::move(out));
 }
 
 // ---------------------------------------------------------------------------

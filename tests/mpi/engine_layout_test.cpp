@@ -74,7 +74,7 @@ AnalysisInput make_input(const Data& data, int parts, int part) {
   in.dim = data.x.cols();
   const wsc::par::RowBlock block = wsc::par::block_of(in.rows, parts, part);
   in.row_begin = block.begin;
-  in.x = data.x.middleRows(block.begin, block.count);
+  in.x = wsc::core::RowMatrix(data.x.middleRows(block.begin, block.count));
   in.primary_task = "plane";
   in.primary_head = data.primary;
   in.primary_class_names = {"a", "b", "c"};
@@ -191,7 +191,7 @@ TEST(EngineLayout, AutomaticChoice) {
   EXPECT_EQ(sharded.group_size, 4);
   EXPECT_NE(sharded.reason.find("sharded"), std::string::npos) << sharded.reason;
   // Half of them fit: two groups of two.
-  r.rows = 1'500'000;  // 6 GB as doubles: 4 full copies (with work copies) exceed half of 64 GB, 2 x 2 ranks do not
+  r.rows = 2'000'000;  // 8 GB as doubles: 4 full copies (with labels and batches) exceed half of 64 GB, 2 x 2 ranks do not
   r.available_bytes = 64e9;
   EXPECT_EQ(wsc::engine::plan_layout(r).groups, 2);
 }

@@ -181,7 +181,7 @@ AnalysisInput make_input(const Dataset& data, const std::string& scheme,
   in.dim = data.x.cols();
   const wsc::par::RowBlock block = wsc::par::block_of(in.rows, comm.size(), comm.rank());
   in.row_begin = block.begin;
-  in.x = data.x.middleRows(block.begin, block.count);
+  in.x = wsc::core::RowMatrix(data.x.middleRows(block.begin, block.count));
   in.primary_task = "primary";
   in.primary_from_file = true;
   in.primary_head = data.primary;

@@ -169,10 +169,12 @@ TEST_P(BatchedEqualsSingle, EveryHeadEqualsFitProbe) {
     max_iterations = std::max(max_iterations, reports[b].iterations);
   }
   EXPECT_GE(same_counts, 3 * k.heads / 4) << "outer/CG iteration counts differ from fit_probe";
-  // Lock-step: as many rounds as the slowest head needs; one reduce for the
+  // Lock-step: as many rounds as the slowest head needs; two reduces for the
+  // rows' invariants (mean, covariance: none are passed in), one for the
   // setup, one per evaluation, one per Hessian product.
   EXPECT_EQ(stats.rounds, max_iterations);
-  EXPECT_EQ(stats.reduce_calls, 1 + stats.evaluations + stats.hessian_products);
+  EXPECT_EQ(stats.reduce_calls, 3 + stats.evaluations + stats.hessian_products);
+  EXPECT_EQ(stats.heads, static_cast<std::int64_t>(k.heads));
   EXPECT_LE(stats.evaluations, 1 + stats.rounds);
 }
 
@@ -309,13 +311,15 @@ TEST(BatchedNewton, BatchShrinksAsHeadsConverge) {
   const std::size_t one_head_eval =
       static_cast<std::size_t>(1 + classes * d + classes + classes * classes);
   const std::size_t heads = labels.size();
-  ASSERT_GE(sizes.size(), 3u);
+  ASSERT_GE(sizes.size(), 5u);
+  // The rows' invariants: their sum and count, then their covariance.
+  EXPECT_EQ(sizes[0], static_cast<std::size_t>(d + 1));
+  EXPECT_EQ(sizes[1], static_cast<std::size_t>(d * d));
   // Setup: per head the weight, bad labels, bad weights, the row sums and the
-  // class counts; once the feature moments of the preconditioner.
-  EXPECT_EQ(sizes[0], heads * static_cast<std::size_t>(3 + d + classes) +
-                          static_cast<std::size_t>(d * d + d + 1));
-  EXPECT_EQ(sizes[1], heads * one_head_eval);                    // initial evaluation
-  EXPECT_EQ(sizes[2], heads * one_head_hv);                      // first CG step: all heads
+  // class counts.
+  EXPECT_EQ(sizes[2], heads * static_cast<std::size_t>(3 + d + classes));
+  EXPECT_EQ(sizes[3], heads * one_head_eval);                    // initial evaluation
+  EXPECT_EQ(sizes[4], heads * one_head_hv);                      // first CG step: all heads
   EXPECT_TRUE(sizes.back() == one_head_eval || sizes.back() == one_head_hv);
   // A good part of the calls carry the slow head alone.
   const auto alone = std::count_if(sizes.begin(), sizes.end(), [&](std::size_t s) {
@@ -464,13 +468,13 @@ TEST(BatchedNewton, EmptyBatchAndArgumentErrors) {
   Labels short_labels(p.y.begin(), p.y.end() - 1);
   EXPECT_THROW(fit_probes_batched(p.x, {short_labels}, 2, 0.1, SolverOptions{}, count, nullptr),
                std::invalid_argument);
-  EXPECT_EQ(calls, 3);  // one setup reduce each
+  EXPECT_EQ(calls, 9);  // the invariants' two and the setup reduce each
 }
 
 TEST(BatchedNewton, SuggestedBatchHeads) {
-  // floor(256 MiB / ((3 double matrices * 8 + 1 float matrix * 4) bytes * n * C)).
-  EXPECT_EQ(suggested_batch_heads(4800, 3), 665);
-  EXPECT_EQ(suggested_batch_heads(4800, 3, std::size_t{28} * 4800 * 3 * 10), 10);
+  // floor(256 MiB / (6 doubles * d * C)): from the dimension, not the rows.
+  EXPECT_EQ(suggested_batch_heads(256, 5), 4369);
+  EXPECT_EQ(suggested_batch_heads(2048, 10, std::size_t{48} * 2048 * 10 * 7), 7);
   EXPECT_EQ(suggested_batch_heads(100000000, 10), 1);
   EXPECT_GE(suggested_batch_heads(0, 2), 1);
 }
@@ -555,7 +559,7 @@ TEST(BatchedNewtonCollective, LocalErrorsAreAgreedByAll) {
                 });
     ASSERT_FALSE(comm.broken()) << comm.what();
     EXPECT_EQ(threw, (std::vector<int>{1, 1, 1}));
-    for (const auto& s : comm.sizes()) EXPECT_EQ(s.size(), 1u);  // the setup reduce only
+    for (const auto& s : comm.sizes()) EXPECT_EQ(s.size(), 3u);  // the invariants' and the setup reduce only
   }
 }
 
@@ -696,7 +700,7 @@ TEST(BatchedNewtonWeights, BadWeightsAreArgumentErrors) {
   fails({ones, Vector::Ones(p.x.rows() - 1)});
   fails({ones});                   // one vector for two heads
   fails({ones, zero_on_labelled});  // total weight 0
-  EXPECT_EQ(calls, 6);              // each after the setup reduce only
+  EXPECT_EQ(calls, 18);             // each after the invariants' and the setup reduces only
 }
 
 TEST(BatchedNewtonWeights, RowBlocksEqualSerialBatch) {
@@ -740,6 +744,118 @@ TEST(BatchedNewtonWeights, RowBlocksEqualSerialBatch) {
     // Both at gradient <= 1e-10 of the same weighted objective (curvature >= l2).
     expect_close(heads[0][b], serial[b], 1e-6, "head " + std::to_string(b));
   }
+}
+
+}  // namespace
+}  // namespace wsc::core
+
+// ---- Tiles, float rows, invariants ----------------------------------------
+
+namespace wsc::core {
+namespace {
+
+/// The heads of a batch fitted with a tile of 7 rows (many tiles, a short
+/// last one) equal those of the default tile up to rounding: the tiles change
+/// the summation order only.
+TEST(BatchedNewtonTiles, TileSizeChangesRoundingOnly) {
+  const int classes = 3;
+  const Problem p = make_problem(1000, 12, classes, 2.0, 91);
+  const std::vector<Labels> labels = permuted_labels(p.y, 9, 92);
+  SolverOptions options;
+  options.tol = 1e-10;
+  std::vector<FitReport> whole_reports, tiled_reports;
+  BatchedFitStats whole_stats, tiled_stats;
+  const auto whole = fit_probes_batched(p.x, labels, classes, 1e-3, options, identity_reduce(), &whole_reports,
+                                        &whole_stats);
+  options.tile_rows = 7;
+  const auto tiled = fit_probes_batched(p.x, labels, classes, 1e-3, options, identity_reduce(), &tiled_reports,
+                                        &tiled_stats);
+  EXPECT_EQ(tiled_stats.tile_rows, 7);
+  EXPECT_GT(whole_stats.tile_rows, 7);
+  for (std::size_t b = 0; b < labels.size(); ++b) {
+    ASSERT_TRUE(whole_reports[b].converged);
+    ASSERT_TRUE(tiled_reports[b].converged);
+    expect_same_optimum(tiled[b], whole[b], p.x, labels[b], classes, 1e-3, 1e-7, "head " + std::to_string(b));
+  }
+}
+
+/// float rows (as a float32 file is held) give the heads of the same rows
+/// widened to double: values and gradients are computed in double from the
+/// exactly widened tiles, so every head reaches tol on the double gradient.
+TEST(BatchedNewtonTiles, FloatRowsEqualTheirWidenedDoubles) {
+  const int classes = 4;
+  const Problem p = make_problem(1500, 20, classes, 2.0, 93);
+  const RowMatrixF xf = p.x.cast<float>();
+  const RowMatrix widened = xf.cast<double>();
+  const std::vector<Labels> labels = permuted_labels(p.y, 8, 94);
+  SolverOptions options;
+  options.tol = 1e-9;
+  for (const bool float_hessian : {true, false}) {
+    options.float_hessian = float_hessian;
+    std::vector<FitReport> fr, dr;
+    const auto from_float = fit_probes_batched(xf, labels, classes, 1e-3, options, identity_reduce(), &fr);
+    const auto from_double = fit_probes_batched(widened, labels, classes, 1e-3, options, identity_reduce(), &dr);
+    for (std::size_t b = 0; b < labels.size(); ++b) {
+      const std::string what = "head " + std::to_string(b) + (float_hessian ? " float products" : " double");
+      ASSERT_TRUE(fr[b].converged) << what;
+      EXPECT_LE(fr[b].grad_max_norm, options.tol) << what;
+      EXPECT_LE(gradient_max_norm(widened, labels[b], classes, 1e-3, from_float[b]), 2 * options.tol) << what;
+      if (!float_hessian) {
+        // The same arithmetic on the same values: bit for bit.
+        EXPECT_EQ(from_float[b].weight, from_double[b].weight) << what;
+        EXPECT_EQ(from_float[b].bias, from_double[b].bias) << what;
+      } else {
+        expect_same_optimum(from_float[b], from_double[b], widened, labels[b], classes, 1e-3, 1e-7, what);
+      }
+    }
+  }
+}
+
+/// Invariants passed in (as a run computes them once) give the heads the
+/// fit computes for itself, and save its two reduces; the PCA's covariance
+/// (divisor N - 1) is fine: only the preconditioner's scale changes.
+TEST(BatchedNewtonTiles, GivenInvariantsEqualComputedOnes) {
+  const int classes = 3;
+  const Problem p = make_problem(900, 10, classes, 1.5, 95);
+  const std::vector<Labels> labels = permuted_labels(p.y, 6, 96);
+  SolverOptions options;
+  options.tol = 1e-10;
+  const RowInvariants own = row_invariants(p.x, identity_reduce());
+  // The same from the sample covariance (divisor N - 1).
+  const Vector mean = p.x.colwise().mean().transpose();
+  const Matrix centred = p.x.rowwise() - mean.transpose();
+  const Matrix sample = centred.transpose() * centred / static_cast<double>(p.x.rows() - 1);
+  const RowInvariants from_pca = row_invariants_from_covariance(sample, mean);
+  EXPECT_LE((own.centre - mean).norm(), 1e-12 * mean.norm());
+  EXPECT_NEAR(from_pca.basis.values.sum() * static_cast<double>(p.x.rows() - 1) / static_cast<double>(p.x.rows()),
+              own.basis.values.sum(), 1e-10 * own.basis.values.sum());
+
+  std::vector<FitReport> r0, r1;
+  BatchedFitStats s0, s1;
+  const auto computed = fit_probes_batched(p.x, labels, classes, 1e-3, options, identity_reduce(), &r0, &s0);
+  const auto given =
+      fit_probes_batched(p.x, labels, classes, 1e-3, options, identity_reduce(), &r1, &s1, nullptr, &from_pca);
+  EXPECT_EQ(s1.reduce_calls + 2, s0.reduce_calls);
+  for (std::size_t b = 0; b < labels.size(); ++b) {
+    ASSERT_TRUE(r1[b].converged);
+    expect_same_optimum(given[b], computed[b], p.x, labels[b], classes, 1e-3, 1e-7, "head " + std::to_string(b));
+  }
+  RowInvariants wrong = own;
+  wrong.centre = Vector::Zero(3);
+  EXPECT_THROW(fit_probes_batched(p.x, labels, classes, 1e-3, options, identity_reduce(), nullptr, nullptr, nullptr,
+                                  &wrong),
+               std::invalid_argument);
+}
+
+/// The GEMM rate the engine measures its passes against is a positive,
+/// finite number in both precisions.
+TEST(BatchedNewtonTiles, GemmPairRateIsMeasured) {
+  const double d = gemm_pair_rate(64, 32, 16, false, 0.01);
+  const double f = gemm_pair_rate(64, 32, 16, true, 0.01);
+  EXPECT_GT(d, 0.0);
+  EXPECT_GT(f, 0.0);
+  EXPECT_TRUE(std::isfinite(d) && std::isfinite(f));
+  EXPECT_EQ(gemm_pair_rate(0, 32, 16, false), 0.0);
 }
 
 }  // namespace

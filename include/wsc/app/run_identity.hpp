@@ -19,7 +19,7 @@ namespace wsc::app {
 /// rows of x (global indices row_begin, row_begin + 1, ...) of the 64-bit
 /// XXH3 of the row's bytes seeded with its global index. XOR-combining the
 /// values of any partition of the rows gives the value of the whole.
-std::uint64_t rows_hash(const core::RowMatrix& x, std::int64_t row_begin);
+std::uint64_t rows_hash(core::RowsView x, std::int64_t row_begin);
 
 /// The fingerprint (64-bit XXH3) of the config's result-deciding keys, the
 /// input's shape, heads and labels, and `all_rows`: rows_hash combined over

@@ -1,5 +1,6 @@
 #pragma once
 // Principal components from a covariance matrix, and the rule that picks k.
+#include "wsc/core/row_invariants.hpp"
 #include "wsc/core/types.hpp"
 
 namespace wsc::core {
@@ -24,6 +25,10 @@ struct PcaBasis {
 /// largest magnitude is positive. Throws std::invalid_argument on bad settings.
 PcaBasis pca_from_covariance(const Matrix& covariance, const Vector& mean,
                              const PcaSettings& settings);
+
+/// The same from the covariance's eigen-decomposition (ascending values,
+/// as row_invariants_from_covariance makes it) and the rows' mean.
+PcaBasis pca_from_invariants(const RowInvariants& rows, const PcaSettings& settings);
 
 /// k = max(min_components, smallest k whose cumulative share >= variance),
 /// at most d. eigenvalues descending.

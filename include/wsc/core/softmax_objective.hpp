@@ -83,6 +83,6 @@ class SoftmaxObjective {
 };
 
 /// Class probabilities (n x C) of a head on rows x.
-Matrix predict_proba(const ProbeHead& head, const RowMatrix& x);
+Matrix predict_proba(const ProbeHead& head, const Eigen::Ref<const RowMatrix>& x);
 
 }  // namespace wsc::core

@@ -16,6 +16,9 @@ struct SolverOptions {
   /// stay in double, so the result meets the same tolerance. A head whose
   /// trust-region step is rejected uses double products from then on.
   bool float_hessian = true;
+  /// Rows per tile of the batched solver's passes (0: tile_rows(d),
+  /// embedding_rows.hpp). Changes only the summation order.
+  Index tile_rows = 0;
 };
 
 /// Minimises the objective from `head` (used as the start; zeros are fine) and

@@ -9,6 +9,7 @@
 // The randomised phases run in rounds of work items keyed by index, so a run
 // can be saved, resumed, split into chunks and merged. Talks to MPI only
 // through par::Communicator (via Layout).
+#include "wsc/core/embedding_rows.hpp"
 #include "wsc/core/probe_head.hpp"
 #include "wsc/engine/layout.hpp"
 #include "wsc/engine/result.hpp"
@@ -27,7 +28,7 @@
 namespace wsc::engine {
 
 struct AnalysisInput {
-  core::RowMatrix x;                 ///< this rank's rows (count x d)
+  core::EmbeddingRows x;             ///< this rank's rows (count x d), float or double as stored
   std::int64_t row_begin = 0;        ///< global index of x's first row
   std::int64_t rows = 0;             ///< N over all ranks
   std::int64_t dim = 0;              ///< d

@@ -21,23 +21,54 @@ struct LayoutRequest {
   double available_bytes = 0.0;    ///< memory available on the node (0: unknown)
   int requested_groups = 0;        ///< 0: automatic; else forced (must divide R)
   std::int64_t parallel_items = 1; ///< independent work items (permutation batches)
+  int element_bytes = 8;           ///< 4: float32 rows (kept float), 8: float64
+  int tasks = 1;                   ///< metadata tasks
+  int classes = 10;                ///< the largest class count (a bound when not yet known)
+  std::int64_t batch = 64;         ///< heads fitted together
+  /// Measured costs (0: unknown, then only memory and work items decide):
+  double gemm_rate = 0.0;          ///< flops/s of the passes' GEMMs on one rank
+  double allreduce_latency = 0.0;  ///< seconds per allreduce call
+  double allreduce_per_byte = 0.0; ///< seconds per byte of an allreduce
+};
+
+/// What one rank holds in a layout (bytes; estimate_rank_memory).
+struct MemoryEstimate {
+  double rows = 0.0;    ///< its block of rows at the file's precision
+  double labels = 0.0;  ///< label columns, fold assignments, groups (N entries each, on every rank)
+  double batch = 0.0;   ///< a batch's labels or weights of its rows, one permutation, tiles, held-out probabilities
+  double fixed = 0.0;   ///< d x d matrices (covariance, its basis, PCA) and the runtime
+  double total() const { return rows + labels + batch + fixed; }
 };
 
 struct LayoutPlan {
   int groups = 1;
   int group_size = 1;
   std::int64_t bytes_per_rank = 0;  ///< estimated peak of one rank in this layout
+  MemoryEstimate memory;            ///< its parts
+  double predicted_heads_per_second = 0.0;  ///< from the measured costs (0: not measured)
   std::string reason;               ///< one line for summary.json and the log
 };
 
-/// Estimated peak bytes of one rank holding `rows_per_rank` rows of dimension d.
-std::int64_t estimated_rank_bytes(std::int64_t rows_per_rank, std::int64_t dim);
+/// Estimated bytes of one rank when groups of `group_size` ranks share the
+/// rows (see MemoryEstimate; the solver's own state is per tile and batch,
+/// not per row).
+MemoryEstimate estimate_rank_memory(const LayoutRequest& request, int group_size);
+
+/// Predicted permuted heads per second of the whole run with `groups`
+/// groups: per head about ten passes (four evaluations, six Hessian
+/// products) of 5 n d C flops at the measured GEMM rate over the group's
+/// block of n = N / S rows, plus, when S > 1, one allreduce of a batch's
+/// sums (B C (d + 1) doubles) per pass. 0 when the costs were not measured.
+double predicted_heads_per_second(const LayoutRequest& request, int groups);
 
 /// The layout: a forced group count is checked (1 <= G <= R, G divides R);
-/// otherwise the most groups (the least sharding, no communication inside a
-/// fit) such that every rank of a node fits in half the node's available
-/// memory, and no more groups than there are work items. Throws
-/// std::invalid_argument naming `parallel.groups` for an impossible request.
+/// otherwise, among the group counts G (divisors of R, at most one group
+/// per work item) whose ranks fit in half the node's available memory, the
+/// one of the highest predicted throughput, more groups on a tie (within 2%:
+/// no communication inside a fit); without measured costs the most groups
+/// that fit. The reason names the alternative it was weighed against.
+/// Throws std::invalid_argument naming `parallel.groups` for an impossible
+/// request.
 LayoutPlan plan_layout(const LayoutRequest& request);
 
 /// The communicators of a plan: world and this rank's group (ranks

@@ -2,6 +2,7 @@
 // What an analysis found: the projection, the observed heads with their CV
 // quality and WSC matrices, the randomised phases' nulls, p-values,
 // intervals and verdicts. Plain data: no MPI, no files.
+#include "wsc/core/batched_newton.hpp"
 #include "wsc/core/metrics.hpp"
 #include "wsc/core/pca.hpp"
 #include "wsc/core/probe_head.hpp"
@@ -62,6 +63,23 @@ struct TaskResult {
   Verdict verdict = Verdict::Untested;
 };
 
+/// The work of the batched fits of one phase on one rank, and how close it
+/// came to the GEMM-bound limit: the time its GEMM flops take at the GEMM
+/// rates (double and float) measured on the same rank, with the same tile and
+/// batch shapes, in the same run.
+struct FitPerformance {
+  core::BatchedFitStats stats;   ///< summed over the phase's fits
+  double seconds = 0.0;          ///< wall time of the phase
+  double gemm_rate_double = 0.0; ///< flops/s of the passes' GEMM pair in double
+  double gemm_rate_float = 0.0;  ///< the same in float
+  /// Seconds the passes' GEMM flops take at those rates.
+  double bound_seconds() const {
+    const double d = gemm_rate_double > 0.0 ? (stats.evaluation_flops + stats.hessian_flops) / gemm_rate_double : 0.0;
+    const double f = gemm_rate_float > 0.0 ? stats.hessian_float_flops / gemm_rate_float : 0.0;
+    return d + f;
+  }
+};
+
 struct AnalysisResult {
   core::PcaBasis pca;
   TaskResult primary;
@@ -88,9 +106,16 @@ struct AnalysisResult {
   int groups = 1;                      ///< the layout the run used
   int group_size = 1;
   std::string layout_reason;
+  double predicted_heads_per_second = 0.0;  ///< the layout's prediction (0: not measured)
+  /// What world rank 0 holds, estimated from this run's shapes (layout.hpp).
+  double memory_rows = 0.0, memory_labels = 0.0, memory_batch = 0.0, memory_fixed = 0.0;
 
   std::vector<std::string> warnings;
   std::vector<std::pair<std::string, double>> timings;  ///< phase -> seconds
+  /// What the batched fits of each phase ("observe", "encodability",
+  /// "permutations", "bootstrap") did on world rank 0, with the GEMM rates
+  /// measured there at the same shapes (FitPerformance above).
+  std::vector<std::pair<std::string, FitPerformance>> performance;
 
   /// The level of every significance call (encodability.alpha).
   double alpha = 0.05;

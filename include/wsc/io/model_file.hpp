@@ -4,6 +4,7 @@
 // /groups/<name> [N] (integer), root attribute `model`.
 // Opened by every rank with MPI-IO; embeddings are read as collective
 // hyperslabs, each rank its own contiguous block of rows.
+#include "wsc/core/embedding_rows.hpp"
 #include "wsc/core/probe_head.hpp"
 #include "wsc/core/types.hpp"
 #include "wsc/io/hdf5_object.hpp"
@@ -93,6 +94,10 @@ class ModelFile {
   core::RowMatrix read_embeddings(const par::RowBlock& block,
                                   std::int64_t piece_bytes = std::int64_t{1} << 28) const;
 
+  /// The same rows at the file's precision: float32 rows stay float (no
+  /// widened copy), float64 rows double. What an analysis holds.
+  core::EmbeddingRows read_rows(const par::RowBlock& block, std::int64_t piece_bytes = std::int64_t{1} << 28) const;
+
   /// How the last read_embeddings() was done, as HDF5 reports it (the
   /// mode of the last piece): "collective", "independent", "mixed" or
   /// "serial" (file opened without a communicator).
@@ -116,6 +121,9 @@ class ModelFile {
   const Hdf5File& hdf5() const { return file_; }
 
  private:
+  template <typename T>
+  core::EmbeddingRows read_rows_as(const par::RowBlock& block, std::int64_t piece_bytes) const;
+
   std::string path_;
   bool parallel_ = false;
   bool has_embeddings_ = false;
