@@ -207,13 +207,14 @@ core::RowMatrix ModelFile::read_embeddings(const par::RowBlock& block, std::int6
   const bool select = deferred.empty() && block.count > 0;
   {
     const Hdf5Dataset dset = file_.dataset(model_h5::kEmbeddings);
-    // Pieces: the same number on every rank (from the largest block), so
-    // ranks that run out of rows still take part in each collective read.
+    // Pieces: the same number on every rank (from the largest block, which
+    // is all N rows when ranks hold the rows replicated), so ranks that run
+    // out of rows still take part in each collective read.
     const std::int64_t element = embeddings_float32_ ? 4 : 8;
     const std::int64_t piece_rows =
         std::max<std::int64_t>(1, piece_bytes / std::max<std::int64_t>(1, dim_ * element));
-    const std::int64_t ranks = comm_ != nullptr ? comm_->size() : 1;
-    const std::int64_t largest = comm_ != nullptr ? (rows_ + ranks - 1) / ranks : block.count;
+    const std::int64_t mine = select ? block.count : 0;
+    const std::int64_t largest = comm_ != nullptr ? comm_->max(mine) : mine;
     const std::int64_t pieces = std::max<std::int64_t>(1, (largest + piece_rows - 1) / piece_rows);
     std::vector<float> narrow;
     for (std::int64_t p = 0; p < pieces; ++p) {

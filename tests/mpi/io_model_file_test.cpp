@@ -125,13 +125,34 @@ TEST_P(IoEmbeddings, EachRankReadsItsBlockExactly) {
   EXPECT_EQ(file->last_read_mode(), "collective") << "rank " << comm.rank();
 
   // Pieces of 3 rows: ranks with fewer pieces still join every collective read.
+  const std::int64_t piece_bytes = 3 * c.dim * (c.float32 ? 4 : 8);
   wsc::core::RowMatrix pieces;
   try {
-    pieces = file->read_embeddings(block, 3 * c.dim * (c.float32 ? 4 : 8));
+    pieces = file->read_embeddings(block, piece_bytes);
   } catch (const std::exception& e) {
     ADD_FAILURE() << "rank " << comm.rank() << ": " << e.what();
   }
   EXPECT_TRUE(pieces.rows() == x.rows() && pieces == x) << "rank " << comm.rank();
+
+  // Every rank all rows (a layout of one-rank groups, rows replicated), in
+  // pieces of 3 rows: a rank's block is then larger than an Nth of N.
+  wsc::core::RowMatrix all;
+  try {
+    all = file->read_embeddings({0, c.rows}, piece_bytes);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "rank " << comm.rank() << ": " << e.what();
+  }
+  std::int64_t wrong = 0;
+  if (all.rows() == c.rows && all.cols() == c.dim) {
+    for (std::int64_t r = 0; r < c.rows; ++r) {
+      for (std::int64_t j = 0; j < c.dim; ++j) {
+        const double exact = value_at(r, j);
+        if (all(r, j) != (c.float32 ? static_cast<double>(static_cast<float>(exact)) : exact)) ++wrong;
+      }
+    }
+  }
+  EXPECT_EQ(all.rows(), c.rows) << "rank " << comm.rank();
+  EXPECT_EQ(wrong, 0) << "rank " << comm.rank() << ": all rows read in pieces";
   file.reset();  // collective close, all ranks together
   comm.barrier();
 }
