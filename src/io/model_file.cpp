@@ -178,7 +178,8 @@ std::vector<std::string> ModelFile::members(const std::string& group_path) const
 // ---------------------------------------------------------------------------
 // Embeddings
 
-core::RowMatrix ModelFile::read_embeddings(const par::RowBlock& block, std::int64_t piece_bytes) const {
+core::RowMatrix ModelFile::read_embeddings(const par::RowBlock& block, std::int64_t piece_bytes,
+                                           const std::function<void(std::int64_t, std::int64_t)>& piece_read) const {
   // Every failure that can differ between ranks is deferred until after the
   // (collective) read so that no rank leaves the others waiting in it.
   if (!has_embeddings_) {
@@ -232,6 +233,7 @@ core::RowMatrix ModelFile::read_embeddings(const par::RowBlock& block, std::int6
       } else {
         last_read_mode_ = dset.read_rows(begin, n, dim_, parallel_, target);
       }
+      if (piece_read) piece_read(p + 1, pieces);
     }
   }
   if (!deferred.empty()) throw HdfError(deferred);
