@@ -70,7 +70,7 @@ AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& 
 
 AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& settings, const Layout& layout,
                             const ProgressFn& progress, const RunControl& control) {
-  AnalysisResult result = detail::observe(input, settings, layout);
+  AnalysisResult result = detail::observe(input, settings, layout, progress);
   result.groups = layout.groups();
   result.group_size = layout.plan().group_size;
   result.layout_reason = layout.plan().reason;

@@ -44,7 +44,7 @@ std::int64_t labelled(const core::Labels& labels) {
 /// double precision. Two passes (mean first) for accuracy; rows are taken in
 /// chunks so the centred copy stays small.
 core::PcaBasis fit_pca(const core::RowMatrix& x, std::int64_t rows, const core::PcaSettings& pca,
-                       const par::Communicator& comm) {
+                       const par::Communicator& comm, PhaseProgress& progress) {
   const core::Index d = x.cols();
   core::Vector mean = x.colwise().sum().transpose();
   comm.sum(mean.data(), static_cast<std::size_t>(d));
@@ -57,6 +57,7 @@ core::PcaBasis fit_pca(const core::RowMatrix& x, std::int64_t rows, const core::
     core::Matrix centred = x.middleRows(start, n);
     centred.rowwise() -= mean.transpose();
     cov.selfadjointView<Eigen::Lower>().rankUpdate(centred.transpose());
+    progress.update_share(start + n, x.rows());
   }
   cov = cov.selfadjointView<Eigen::Lower>();
   comm.sum(cov.data(), static_cast<std::size_t>(cov.size()));
@@ -208,24 +209,34 @@ TaskResult observe_metadata(const AnalysisInput& input, const TaskLabels& task, 
 
 }  // namespace
 
-AnalysisResult observe(const AnalysisInput& input, const AnalysisSettings& settings, const Layout& layout) {
+AnalysisResult observe(const AnalysisInput& input, const AnalysisSettings& settings, const Layout& layout,
+                       const ProgressFn& progress) {
   const par::Communicator& comm = layout.group();
   AnalysisResult result;
   auto t0 = Clock::now();
-  result.pca = fit_pca(input.x, input.rows, settings.pca, comm);
+  PhaseProgress pca_progress(progress, layout.world(), "pca", input.rows);
+  pca_progress.update(0);
+  result.pca = fit_pca(input.x, input.rows, settings.pca, comm, pca_progress);
   share_pca(layout.world(), result.pca);
   result.timings.emplace_back("pca", seconds_since(t0));
 
   t0 = Clock::now();
+  const std::int64_t task_heads = 1 + settings.cv.folds;  // a task's head and its fold heads
+  std::int64_t heads_done = 0;
+  PhaseProgress fits(progress, layout.world(), "fits",
+                     task_heads * static_cast<std::int64_t>(input.metadata.size() + (input.primary_from_file ? 0 : 1)));
+  fits.update(0);
   if (input.primary_from_file) {
     result.primary = head_from_file(input, comm);
   } else {
     (void)fit_task_with_folds(input, *input.primary_labels, settings, comm, result.primary, result.warnings);
+    fits.update(heads_done += task_heads);
   }
   result.primary.projected = core::project_head(result.primary.head.weight, result.pca);
   share_matrix(layout.world(), result.primary.projected);
   for (const TaskLabels& task : input.metadata) {
     result.metadata.push_back(observe_metadata(input, task, settings, layout, result, result.warnings));
+    fits.update(heads_done += task_heads);
   }
   result.cells = CellIndex::of_tasks(result.metadata);
   result.timings.emplace_back("fit_and_cv", seconds_since(t0));

@@ -10,7 +10,9 @@ namespace wsc::engine::detail {
 /// metadata probe with its F fold probes as one batched fit; the WSC
 /// matrices of the observed and the fold probes. Every group computes them;
 /// world rank 0's values are shared so all groups agree to the last bit.
-AnalysisResult observe(const AnalysisInput& input, const AnalysisSettings& settings, const Layout& layout);
+/// Reports the "pca" and "fits" phases to `progress`.
+AnalysisResult observe(const AnalysisInput& input, const AnalysisSettings& settings, const Layout& layout,
+                       const ProgressFn& progress);
 
 /// What the randomised phases share.
 struct PhaseContext {
