@@ -199,9 +199,25 @@ void read_exchangeability(const io::ModelFile& labels, const std::string& lname,
   }
 }
 
+/// "reading /embeddings of model.h5: 1000000 x 256 float32 (1.02 GB) over 2 ranks".
+std::string reading_line(const std::string& name, const engine::AnalysisInput& in, const LoadedModel& model) {
+  const int groups = model.layout.groups;
+  const int size = model.layout.group_size;
+  const double bytes = static_cast<double>(in.rows) * static_cast<double>(in.dim) * (model.embeddings_float32 ? 4 : 8);
+  std::string where;
+  if (groups <= 1) {
+    where = size == 1 ? "on 1 rank" : "over " + std::to_string(size) + " ranks";
+  } else {
+    where = size == 1 ? "whole on each of " + std::to_string(groups) + " ranks"
+                      : "over " + std::to_string(size) + " ranks in each of " + std::to_string(groups) + " groups";
+  }
+  return "reading /embeddings of " + name + ": " + std::to_string(in.rows) + " x " + std::to_string(in.dim) + " " +
+         (model.embeddings_float32 ? "float32" : "float64") + " (" + human_bytes(bytes) + ") " + where;
+}
+
 }  // namespace
 
-LoadedModel load_model(const Config& config, const par::Communicator& comm) {
+LoadedModel load_model(const Config& config, const par::Communicator& comm, RunProgress* progress) {
   const int ranks_on_node = ranks_on_this_node(comm);  // collective, before any agreement
   const MeasuredCosts costs = measure_costs(comm);     // collective too
   LoadedModel model;
@@ -240,9 +256,14 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm) {
   const int group_rank = comm.rank() % model.layout.group_size;
   const par::RowBlock block = par::block_of(in.rows, model.layout.group_size, group_rank);
   in.row_begin = block.begin;
+  if (progress != nullptr) progress->begin("reading", reading_line(file_name(path), in, model));
+  const auto piece_read = [&](std::int64_t done, std::int64_t total) {
+    if (progress != nullptr) progress->update("reading", done, total);
+  };
   std::unique_ptr<io::ModelFile> parallel;
   comm.agree_on([&] { parallel = std::make_unique<io::ModelFile>(path, &comm); });
-  comm.agree_on([&] { in.x = parallel->read_rows(block); });
+  comm.agree_on([&] { in.x = parallel->read_rows(block, io::ModelFile::kEmbeddingPieceBytes, piece_read); });
+  if (progress != nullptr) progress->finish();
   model.read_mode = parallel->last_read_mode();
   return model;
 }

@@ -318,7 +318,11 @@ nlohmann::json make_summary(const Config& config, const RunInfo& info,
   return j;
 }
 
-void write_outputs(const Config& config, const RunInfo& info, const engine::AnalysisResult& r) {
+void write_outputs(const Config& config, const RunInfo& info, const engine::AnalysisResult& r,
+                   const std::function<void(std::int64_t, std::int64_t)>& file_written) {
+  const auto written = [&](std::int64_t done) {
+    if (file_written) file_written(done, 4);
+  };
   namespace fs = std::filesystem;
   const fs::path dir(config.output.dir);
   std::error_code ec;
@@ -329,10 +333,13 @@ void write_outputs(const Config& config, const RunInfo& info, const engine::Anal
   // Everything goes to temporary names first; renamed only when all are complete.
   io::AtomicFile wsc((dir / "wsc.csv").string());
   wsc.stream() << wsc_csv(info.model_name, r);
+  written(1);
   io::AtomicFile probes((dir / "probes.csv").string());
   probes.stream() << probes_csv(info.model_name, r);
+  written(2);
   io::AtomicFile json((dir / "summary.json").string());
   json.stream() << summary.dump(2) << "\n";
+  written(3);
   const std::string h5_final = (dir / io::results_h5::kFileName).string();
   const std::string h5_temp = h5_final + ".tmp." + std::to_string(::getpid());
   try {
@@ -341,6 +348,7 @@ void write_outputs(const Config& config, const RunInfo& info, const engine::Anal
     std::remove(h5_temp.c_str());
     throw;
   }
+  written(4);
   io::rename_into_place(h5_temp, h5_final);
   wsc.commit();
   probes.commit();

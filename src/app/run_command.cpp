@@ -6,6 +6,7 @@
 #include "wsc/app/resources.hpp"
 #include "wsc/app/stop_signals.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -140,51 +141,65 @@ StatePlan plan_state(const Config& config, const RunRequest& request, const Load
   return plan;
 }
 
-/// Progress lines on the root's stderr: one reporter per phase, each ending
-/// its line when the next begins.
-class PhaseReporter {
- public:
-  engine::ProgressFn callback(bool show) {
-    if (!show) return {};
-    return [this](const std::string& name, std::int64_t done, std::int64_t total) {
-      if (name != phase_) {
-        finish();
-        reporter_ = std::make_unique<ProgressReporter>(std::cerr, name);
-        phase_ = name;
-      }
-      reporter_->update(done, total);
-    };
+/// The start line of an engine phase (RunProgress::Describe): what it does.
+std::string describe_phase(const std::string& phase, std::int64_t total, const LoadedModel& model,
+                           const engine::AnalysisSettings& settings) {
+  const engine::AnalysisInput& in = model.input;
+  const auto n = [](std::int64_t v) { return std::to_string(v); };
+  const std::int64_t tasks = static_cast<std::int64_t>(in.metadata.size());
+  const std::int64_t fitted = tasks + (in.primary_from_file ? 0 : 1);  // probes refitted per index
+  if (phase == "pca") {
+    return "pca: mean and covariance of " + n(in.rows) + " x " + n(in.dim) + " rows";
   }
-  void finish() {
-    if (reporter_) reporter_->finish();
+  if (phase == "fits") {
+    std::string names;
+    if (!in.primary_from_file) names = in.primary_task;
+    for (const engine::TaskLabels& t : in.metadata) names += (names.empty() ? "" : ", ") + t.name;
+    return "fits: " + n(total) + " heads, the probe and its " + n(settings.cv.folds) + " CV fold probes of " +
+           (fitted == 1 ? "task " : n(fitted) + " tasks (") + names + (fitted == 1 ? "" : ")");
   }
-
- private:
-  std::unique_ptr<ProgressReporter> reporter_;
-  std::string phase_;
-};
+  const engine::ItemSizes items = engine::item_sizes(in, settings, model.layout.group_size);
+  const auto batch = [&](std::int64_t item) { return n(std::min(item, total)); };
+  const std::string groups = model.layout.groups > 1 ? ", " + n(model.layout.groups) + " groups in parallel" : "";
+  if (phase == "encodability") {
+    return "encodability: " + n(total) + " label permutations of " + n(tasks) + (tasks == 1 ? " task" : " tasks") +
+           ", each refitted on " + n(settings.cv.folds) + " folds (batches of " + batch(items.encodability) +
+           groups + ")";
+  }
+  if (phase == "permutations") {
+    return "permutations: " + n(total) + " permutations of the metadata labels, " + n(tasks) +
+           (tasks == 1 ? " probe" : " probes") + " refitted for each (batches of " + batch(items.permutations) +
+           groups + ")";
+  }
+  if (phase == "bootstrap") {
+    return "bootstrap: " + n(total) + " resamples of the rows, " + n(fitted) + (fitted == 1 ? " probe" : " probes") +
+           " refitted for each (batches of " + batch(items.bootstrap) + groups + ")";
+  }
+  return {};
+}
 
 /// The analysis itself; an error raised identically on every rank from
 /// global data (e.g. too many folds) is agreed on and rethrown.
 engine::AnalysisResult analyse(const LoadedModel& model, const engine::AnalysisSettings& settings,
-                               const engine::Layout& layout, const engine::RunControl& control, bool show_progress,
+                               const engine::Layout& layout, const engine::RunControl& control, RunProgress& progress,
                                const par::Communicator& comm) {
-  PhaseReporter reporter;
+  progress.set_describe([&](const std::string& phase, std::int64_t total) {
+    return describe_phase(phase, total, model, settings);
+  });
   bool ok = true;
   std::string message;
   engine::AnalysisResult result;
   try {
-    result = engine::run_analysis(model.input, settings, layout, reporter.callback(show_progress && comm.is_root()),
-                                  control);
+    result = engine::run_analysis(model.input, settings, layout, progress.callback(), control);
   } catch (const std::invalid_argument& e) {
     ok = false;
     message = e.what();
   } catch (const engine::Interrupted&) {
-    reporter.finish();
+    progress.finish();
     throw;
   }
   comm.agree(ok, message);
-  reporter.finish();
+  progress.finish();
   if (comm.is_root()) {
     // Unconverged fits and dropped bins are said loudly, even with --quiet.
     for (const std::string& w : result.warnings) std::cerr << "wsc: warning: " << w << "\n";
@@ -197,7 +212,8 @@ engine::AnalysisResult analyse(const LoadedModel& model, const engine::AnalysisS
 CompletedRun run_configured(const Config& config, const par::Communicator& comm, const RunRequest& request) {
   const auto start = std::chrono::steady_clock::now();
   CompletedRun run;
-  const LoadedModel model = load_model(config, comm);
+  RunProgress progress(std::cerr, request.show_progress && comm.is_root());
+  const LoadedModel model = load_model(config, comm, &progress);
   run.info.model_name = model.model_name;
   run.info.ranks = comm.size();
   run.info.rows = model.input.rows;
@@ -219,17 +235,21 @@ CompletedRun run_configured(const Config& config, const par::Communicator& comm,
       return run;
     }
   }
-  run.result = analyse(model, settings, layout, state.control, request.show_progress, comm);
+  run.result = analyse(model, settings, layout, state.control, progress, comm);
   run.info.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   run.info.peak_rss_per_rank = comm.gather(static_cast<double>(peak_rss_bytes()));
 
   comm.agree_on([&] {
     if (!comm.is_root()) return;
     if (request.mode == RunMode::chunk) {
+      progress.begin("writing", "writing " + run.state_path);
       state.control.save(run.result.state);  // the chunk's result is its complete state
       return;
     }
-    write_outputs(config, run.info, run.result);
+    progress.begin("writing", "writing wsc.csv, probes.csv, summary.json and results.h5 to " + config.output.dir);
+    write_outputs(config, run.info, run.result,
+                  [&](std::int64_t done, std::int64_t total) { progress.update("writing", done, total); });
+    progress.finish();
     // Finished: the checkpoint has done its job.
     if (request.mode == RunMode::whole) {
       std::error_code ec;

@@ -108,7 +108,8 @@ AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& 
                             const ProgressFn& progress, const RunControl& control) {
   core::RowInvariants invariants;
   core::BatchedFitStats observe_stats, encodability_stats, permutation_stats, bootstrap_stats;
-  AnalysisResult result = detail::observe(input, settings, layout, detail::FitShared{invariants, observe_stats});
+  AnalysisResult result =
+      detail::observe(input, settings, layout, detail::FitShared{invariants, observe_stats}, progress);
   result.groups = layout.groups();
   result.group_size = layout.plan().group_size;
   result.layout_reason = layout.plan().reason;

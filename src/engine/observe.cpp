@@ -48,7 +48,8 @@ struct RowCovariance {
   core::Matrix cov;
 };
 
-RowCovariance row_covariance(core::RowsView x, std::int64_t rows, const par::Communicator& comm) {
+RowCovariance row_covariance(core::RowsView x, std::int64_t rows, const par::Communicator& comm,
+                             PhaseProgress& progress) {
   const core::Index d = x.cols();
   const core::Index tile = core::tile_rows(d);
   core::RowMatrix scratch;
@@ -66,6 +67,7 @@ RowCovariance row_covariance(core::RowsView x, std::int64_t rows, const par::Com
     centred = x.doubles(begin, n, scratch);
     centred.rowwise() -= out.mean.transpose();
     out.cov.selfadjointView<Eigen::Lower>().rankUpdate(centred.transpose());
+    progress.update_share(begin + n, x.rows());
   });
   out.cov = out.cov.selfadjointView<Eigen::Lower>();
   comm.sum(out.cov.data(), static_cast<std::size_t>(out.cov.size()));
@@ -210,13 +212,15 @@ TaskResult observe_metadata(const AnalysisInput& input, const TaskLabels& task, 
 }  // namespace
 
 AnalysisResult observe(const AnalysisInput& input, const AnalysisSettings& settings, const Layout& layout,
-                       const FitShared& fits) {
+                       const FitShared& fits, const ProgressFn& progress) {
   const par::Communicator& comm = layout.group();
   AnalysisResult result;
   auto t0 = Clock::now();
+  PhaseProgress pca_progress(progress, layout.world(), "pca", input.rows);
+  pca_progress.update(0);
   // World rank 0's covariance for every group, so the PCA and the solvers'
   // invariants agree to the last bit whatever the layout.
-  RowCovariance rows = row_covariance(input.x, input.rows, comm);
+  RowCovariance rows = row_covariance(input.x, input.rows, comm, pca_progress);
   share_matrix(layout.world(), rows.cov);
   share_vector(layout.world(), rows.mean);
   fits.invariants = core::row_invariants_from_covariance(rows.cov, rows.mean);
@@ -226,15 +230,22 @@ AnalysisResult observe(const AnalysisInput& input, const AnalysisSettings& setti
   result.timings.emplace_back("pca", seconds_since(t0));
 
   t0 = Clock::now();
+  const std::int64_t task_heads = 1 + settings.cv.folds;  // a task's head and its fold heads
+  std::int64_t heads_done = 0;
+  PhaseProgress fit_progress(progress, layout.world(), "fits",
+                     task_heads * static_cast<std::int64_t>(input.metadata.size() + (input.primary_from_file ? 0 : 1)));
+  fit_progress.update(0);
   if (input.primary_from_file) {
     result.primary = head_from_file(input, comm);
   } else {
     (void)fit_task_with_folds(input, *input.primary_labels, settings, comm, fits, result.primary, result.warnings);
+    fit_progress.update(heads_done += task_heads);
   }
   result.primary.projected = core::project_head(result.primary.head.weight, result.pca);
   share_matrix(layout.world(), result.primary.projected);
   for (const TaskLabels& task : input.metadata) {
     result.metadata.push_back(observe_metadata(input, task, settings, layout, fits, result, result.warnings));
+    fit_progress.update(heads_done += task_heads);
   }
   result.cells = CellIndex::of_tasks(result.metadata);
   result.timings.emplace_back("fit_and_cv", seconds_since(t0));

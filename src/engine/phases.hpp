@@ -18,10 +18,11 @@ struct FitShared {
 /// metadata probe with its F fold probes as one batched fit; the WSC
 /// matrices of the observed and the fold probes. Every group computes them;
 /// world rank 0's values are shared so all groups agree to the last bit.
-/// Also sets fits.invariants (from the PCA's covariance) and adds the
-/// observed fits' work to fits.stats.
+/// Also sets fits.invariants (from the PCA's covariance), adds the
+/// observed fits' work to fits.stats, and reports the "pca" and "fits"
+/// phases to `progress`.
 AnalysisResult observe(const AnalysisInput& input, const AnalysisSettings& settings, const Layout& layout,
-                       const FitShared& fits);
+                       const FitShared& fits, const ProgressFn& progress);
 
 /// What the randomised phases share.
 struct PhaseContext {

@@ -29,6 +29,13 @@ void PhaseProgress::update(std::int64_t done) {
   if (fn_) fn_(phase_, done, total_);
 }
 
+void PhaseProgress::update_share(std::int64_t part_done, std::int64_t part_total) {
+  if (!fn_) return;
+  if (part_done >= part_total) return update(total_);
+  update(static_cast<std::int64_t>(static_cast<double>(total_) * static_cast<double>(part_done) /
+                                   static_cast<double>(part_total)));
+}
+
 Checkpointer::Checkpointer(const Layout& layout, const RunControl& control, const RunState& local)
     : layout_(layout), control_(control), local_(local), last_(std::chrono::steady_clock::now()) {}
 

@@ -15,6 +15,9 @@ class PhaseProgress {
  public:
   PhaseProgress(const ProgressFn& fn, const par::Communicator& world, std::string phase, std::int64_t total);
   void update(std::int64_t done);
+  /// `part_done` of this rank's `part_total`, reported as that share of the
+  /// phase's total (the ranks of a group go at about the same pace).
+  void update_share(std::int64_t part_done, std::int64_t part_total);
 
  private:
   ProgressFn fn_;
@@ -56,12 +59,14 @@ RunState start_state(const PhaseRanges& ranges, const std::vector<double>& obser
 /// Runs the indices [range.begin + done, range.end) in work items of
 /// `item` indices, item j of a round going to group j: rounds of one item
 /// per group, after each of which `done` (the prefix finished) advances and
-/// the checkpointer may save or stop.
+/// the checkpointer may save or stop. Progress is reported at the start and
+/// after every round.
 template <typename Work>
 void run_rounds(const Layout& layout, const IndexRange& range, std::int64_t& done, std::int64_t item,
                 PhaseProgress& progress, Checkpointer& checkpointer, Work work) {
   const std::int64_t groups = layout.groups();
   std::int64_t start = range.begin + done;
+  progress.update(done);
   while (start < range.end) {
     const std::int64_t lo = start + layout.group_index() * item;
     if (lo < range.end) work(lo, std::min(lo + item, range.end));

@@ -178,19 +178,22 @@ std::vector<std::string> ModelFile::members(const std::string& group_path) const
 // ---------------------------------------------------------------------------
 // Embeddings
 
-core::RowMatrix ModelFile::read_embeddings(const par::RowBlock& block, std::int64_t piece_bytes) const {
-  core::EmbeddingRows rows = read_rows(block, piece_bytes);
+core::RowMatrix ModelFile::read_embeddings(const par::RowBlock& block, std::int64_t piece_bytes,
+                                           const PieceRead& piece_read) const {
+  core::EmbeddingRows rows = read_rows(block, piece_bytes, piece_read);
   if (!rows.is_float()) return rows.doubles();
   return rows.floats().cast<double>();
 }
 
-core::EmbeddingRows ModelFile::read_rows(const par::RowBlock& block, std::int64_t piece_bytes) const {
-  if (embeddings_float32_) return read_rows_as<float>(block, piece_bytes);
-  return read_rows_as<double>(block, piece_bytes);
+core::EmbeddingRows ModelFile::read_rows(const par::RowBlock& block, std::int64_t piece_bytes,
+                                        const PieceRead& piece_read) const {
+  if (embeddings_float32_) return read_rows_as<float>(block, piece_bytes, piece_read);
+  return read_rows_as<double>(block, piece_bytes, piece_read);
 }
 
 template <typename T>
-core::EmbeddingRows ModelFile::read_rows_as(const par::RowBlock& block, std::int64_t piece_bytes) const {
+core::EmbeddingRows ModelFile::read_rows_as(const par::RowBlock& block, std::int64_t piece_bytes,
+                                           const PieceRead& piece_read) const {
   using Rows = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   // Every failure that can differ between ranks is deferred until after the
   // (collective) read so that no rank leaves the others waiting in it.
@@ -220,14 +223,15 @@ core::EmbeddingRows ModelFile::read_rows_as(const par::RowBlock& block, std::int
   const bool select = deferred.empty() && block.count > 0;
   {
     const Hdf5Dataset dset = file_.dataset(model_h5::kEmbeddings);
-    // Pieces: the same number on every rank (from the largest block), so
-    // ranks that run out of rows still take part in each collective read.
-    // Rows are read in the file's own type (no HDF5 conversion, which would
-    // turn collective I/O off) straight into their place.
+    // Pieces: the same number on every rank (from the largest block, which
+    // is all N rows when ranks hold the rows replicated), so ranks that run
+    // out of rows still take part in each collective read. Rows are read in
+    // the file's own type (no HDF5 conversion, which would turn collective
+    // I/O off) straight into their place.
     const std::int64_t piece_rows =
         std::max<std::int64_t>(1, piece_bytes / std::max<std::int64_t>(1, dim_ * static_cast<std::int64_t>(sizeof(T))));
-    const std::int64_t ranks = comm_ != nullptr ? comm_->size() : 1;
-    const std::int64_t largest = comm_ != nullptr ? (rows_ + ranks - 1) / ranks : block.count;
+    const std::int64_t mine = select ? block.count : 0;
+    const std::int64_t largest = comm_ != nullptr ? comm_->max(mine) : mine;
     const std::int64_t pieces = std::max<std::int64_t>(1, (largest + piece_rows - 1) / piece_rows);
     for (std::int64_t p = 0; p < pieces; ++p) {
       const std::int64_t first = p * piece_rows;
@@ -236,15 +240,18 @@ core::EmbeddingRows ModelFile::read_rows_as(const par::RowBlock& block, std::int
       const std::int64_t begin = take ? block.begin + first : 0;
       T* target = take ? out.data() + first * dim_ : nullptr;
       last_read_mode_ = dset.read_rows(begin, n, dim_, parallel_, target);
+      if (piece_read) piece_read(p + 1, pieces);
     }
   }
   if (!deferred.empty()) throw HdfError(deferred);
-  if (!out.allFinite()) {
-    for (core::Index r = 0; r < out.rows(); ++r) {
-      if (!out.row(r).allFinite()) {
-        throw HdfError(name + ": /embeddings row " + std::to_string(block.begin + r) +
-                       " contains NaN or Inf");
-      }
+  // A plain loop: Eigen's allFinite() took 2.3 s on 500000 x 256 doubles,
+  // this 0.06 s.
+  const T* const values = out.data();
+  const auto size = static_cast<std::int64_t>(out.size());
+  for (std::int64_t i = 0; i < size; ++i) {
+    if (!std::isfinite(values[i])) {
+      throw HdfError(name + ": /embeddings row " + std::to_string(block.begin + i / dim_) +
+                     " contains NaN or Inf");
     }
   }
   return core::EmbeddingRows(std::move(out));

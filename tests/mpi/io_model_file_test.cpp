@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <limits>
 #include <memory>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -124,14 +126,47 @@ TEST_P(IoEmbeddings, EachRankReadsItsBlockExactly) {
   // HDF5 did the read collectively (no type conversion stands in the way).
   EXPECT_EQ(file->last_read_mode(), "collective") << "rank " << comm.rank();
 
-  // Pieces of 3 rows: ranks with fewer pieces still join every collective read.
+  // Pieces of 3 rows: ranks with fewer pieces still join every collective
+  // read; each piece is reported, the same count on every rank.
+  const std::int64_t piece_bytes = 3 * c.dim * (c.float32 ? 4 : 8);
+  std::vector<std::pair<std::int64_t, std::int64_t>> reported;
+  const auto report = [&](std::int64_t done, std::int64_t total) { reported.emplace_back(done, total); };
+  const auto expect_reported = [&](std::int64_t pieces, const char* what) {
+    ASSERT_EQ(static_cast<std::int64_t>(reported.size()), pieces) << what << ", rank " << comm.rank();
+    for (std::size_t k = 0; k < reported.size(); ++k) {
+      EXPECT_EQ(reported[k], std::make_pair(static_cast<std::int64_t>(k) + 1, pieces)) << what;
+    }
+  };
   wsc::core::RowMatrix pieces;
   try {
-    pieces = file->read_embeddings(block, 3 * c.dim * (c.float32 ? 4 : 8));
+    pieces = file->read_embeddings(block, piece_bytes, report);
   } catch (const std::exception& e) {
     ADD_FAILURE() << "rank " << comm.rank() << ": " << e.what();
   }
   EXPECT_TRUE(pieces.rows() == x.rows() && pieces == x) << "rank " << comm.rank();
+  expect_reported(comm.max(std::max<std::int64_t>(1, (block.count + 2) / 3)), "sharded");
+
+  // Every rank all rows (a layout of one-rank groups, rows replicated), in
+  // pieces of 3 rows: a rank's block is then larger than an Nth of N.
+  reported.clear();
+  wsc::core::RowMatrix all;
+  try {
+    all = file->read_embeddings({0, c.rows}, piece_bytes, report);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "rank " << comm.rank() << ": " << e.what();
+  }
+  std::int64_t wrong = 0;
+  if (all.rows() == c.rows && all.cols() == c.dim) {
+    for (std::int64_t r = 0; r < c.rows; ++r) {
+      for (std::int64_t j = 0; j < c.dim; ++j) {
+        const double exact = value_at(r, j);
+        if (all(r, j) != (c.float32 ? static_cast<double>(static_cast<float>(exact)) : exact)) ++wrong;
+      }
+    }
+  }
+  EXPECT_EQ(all.rows(), c.rows) << "rank " << comm.rank();
+  EXPECT_EQ(wrong, 0) << "rank " << comm.rank() << ": all rows read in pieces";
+  expect_reported((c.rows + 2) / 3, "replicated");
   file.reset();  // collective close, all ranks together
   comm.barrier();
 }

@@ -275,8 +275,35 @@ def test_unconverged_is_loud(tmp):
     check(s["permutations"]["unconverged_fits"] == 2, "permuted fits counted")
 
 
+def test_progress_lines(tmp):
+    """A run whose stderr is a pipe (a SLURM log) names every phase as it
+    begins, on rank 0 only, in order; a short run prints nothing else there;
+    -q prints none of them."""
+    model = os.path.join(tmp, "model.h5")
+    make_model(model, n=200, d=8, seed=4, dtype=np.float32)
+    out = os.path.join(tmp, "out")
+    cfg = write_config(os.path.join(tmp, "c.toml"), model, out, metadata=("site", "sex"), permutations=6,
+                       extra="\n[encodability]\npermutations = 3\n[bootstrap]\ncount = 4\n")
+    proc = run_wsc(["run", cfg], ranks=2)
+    lines = proc.stderr.splitlines()
+    expected = ["wsc: reading /embeddings of model.h5: 200 x 8 float32 (6.4 KB) ",
+                "wsc: pca: mean and covariance of 200 x 8 rows",
+                "wsc: fits: 8 heads, the probe and its 3 CV fold probes of 2 tasks (site, sex)",
+                "wsc: encodability: 3 label permutations of 2 tasks, each refitted on 3 folds",
+                "wsc: permutations: 6 permutations of the metadata labels, 2 probes refitted for each",
+                "wsc: bootstrap: 4 resamples of the rows, 2 probes refitted for each",
+                "wsc: writing wsc.csv, probes.csv, summary.json and results.h5 to " + out]
+    check(len(lines) == len(expected) and all(l.startswith(e) for l, e in zip(lines, expected)),
+          "phase lines, in order, once each (rank 0 only), nothing else:\n%s" % proc.stderr)
+    check(lines[0].endswith(" over 2 ranks") or lines[0].endswith(" whole on each of 2 ranks"),
+          "the reading line names the layout: %s" % lines[0])
+    quiet = run_wsc(["run", cfg, "-q", "--set", "output.dir=" + os.path.join(tmp, "quiet")], ranks=2)
+    check(quiet.stderr == "", "-q prints no phase lines:\n%s" % quiet.stderr)
+
+
 if __name__ == "__main__":
     main({"demo": test_demo, "outputs": test_outputs_contract, "labels_file": test_second_labels_file,
           "probe_primary": test_probe_primary_grouped_folds, "unconverged": test_unconverged_is_loud,
           "unused_class": test_model_head_with_unused_class,
-          "schemes": test_exchangeability_schemes, "bootstrap": test_bootstrap_intervals})
+          "schemes": test_exchangeability_schemes, "bootstrap": test_bootstrap_intervals,
+          "progress": test_progress_lines})

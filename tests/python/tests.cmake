@@ -21,6 +21,7 @@ wsc_add_python_test(e2e_unconverged_is_loud test_demo_and_outputs.py 1 unconverg
 wsc_add_python_test(e2e_model_head_unused_class test_demo_and_outputs.py 1 unused_class)
 wsc_add_python_test(e2e_exchangeability_schemes test_demo_and_outputs.py 2 schemes)
 wsc_add_python_test(e2e_bootstrap_intervals test_demo_and_outputs.py 2 bootstrap)
+wsc_add_python_test(e2e_progress_lines test_demo_and_outputs.py 2 progress)
 wsc_add_python_test(e2e_sweep_and_summary test_sweep.py 2 sweep)
 wsc_add_python_test(e2e_sweep_bad_manifests test_sweep.py 1 bad_manifests)
 # Resumable runs (stop signals, SIGKILL, bad checkpoints) and split runs merged.

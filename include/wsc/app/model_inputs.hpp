@@ -3,6 +3,7 @@
 // labels file) per the config: validated on every rank before anything large
 // is allocated, then the embeddings read collectively, each rank its block.
 #include "wsc/app/config.hpp"
+#include "wsc/app/progress.hpp"
 #include "wsc/engine/analysis.hpp"
 #include "wsc/engine/layout.hpp"
 #include "wsc/par/communicator.hpp"
@@ -22,8 +23,9 @@ struct LoadedModel {
 /// Collective over comm: validates, plans the rank layout (config
 /// parallel.groups or automatic), and reads each rank's block of rows for
 /// that layout. Throws par::AgreedError (same message on all ranks) for any
-/// bad input or impossible layout.
-LoadedModel load_model(const Config& config, const par::Communicator& comm);
+/// bad input or impossible layout. With `progress`, the embeddings read is
+/// its phase "reading" (pieces read).
+LoadedModel load_model(const Config& config, const par::Communicator& comm, RunProgress* progress = nullptr);
 
 /// Independent work items of the config (batches of permutations,
 /// encodability fits, bootstrap resamples): the most groups worth having.

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
+#include <functional>
 #include <string>
 
 namespace wsc::app {
@@ -27,7 +29,10 @@ nlohmann::json make_summary(const Config& config, const RunInfo& info,
                             const engine::AnalysisResult& result);
 
 /// Writes the four files into config.output.dir (created if needed). Root only.
-void write_outputs(const Config& config, const RunInfo& info, const engine::AnalysisResult& result);
+/// `file_written(done, 4)`, when given, is called after each file is complete
+/// (under its temporary name).
+void write_outputs(const Config& config, const RunInfo& info, const engine::AnalysisResult& result,
+                   const std::function<void(std::int64_t done, std::int64_t total)>& file_written = {});
 
 /// A short human-readable table of the result (what `wsc run` prints).
 std::string result_table(const RunInfo& info, const engine::AnalysisResult& result);

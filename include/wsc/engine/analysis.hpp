@@ -97,8 +97,16 @@ struct ItemSizes {
 };
 ItemSizes item_sizes(const AnalysisInput& input, const AnalysisSettings& settings, int group_size);
 
-/// Called on world rank 0 while a phase ("encodability", "permutations",
-/// "bootstrap") runs: work items done (estimated over all groups) of total.
+/// Called on world rank 0 while a phase runs, first when it begins (done =
+/// what a resumed run has done already, usually 0), then as work is done;
+/// the last call of a phase has done == total. Phases, in order:
+///   "pca"          rows of the mean and covariance pass (world rank 0's
+///                  share of its block, scaled to N: ranks go at one pace)
+///   "fits"         observed heads: each fitted task's head and its CV fold
+///                  heads (primary when fitted, every metadata task)
+///   "encodability", "permutations", "bootstrap"
+///                  indices done (estimated over all groups) of the range
+/// The engine only calls it; printing is the caller's.
 using ProgressFn = std::function<void(const std::string& phase, std::int64_t done, std::int64_t total)>;
 
 /// Collective over the layout's world: every rank passes the block of rows

@@ -12,6 +12,7 @@
 #include "wsc/par/row_partition.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -86,17 +87,26 @@ class ModelFile {
   std::int64_t dim() const { return dim_; }
   bool embeddings_float32() const { return embeddings_float32_; }
 
+  /// The default size of one piece of an embeddings read.
+  static constexpr std::int64_t kEmbeddingPieceBytes = std::int64_t{1} << 28;
+  /// Called after each piece of an embeddings read: pieces done, of total.
+  using PieceRead = std::function<void(std::int64_t done, std::int64_t total)>;
+
   /// Reads rows [block.begin, block.end()) of /embeddings as doubles.
   /// Collective when opened with a communicator (every rank must call, an
   /// empty block is fine). Rows are read in the file's own float type (so
   /// HDF5 needs no type conversion, which would turn collective I/O off) in
   /// pieces of at most `piece_bytes`, and widened to double in memory.
+  /// `piece_read(done, total)`, when given, is called on every rank after
+  /// each piece (every rank reads the same number of pieces).
   core::RowMatrix read_embeddings(const par::RowBlock& block,
-                                  std::int64_t piece_bytes = std::int64_t{1} << 28) const;
+                                  std::int64_t piece_bytes = kEmbeddingPieceBytes,
+                                  const PieceRead& piece_read = {}) const;
 
   /// The same rows at the file's precision: float32 rows stay float (no
   /// widened copy), float64 rows double. What an analysis holds.
-  core::EmbeddingRows read_rows(const par::RowBlock& block, std::int64_t piece_bytes = std::int64_t{1} << 28) const;
+  core::EmbeddingRows read_rows(const par::RowBlock& block, std::int64_t piece_bytes = kEmbeddingPieceBytes,
+                                const PieceRead& piece_read = {}) const;
 
   /// How the last read_embeddings() was done, as HDF5 reports it (the
   /// mode of the last piece): "collective", "independent", "mixed" or
@@ -122,7 +132,8 @@ class ModelFile {
 
  private:
   template <typename T>
-  core::EmbeddingRows read_rows_as(const par::RowBlock& block, std::int64_t piece_bytes) const;
+  core::EmbeddingRows read_rows_as(const par::RowBlock& block, std::int64_t piece_bytes,
+                                   const PieceRead& piece_read) const;
 
   std::string path_;
   bool parallel_ = false;
