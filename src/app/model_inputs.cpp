@@ -99,7 +99,7 @@ MeasuredCosts measure_costs(const par::Communicator& comm) {
 /// The layout request of a run: the file's shape and precision, the
 /// config's tasks, batch and groups, the node's memory, the measured costs.
 engine::LayoutRequest layout_request(const Config& config, const engine::AnalysisInput& in, bool float32, int ranks,
-                                     int ranks_on_node, const MeasuredCosts& costs) {
+                                     int ranks_on_node, const MeasuredCosts& costs, int classes = 10) {
   engine::LayoutRequest r;
   r.rows = in.rows;
   r.dim = in.dim;
@@ -110,6 +110,7 @@ engine::LayoutRequest layout_request(const Config& config, const engine::Analysi
   r.parallel_items = parallel_items(config);
   r.element_bytes = float32 ? 4 : 8;
   r.tasks = static_cast<int>(config.metadata.size());
+  r.classes = classes;
   r.batch = config.analysis.batch;
   r.gemm_rate = costs.gemm_rate;
   r.allreduce_latency = costs.allreduce_latency;
@@ -249,6 +250,12 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm, RunP
     read_primary(file, labels, lname, config, in);
     read_metadata(labels, lname, config, in);
     read_exchangeability(labels, lname, config, in);
+    // Again with the tasks' class counts (the first plan assumed up to 10).
+    int classes = 2;
+    for (const engine::TaskLabels& task : in.metadata) classes = std::max(classes, task.classes);
+    model.layout = engine::plan_layout(layout_request(config, in, file.embeddings_float32(), comm.size(),
+                                                      ranks_on_node, costs, classes));
+    check_memory(in.rows, in.dim, model.layout, ranks_on_node, file_name(path));
   });
 
   // Phase 2, collective: each rank reads the block of rows of its place in

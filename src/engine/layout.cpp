@@ -49,7 +49,7 @@ double predicted_heads_per_second(const LayoutRequest& request, int groups) {
   const double d = static_cast<double>(std::max<std::int64_t>(request.dim, 1));
   const double c = static_cast<double>(std::max(request.classes, 2));
   const double batch = static_cast<double>(std::max<std::int64_t>(request.batch, 1));
-  const double passes = 10.0;
+  const double passes = 8.0;
   double pass = 5.0 * block * d * batch * c / request.gemm_rate;
   if (size > 1) pass += request.allreduce_latency + request.allreduce_per_byte * batch * c * (d + 1.0) * 8.0;
   return groups * batch / (passes * pass);

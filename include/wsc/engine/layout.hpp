@@ -55,8 +55,7 @@ struct LayoutPlan {
 MemoryEstimate estimate_rank_memory(const LayoutRequest& request, int group_size);
 
 /// Predicted permuted heads per second of the whole run with `groups`
-/// groups: per head about ten passes (four evaluations, six Hessian
-/// products) of 5 n d C flops at the measured GEMM rate over the group's
+/// groups: per head about eight passes (evaluations and Hessian products) of 5 n d C flops at the measured GEMM rate over the group's
 /// block of n = N / S rows, plus, when S > 1, one allreduce of a batch's
 /// sums (B C (d + 1) doubles) per pass. 0 when the costs were not measured.
 double predicted_heads_per_second(const LayoutRequest& request, int groups);
