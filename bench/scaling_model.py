@@ -69,8 +69,8 @@ def main():
     print("target: N = %.0e, d = %.0f, %d permutations x %d tasks (C = %s), %d ranks per node, %.0f GiB "
           "per node" % (a.n, a.d, a.perms, len(classes), a.classes, a.ranks_per_node, a.node_gib))
     print()
-    print("| ranks | nodes | group size S | groups G | GiB per rank | compute h | allreduce h | total h | "
-          "allreduce GB per pass |")
+    print("| ranks | nodes | group size S | groups G | GiB per rank | compute h | allreduce s | total h | "
+          "allreduce MB per pass |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for R in (64, 128, 256, 512, 1024):
         S = 1
@@ -92,9 +92,9 @@ def main():
         bw = a.bw_gbs * 1e9 if inter else 5e9
         per_call = (math.log2(S) * alpha + 2 * (S - 1) / S * bytes_ / bw) if S > 1 else 0.0
         t_a = H / (G * a.batch) * passes_per_batch * per_call
-        print("| %d | %d | %d | %d | %.2f | %.1f | %.2f | %.1f | %.4f |" % (
-            R, math.ceil(R / a.ranks_per_node), S, G, mem / 2**30, t_c / 3600, t_a / 3600,
-            (t_c + t_a) / 3600, bytes_ / 1e9))
+        print("| %d | %d | %d | %d | %.2f | %.1f | %.0f | %.1f | %.1f |" % (
+            R, math.ceil(R / a.ranks_per_node), S, G, mem / 2**30, t_c / 3600, t_a,
+            (t_c + t_a) / 3600, bytes_ / 1e6))
 
 
 if __name__ == "__main__":
