@@ -149,6 +149,11 @@ void serialize(Archive& ar, wsc::engine::RunState& s, const unsigned int /*versi
   d::io_array(ar, s.null_cells);
   ar & s.cells;
   d::io_bool(ar, s.keep_cells);
+  ar & s.sensitivity_ks;
+  d::io_array(ar, s.sensitivity_observed_abs);
+  d::io_array(ar, s.sensitivity_exceed_cell);
+  d::io_array(ar, s.sensitivity_exceed_max);
+  d::io_array(ar, s.sensitivity_null_max);
   ar & s.permutation_fits;
   ar & s.permutation_unconverged;
   ar & s.permutation_max_iterations;

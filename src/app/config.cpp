@@ -414,6 +414,19 @@ T read_value(const Reader& r, const toml::value& v, const std::string& dotted, c
     return r.get_integer(v, dotted, std::numeric_limits<std::int64_t>::min(), kInt64Max);
   } else if constexpr (std::is_same_v<T, std::uint64_t>) {  // seeds: what a TOML integer can hold
     return static_cast<std::uint64_t>(r.get_integer(v, dotted, 0, kInt64Max));
+  } else if constexpr (std::is_same_v<T, std::vector<int>>) {  // a list of k ("none" = 0: no projection)
+    if (!v.is_array()) r.fail("'" + dotted + "' must be an array of integers, got " + type_name(v));
+    std::vector<int> out;
+    for (const toml::value& item : v.as_array()) {
+      if (item.is_string() && item.as_string().str == "none") {
+        out.push_back(0);
+      } else if (item.is_integer()) {
+        out.push_back(static_cast<int>(r.get_integer(item, dotted, 0, kIntMax)));
+      } else {
+        r.fail("'" + dotted + "' must list integers k >= 0 or \"none\", got " + type_name(item));
+      }
+    }
+    return out;
   } else {
     static_assert(std::is_enum_v<T>, "a key's type is a string, a number or a choice");
     const std::string text = r.get_string(v, dotted, true);
@@ -440,6 +453,10 @@ std::string toml_text(const T& value) {
     return format_double(value);
   } else if constexpr (std::is_enum_v<T>) {
     return quote_toml(spelling(value));
+  } else if constexpr (std::is_same_v<T, std::vector<int>>) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < value.size(); ++i) out += (i > 0 ? ", " : "") + std::to_string(value[i]);
+    return out + "]";
   } else {
     return std::to_string(value);
   }
@@ -603,6 +620,9 @@ const std::vector<Section>& sections() {
                   {[](const int& v) { return v >= 1; }, "must be >= 1"}),
            key<C>("components", [](auto& c) -> auto& { return c.analysis.pca.components; }, kOptional,
                   {[](const int& v) { return v >= 0; }, "must be >= 0 (0: no projection)"}),
+           key<C>("sensitivity", [](auto& c) -> auto& { return c.analysis.sensitivity; }, kOptional,
+                  {[](const std::vector<int>& v) { return engine::sensitivity_problem(v).empty(); },
+                   "must list distinct k >= 1, and at most one 0 or \"none\" (no projection), at most 64 of them"}),
        }},
       {"probe",
        {

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <unistd.h>
 
@@ -105,6 +106,34 @@ std::string wsc_csv(const std::string& model, const engine::AnalysisResult& r) {
   return out.str();
 }
 
+std::string wsc_k_csv(const std::string& model, const engine::AnalysisResult& r) {
+  std::ostringstream out;
+  out << csv_line({"model", "primary_task", "primary_class", "metadata", "metadata_class", "k", "projection",
+                   "explained", "cos", "p_perm", "p_fwer", "q_fdr", "permutations", "primary_class_index",
+                   "metadata_class_index", "cos_fold_mean", "cos_fold_sd", "folds"});
+  const engine::SensitivityResult& sens = r.sensitivity;
+  const bool tested = r.permutations > 0;
+  const std::size_t cells = r.cells.size();
+  for (std::size_t s = 0; s < sens.size(); ++s) {
+    const core::PcaBasis& basis = sens.bases[s];
+    r.cells.for_each([&](const engine::Cell& c) {
+      const engine::TaskResult& task = r.metadata[c.task];
+      const auto [i, j] = std::pair(c.i, c.j);
+      const std::size_t at = s * cells + c.index;
+      out << csv_line({io::csv_field(model), io::csv_field(r.primary.name),
+                       io::csv_field(r.primary.class_names[static_cast<std::size_t>(i)]), io::csv_field(task.name),
+                       io::csv_field(task.class_names[static_cast<std::size_t>(j)]), std::to_string(basis.k),
+                       basis.projected ? "pca" : "none", format_double(basis.explained),
+                       format_double(sens.cos[s][c.task](i, j)), tested ? format_double(sens.p_perm[at]) : "nan",
+                       tested ? format_double(sens.p_fwer[at]) : "nan", tested ? format_double(sens.q_fdr[at]) : "nan",
+                       std::to_string(r.permutations), std::to_string(i), std::to_string(j),
+                       format_double(sens.fold_mean[s][c.task](i, j)), format_double(sens.fold_sd[s][c.task](i, j)),
+                       std::to_string(task.fold_cos.size())});
+    });
+  }
+  return out.str();
+}
+
 std::string probe_row(const std::string& model, const engine::TaskResult& t, const std::string& role) {
   const engine::QualityResult& q = t.quality;
   return csv_line({io::csv_field(model), io::csv_field(t.name), std::to_string(t.classes),
@@ -129,6 +158,59 @@ std::string probes_csv(const std::string& model, const engine::AnalysisResult& r
   if (r.primary.quality.method != "none") out << probe_row(model, r.primary, "primary");
   for (const engine::TaskResult& t : r.metadata) out << probe_row(model, t, "metadata");
   return out.str();
+}
+
+/// /sensitivity of results.h5 (nothing without [pca] sensitivity).
+void write_sensitivity(io::ResultsFile& h5, const engine::AnalysisResult& r) {
+  namespace schema = io::results_h5;
+  using schema::member;
+  const engine::SensitivityResult& sens = r.sensitivity;
+  if (sens.empty()) return;
+  const std::size_t ks = sens.size();
+  std::vector<std::int64_t> k(sens.ks.begin(), sens.ks.end());
+  std::vector<double> explained;
+  for (const core::PcaBasis& b : sens.bases) explained.push_back(b.explained);
+  h5.write_ints(member(schema::kSensitivity, schema::kK), k);
+  h5.write_doubles(member(schema::kSensitivity, schema::kExplained), explained);
+  h5.write_array(member(schema::kSensitivity, schema::kNullMaxAbsCos),
+                 {static_cast<std::size_t>(r.permutations), ks}, sens.null_max);
+  h5.write_attribute(schema::kSensitivity, schema::kPermutationsAttribute, static_cast<double>(r.permutations));
+  const bool tested = r.permutations > 0;
+  for (std::size_t t = 0; t < r.metadata.size(); ++t) {
+    const auto rows = static_cast<std::size_t>(r.metadata[t].cos.rows());
+    const auto cols = static_cast<std::size_t>(r.metadata[t].cos.cols());
+    // [K, C_primary, C_task], row-major.
+    const auto stack = [&](const auto& value) {
+      std::vector<double> v;
+      v.reserve(ks * rows * cols);
+      for (std::size_t s = 0; s < ks; ++s) {
+        for (std::size_t i = 0; i < rows; ++i) {
+          for (std::size_t j = 0; j < cols; ++j) v.push_back(value(s, i, j));
+        }
+      }
+      return v;
+    };
+    const auto cell_value = [&](const std::vector<double>& flat) {
+      return stack([&](std::size_t s, std::size_t i, std::size_t j) {
+        if (!tested) return std::nan("");
+        return flat[s * r.cells.size() + r.cells.at(t, static_cast<core::Index>(i), static_cast<core::Index>(j))];
+      });
+    };
+    const std::string g = schema::sensitivity_group(r.metadata[t].name);
+    const std::vector<std::size_t> dims{ks, rows, cols};
+    const auto ii = [](std::size_t v) { return static_cast<core::Index>(v); };
+    h5.write_array(member(g, schema::kCos), dims,
+                   stack([&](std::size_t s, std::size_t i, std::size_t j) { return sens.cos[s][t](ii(i), ii(j)); }));
+    h5.write_array(member(g, schema::kPPerm), dims, cell_value(sens.p_perm));
+    h5.write_array(member(g, schema::kPFwer), dims, cell_value(sens.p_fwer));
+    h5.write_array(member(g, schema::kQFdr), dims, cell_value(sens.q_fdr));
+    h5.write_array(member(g, schema::kCosFoldMean), dims, stack([&](std::size_t s, std::size_t i, std::size_t j) {
+                     return sens.fold_mean[s][t](ii(i), ii(j));
+                   }));
+    h5.write_array(member(g, schema::kCosFoldSd), dims, stack([&](std::size_t s, std::size_t i, std::size_t j) {
+                     return sens.fold_sd[s][t](ii(i), ii(j));
+                   }));
+  }
 }
 
 void write_results_h5(const std::string& path, const Config& config, const RunInfo& info,
@@ -206,6 +288,7 @@ void write_results_h5(const std::string& path, const Config& config, const RunIn
   };
   cv(r.primary);
   for (const engine::TaskResult& t : r.metadata) cv(t);
+  write_sensitivity(h5, r);
   h5.close();
 }
 
@@ -278,6 +361,13 @@ nlohmann::json make_summary(const Config& config, const RunInfo& info,
   j["pca"] = {{"k", r.pca.k},
               {"projected", r.pca.projected},
               {"variance_explained", number(r.pca.explained)}};
+  if (!r.sensitivity.empty()) {
+    nlohmann::json ks = nlohmann::json::array();
+    for (const core::PcaBasis& b : r.sensitivity.bases) {
+      ks.push_back({{"k", b.k}, {"projected", b.projected}, {"variance_explained", number(b.explained)}});
+    }
+    j["sensitivity"] = ks;
+  }
   j["primary"] = task_json(r.primary);
   nlohmann::json tasks = nlohmann::json::array();
   for (std::size_t t = 0; t < r.metadata.size(); ++t) {
@@ -320,8 +410,10 @@ nlohmann::json make_summary(const Config& config, const RunInfo& info,
 
 void write_outputs(const Config& config, const RunInfo& info, const engine::AnalysisResult& r,
                    const std::function<void(std::int64_t, std::int64_t)>& file_written) {
+  const bool sensitivity = !r.sensitivity.empty();
+  const std::int64_t files = sensitivity ? 5 : 4;
   const auto written = [&](std::int64_t done) {
-    if (file_written) file_written(done, 4);
+    if (file_written) file_written(done, files);
   };
   namespace fs = std::filesystem;
   const fs::path dir(config.output.dir);
@@ -340,6 +432,11 @@ void write_outputs(const Config& config, const RunInfo& info, const engine::Anal
   io::AtomicFile json((dir / "summary.json").string());
   json.stream() << summary.dump(2) << "\n";
   written(3);
+  std::optional<io::AtomicFile> wsc_k;
+  if (sensitivity) {
+    wsc_k.emplace((dir / "wsc_k.csv").string());
+    wsc_k->stream() << wsc_k_csv(info.model_name, r);
+  }
   const std::string h5_final = (dir / io::results_h5::kFileName).string();
   const std::string h5_temp = h5_final + ".tmp." + std::to_string(::getpid());
   try {
@@ -348,8 +445,9 @@ void write_outputs(const Config& config, const RunInfo& info, const engine::Anal
     std::remove(h5_temp.c_str());
     throw;
   }
-  written(4);
+  written(files);
   io::rename_into_place(h5_temp, h5_final);
+  if (wsc_k) wsc_k->commit();
   wsc.commit();
   probes.commit();
   json.commit();

@@ -246,7 +246,9 @@ CompletedRun run_configured(const Config& config, const par::Communicator& comm,
       state.control.save(run.result.state);  // the chunk's result is its complete state
       return;
     }
-    progress.begin("writing", "writing wsc.csv, probes.csv, summary.json and results.h5 to " + config.output.dir);
+    progress.begin("writing", std::string("writing wsc.csv, probes.csv, summary.json") +
+                                  (run.result.sensitivity.empty() ? "" : ", wsc_k.csv") + " and results.h5 to " +
+                                  config.output.dir);
     write_outputs(config, run.info, run.result,
                   [&](std::int64_t done, std::int64_t total) { progress.update("writing", done, total); });
     progress.finish();

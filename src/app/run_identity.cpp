@@ -184,7 +184,8 @@ engine::RunState merge_chunk_states(const std::vector<engine::RunState>& chunks,
     if (c.fingerprint != m.fingerprint) {
       throw std::invalid_argument(name(i) + " was made by another config or input");
     }
-    if (!same_bits(c.observed_abs, m.observed_abs) || c.cells != m.cells) {
+    if (!same_bits(c.observed_abs, m.observed_abs) || c.cells != m.cells || c.sensitivity_ks != m.sensitivity_ks ||
+        !same_bits(c.sensitivity_observed_abs, m.sensitivity_observed_abs)) {
       throw std::invalid_argument(name(i) + " disagrees on the observed statistic (run with another rank layout?)");
     }
     if (i == 0) continue;
@@ -201,6 +202,11 @@ engine::RunState merge_chunk_states(const std::vector<engine::RunState>& chunks,
       m.exceed_max[k] += c.exceed_max[k];
     }
     append(m.null_max, c.null_max);
+    for (std::size_t k = 0; k < m.sensitivity_exceed_cell.size(); ++k) {
+      m.sensitivity_exceed_cell[k] += c.sensitivity_exceed_cell[k];
+      m.sensitivity_exceed_max[k] += c.sensitivity_exceed_max[k];
+    }
+    append(m.sensitivity_null_max, c.sensitivity_null_max);
     m.keep_cells = m.keep_cells && c.keep_cells;
     append(m.null_cells, c.null_cells);
     for (std::size_t t = 0; t < m.score_null.size(); ++t) append(m.score_null[t], c.score_null[t]);

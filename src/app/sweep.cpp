@@ -18,7 +18,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -302,9 +304,23 @@ struct CellValues {
   int significant_fdr = 0;
 };
 
+/// A cell at one k of [pca] sensitivity (k as listed: 0 is no projection).
+struct KCellKey {
+  int k = 0;
+  CellKey cell;
+  bool operator<(const KCellKey& o) const {
+    // Ascending k, no projection last, as in wsc_k.csv.
+    const auto rank = [](int value) { return value == 0 ? std::numeric_limits<int>::max() : value; };
+    return std::make_pair(rank(k), std::cref(cell)) < std::make_pair(rank(o.k), std::cref(o.cell));
+  }
+};
+
 /// What the sweep summary pools over the models.
 struct SweepPool {
   std::map<CellKey, CellValues> cells;
+  std::map<KCellKey, CellValues> k_cells;        ///< [pca] sensitivity
+  std::vector<int> ks;                           ///< as the first model listed them
+  std::map<int, std::int64_t> k_shown;           ///< k as wsc_k.csv shows it (d for no projection)
   std::vector<double> intra, inter;              ///< the reference cosines
   std::vector<std::vector<std::string>> status;  ///< per model: model, status, reason
   int incomplete = 0;
@@ -360,6 +376,41 @@ void add_cells(const io::ResultsReader& r, const std::string& model, const std::
   }
 }
 
+/// One metadata task's cells of one model at each k of [pca] sensitivity.
+void add_sensitivity_cells(const io::ResultsReader& r, const std::string& model, const std::string& p,
+                           const std::vector<std::string>& pclasses, const std::string& t,
+                           const std::vector<std::string>& mclasses, double alpha, SweepPool& pool) {
+  namespace schema = io::results_h5;
+  using schema::member;
+  const std::string g = schema::sensitivity_group(t);
+  if (!r.exists(g)) return;
+  const std::vector<std::int64_t> ks = r.ints(member(schema::kSensitivity, schema::kK));
+  const auto d = static_cast<std::int64_t>(r.matrix(member(schema::kPca, schema::kMean)).size());
+  std::vector<std::size_t> dims, fwer_dims, fdr_dims;
+  const std::vector<double> cos = r.array(member(g, schema::kCos), dims);
+  const std::vector<double> fwer = r.array(member(g, schema::kPFwer), fwer_dims);
+  const std::vector<double> fdr = r.array(member(g, schema::kQFdr), fdr_dims);
+  if (dims.size() != 3 || dims[0] != ks.size() || dims[1] != pclasses.size() || dims[2] != mclasses.size() ||
+      fwer_dims != dims || fdr_dims != dims) {
+    throw std::runtime_error(std::string(schema::kFileName) + " of model " + model + ": " + g + " does not have the shape [k, primary classes, classes]");
+  }
+  for (std::size_t s = 0; s < ks.size(); ++s) {
+    const int k = static_cast<int>(ks[s]);
+    pool.k_shown[k] = k == 0 ? d : k;
+    for (std::size_t a = 0; a < dims[1]; ++a) {
+      for (std::size_t b = 0; b < dims[2]; ++b) {
+        const std::size_t at = (s * dims[1] + a) * dims[2] + b;
+        CellValues& v = pool.k_cells[KCellKey{k, CellKey{p, pclasses[a], t, mclasses[b]}}];
+        v.models.push_back(model);
+        v.cos.push_back(cos[at]);
+        if (fwer[at] <= alpha) ++v.significant_fwer;
+        if (fdr[at] <= alpha) ++v.significant_fdr;
+      }
+    }
+  }
+  if (pool.ks.empty()) pool.ks.assign(ks.begin(), ks.end());
+}
+
 /// One complete model's cells and reference cosines, from its results.h5.
 void collect_model(const Config& config, const std::string& model, double alpha, SweepPool& pool) {
   namespace schema = io::results_h5;
@@ -378,6 +429,7 @@ void collect_model(const Config& config, const std::string& model, double alpha,
     const core::Matrix mt = r.matrix(member(schema::heads_metadata(t), schema::kProjected));
     const std::vector<std::string> mclasses = r.strings(member(schema::heads_metadata(t), schema::kClassNames));
     add_cells(r, model, p, pclasses, t, mclasses, alpha, pool.cells);
+    add_sensitivity_cells(r, model, p, pclasses, t, mclasses, alpha, pool);
     add_intra(mt, pool.intra);
     add_inter(pa, mt, pool.inter);
     for (const core::Matrix& other : heads) add_inter(other, mt, pool.inter);
@@ -415,6 +467,23 @@ void write_summary_csv(std::ostream& s, const std::map<CellKey, CellValues>& cel
     s << io::csv_line({io::csv_field(key.primary_task), io::csv_field(key.primary_class),
                        io::csv_field(key.metadata), io::csv_field(key.metadata_class), std::to_string(v.cos.size()),
                        io::format_double(ms.mean), io::format_double(ms.sd),
+                       io::format_double(core::percentile(v.cos, 0.025)),
+                       io::format_double(core::percentile(v.cos, 0.975)), io::format_double(v.significant_fwer / n),
+                       io::format_double(v.significant_fdr / n), io::format_double(alpha)});
+  }
+}
+
+/// sweep_sensitivity.csv: one row per k and cell ([pca] sensitivity).
+void write_sensitivity_csv(std::ostream& s, const SweepPool& pool, double alpha) {
+  s << io::csv_line({"primary_task", "primary_class", "metadata", "metadata_class", "k", "projection", "models",
+                     "cos_mean", "cos_sd", "cos_lo", "cos_hi", "frac_p_fwer", "frac_q_fdr", "alpha"});
+  for (const auto& [key, v] : pool.k_cells) {
+    const core::MeanSd ms = core::mean_sd(v.cos);
+    const double n = static_cast<double>(v.cos.size());
+    s << io::csv_line({io::csv_field(key.cell.primary_task), io::csv_field(key.cell.primary_class),
+                       io::csv_field(key.cell.metadata), io::csv_field(key.cell.metadata_class),
+                       std::to_string(pool.k_shown.at(key.k)), key.k == 0 ? "none" : "pca",
+                       std::to_string(v.cos.size()), io::format_double(ms.mean), io::format_double(ms.sd),
                        io::format_double(core::percentile(v.cos, 0.025)),
                        io::format_double(core::percentile(v.cos, 0.975)), io::format_double(v.significant_fwer / n),
                        io::format_double(v.significant_fdr / n), io::format_double(alpha)});
@@ -474,6 +543,26 @@ void write_summary_h5(const fs::path& out, const Manifest& manifest, const Sweep
     f.write_matrix(summary_h5::kCos, cell_cos);
     f.write_doubles(summary_h5::kIntraTask, pool.intra);
     f.write_doubles(summary_h5::kInterTask, pool.inter);
+    if (!pool.k_cells.empty()) {
+      // [models, K, cells], the cells in /cells order; NaN where a model has none.
+      const std::size_t models = manifest.models.size(), ks = pool.ks.size(), cells = pool.cells.size();
+      std::vector<double> k_cos(models * ks * cells, std::nan(""));
+      std::map<std::string, std::size_t> model_row;
+      for (std::size_t i = 0; i < models; ++i) model_row[manifest.models[i].name] = i;
+      std::size_t c = 0;
+      for (const auto& [key, unused] : pool.cells) {
+        for (std::size_t s = 0; s < ks; ++s) {
+          const auto found = pool.k_cells.find(KCellKey{pool.ks[s], key});
+          if (found == pool.k_cells.end()) continue;
+          for (std::size_t m = 0; m < found->second.models.size(); ++m) {
+            k_cos[(model_row.at(found->second.models[m]) * ks + s) * cells + c] = found->second.cos[m];
+          }
+        }
+        ++c;
+      }
+      f.write_ints(summary_h5::kSensitivityK, std::vector<std::int64_t>(pool.ks.begin(), pool.ks.end()));
+      f.write_array(summary_h5::kSensitivityCos, {models, ks, cells}, k_cos);
+    }
     f.write_attribute("/", summary_h5::kManifestAttribute, manifest.path);
     f.close();
   }
@@ -491,7 +580,13 @@ void write_sweep_summary(const Manifest& manifest, const SweepPool& pool, double
   write_reference_csv(reference.stream(), pool.intra, pool.inter);
   io::AtomicFile models((out / "sweep_models.csv").string());
   write_models_csv(models.stream(), pool.status);
+  std::optional<io::AtomicFile> sensitivity;
+  if (!pool.k_cells.empty()) {
+    sensitivity.emplace((out / "sweep_sensitivity.csv").string());
+    write_sensitivity_csv(sensitivity->stream(), pool, alpha);
+  }
   write_summary_h5(out, manifest, pool);
+  if (sensitivity) sensitivity->commit();
   summary.commit();
   reference.commit();
   models.commit();

@@ -136,8 +136,9 @@ AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& 
   const PhaseRanges ranges = control.ranges.value_or(whole_run(settings));
   std::vector<double> observed_abs(result.cells.size());
   result.cells.for_each([&](const Cell& c) { observed_abs[c.index] = std::fabs(result.metadata[c.task].cos(c.i, c.j)); });
-  RunState local = detail::start_state(ranges, observed_abs, input.metadata.size(), settings.keep_null_limit,
-                                       control, layout.world().is_root());
+  RunState local = detail::start_state(ranges, observed_abs, result.sensitivity.observed_abs(result.cells),
+                                       static_cast<std::int64_t>(result.sensitivity.size()), input.metadata.size(),
+                                       settings.keep_null_limit, control, layout.world().is_root());
   detail::Checkpointer checkpointer(layout, control, local);
   const ItemSizes items = item_sizes(input, settings, layout.group().size());
   const detail::PhaseContext ctx{input,        settings,          layout,        result,

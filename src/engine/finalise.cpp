@@ -40,6 +40,29 @@ void finalise_permutations(const RunState& g, AnalysisResult& result) {
   result.p_perm = null.p_perm();
   result.p_fwer = null.p_fwer();
   result.q_fdr = core::bh_qvalues(result.p_perm);
+
+  // Each k of [pca] sensitivity: its own family of cells.
+  SensitivityResult& sens = result.sensitivity;
+  const auto ncells = static_cast<std::size_t>(cells);
+  sens.p_perm.clear();
+  sens.p_fwer.clear();
+  sens.q_fdr.clear();
+  sens.null_max = g.sensitivity_null_max;
+  for (std::size_t s = 0; s < sens.size(); ++s) {
+    const auto at = [&](const auto& v) {
+      const auto begin = v.begin() + static_cast<std::ptrdiff_t>(s * ncells);
+      return std::vector<typename std::decay_t<decltype(v)>::value_type>(begin, begin + static_cast<std::ptrdiff_t>(ncells));
+    };
+    const core::NullAccumulator k_null = core::NullAccumulator::from_counts(
+        at(g.sensitivity_observed_abs), at(g.sensitivity_exceed_cell), at(g.sensitivity_exceed_max),
+        g.permutations.size());
+    const std::vector<double> p = k_null.p_perm();
+    const std::vector<double> fwer = k_null.p_fwer();
+    const std::vector<double> q = core::bh_qvalues(p);
+    sens.p_perm.insert(sens.p_perm.end(), p.begin(), p.end());
+    sens.p_fwer.insert(sens.p_fwer.end(), fwer.begin(), fwer.end());
+    sens.q_fdr.insert(sens.q_fdr.end(), q.begin(), q.end());
+  }
 }
 
 void finalise_encodability(const RunState& g, AnalysisResult& result) {
@@ -92,8 +115,12 @@ Verdict verdict_for(double p_encoded, double min_p_fwer, bool permuted, double a
 
 void finalise(const RunState& state, const AnalysisSettings& settings, AnalysisResult& result) {
   const std::size_t cells = result.cells.size();
+  const std::size_t ks = result.sensitivity.size();
   if (state.cells != static_cast<std::int64_t>(cells) || state.observed_abs.size() != cells ||
-      state.score_null.size() != result.metadata.size()) {
+      state.score_null.size() != result.metadata.size() || state.sensitivity_ks != static_cast<std::int64_t>(ks) ||
+      state.sensitivity_observed_abs.size() != ks * cells || state.sensitivity_exceed_cell.size() != ks * cells ||
+      state.sensitivity_exceed_max.size() != ks * cells ||
+      state.sensitivity_null_max.size() != ks * static_cast<std::size_t>(state.permutations.size())) {
     throw std::invalid_argument("finalise: the state's cells or tasks are not the result's");
   }
   result.alpha = settings.encodability.alpha;

@@ -178,10 +178,51 @@ TaskResult head_from_file(const AnalysisInput& input, const par::Communicator& c
   return p;
 }
 
-/// A metadata probe, its folds and their WSC against the primary head.
+/// Mean and sd over the folds of each cell.
+void fold_mean_sd(const std::vector<core::Matrix>& folds, core::Index rows, core::Index cols, core::Matrix& mean,
+                  core::Matrix& sd) {
+  mean = core::Matrix::Zero(rows, cols);
+  sd = core::Matrix::Zero(rows, cols);
+  for (core::Index i = 0; i < rows; ++i) {
+    for (core::Index j = 0; j < cols; ++j) {
+      std::vector<double> v;
+      for (const core::Matrix& c : folds) v.push_back(c(i, j));
+      const core::MeanSd ms = core::mean_sd(v);
+      mean(i, j) = ms.mean;
+      sd(i, j) = ms.sd;
+    }
+  }
+}
+
+/// One task's WSC at each k of [pca] sensitivity (per k: cos, fold mean, fold sd).
+struct TaskSensitivity {
+  std::vector<core::Matrix> cos, fold_mean, fold_sd;
+};
+
+/// The projections at each k of [pca] sensitivity, from the same
+/// decomposition as the run's PCA (a k's components are the first k rows of
+/// the full ordered basis, so the run's own k gives the run's own matrix).
+SensitivityResult sensitivity_bases(const core::RowInvariants& invariants, const std::vector<int>& listed) {
+  SensitivityResult sens;
+  const auto d = static_cast<int>(invariants.centre.size());
+  sens.ks = sensitivity_order(listed);
+  for (const int k : sens.ks) {
+    if (k > d) {
+      throw std::invalid_argument("'pca.sensitivity' lists k = " + std::to_string(k) +
+                                  ", more than the embeddings' dimension d = " + std::to_string(d));
+    }
+    core::PcaSettings one;
+    one.components = k;
+    sens.bases.push_back(core::pca_from_invariants(invariants, one));
+  }
+  return sens;
+}
+
+/// A metadata probe, its folds and their WSC against the primary head (and
+/// at each k of [pca] sensitivity into `sensitivity`).
 TaskResult observe_metadata(const AnalysisInput& input, const TaskLabels& task, const AnalysisSettings& settings,
                             const Layout& layout, const FitShared& fits, const AnalysisResult& result,
-                            std::vector<std::string>& warnings) {
+                            TaskSensitivity& sensitivity, std::vector<std::string>& warnings) {
   TaskResult r;
   const std::vector<core::ProbeHead> fold_heads =
       fit_task_with_folds(input, task, settings, layout.group(), fits, r, warnings);
@@ -195,16 +236,21 @@ TaskResult observe_metadata(const AnalysisInput& input, const TaskLabels& task, 
   for (const core::ProbeHead& h : fold_heads) {
     r.fold_cos.push_back(core::cosine_matrix(result.primary.projected, core::project_head(h.weight, result.pca)));
   }
-  r.fold_cos_mean = core::Matrix::Zero(r.cos.rows(), r.cos.cols());
-  r.fold_cos_sd = core::Matrix::Zero(r.cos.rows(), r.cos.cols());
-  for (core::Index i = 0; i < r.cos.rows(); ++i) {
-    for (core::Index j = 0; j < r.cos.cols(); ++j) {
-      std::vector<double> v;
-      for (const core::Matrix& c : r.fold_cos) v.push_back(c(i, j));
-      const core::MeanSd ms = core::mean_sd(v);
-      r.fold_cos_mean(i, j) = ms.mean;
-      r.fold_cos_sd(i, j) = ms.sd;
+  fold_mean_sd(r.fold_cos, r.cos.rows(), r.cos.cols(), r.fold_cos_mean, r.fold_cos_sd);
+  // The same at each k of [pca] sensitivity.
+  const SensitivityResult& sens = result.sensitivity;
+  for (std::size_t s = 0; s < sens.size(); ++s) {
+    core::Matrix cos = core::cosine_matrix(sens.primary[s], core::project_head(r.head.weight, sens.bases[s]));
+    share_matrix(layout.world(), cos);
+    std::vector<core::Matrix> folds;
+    for (const core::ProbeHead& h : fold_heads) {
+      folds.push_back(core::cosine_matrix(sens.primary[s], core::project_head(h.weight, sens.bases[s])));
     }
+    core::Matrix mean, sd;
+    fold_mean_sd(folds, cos.rows(), cos.cols(), mean, sd);
+    sensitivity.cos.push_back(std::move(cos));
+    sensitivity.fold_mean.push_back(std::move(mean));
+    sensitivity.fold_sd.push_back(std::move(sd));
   }
   return r;
 }
@@ -225,6 +271,7 @@ AnalysisResult observe(const AnalysisInput& input, const AnalysisSettings& setti
   share_vector(layout.world(), rows.mean);
   fits.invariants = core::row_invariants_from_covariance(rows.cov, rows.mean);
   result.pca = core::pca_from_invariants(fits.invariants, settings.pca);
+  result.sensitivity = sensitivity_bases(fits.invariants, settings.sensitivity);
   // The preconditioner's covariance has divisor N (kron_preconditioner.hpp).
   if (input.rows > 1) fits.invariants.basis.values *= static_cast<double>(input.rows - 1) / static_cast<double>(input.rows);
   result.timings.emplace_back("pca", seconds_since(t0));
@@ -243,8 +290,22 @@ AnalysisResult observe(const AnalysisInput& input, const AnalysisSettings& setti
   }
   result.primary.projected = core::project_head(result.primary.head.weight, result.pca);
   share_matrix(layout.world(), result.primary.projected);
+  SensitivityResult& sens = result.sensitivity;
+  for (const core::PcaBasis& basis : sens.bases) {
+    sens.primary.push_back(core::project_head(result.primary.head.weight, basis));
+    share_matrix(layout.world(), sens.primary.back());
+  }
+  sens.cos.resize(sens.size());
+  sens.fold_mean.resize(sens.size());
+  sens.fold_sd.resize(sens.size());
   for (const TaskLabels& task : input.metadata) {
-    result.metadata.push_back(observe_metadata(input, task, settings, layout, fits, result, result.warnings));
+    TaskSensitivity at_k;
+    result.metadata.push_back(observe_metadata(input, task, settings, layout, fits, result, at_k, result.warnings));
+    for (std::size_t s = 0; s < sens.size(); ++s) {
+      sens.cos[s].push_back(std::move(at_k.cos[s]));
+      sens.fold_mean[s].push_back(std::move(at_k.fold_mean[s]));
+      sens.fold_sd[s].push_back(std::move(at_k.fold_sd[s]));
+    }
     fit_progress.update(heads_done += task_heads);
   }
   result.cells = CellIndex::of_tasks(result.metadata);

@@ -71,15 +71,27 @@ core::Labels permuted_local_labels(const PhaseContext& ctx, std::size_t t, std::
   return y;
 }
 
+/// One permutation's |cos| of every cell, and at each k of [pca]
+/// sensitivity (k-major, ks x cells).
+struct PermutedCells {
+  std::vector<double> cells, sensitivity;
+};
+
 /// |cos| of every cell for each permutation of [lo, hi): one batched refit
 /// of each metadata probe. Labels are made for this rank's rows only, one
 /// task at a time.
-std::vector<std::vector<double>> permuted_cells(const PhaseContext& ctx, std::int64_t lo, std::int64_t hi,
-                                                RunState& local) {
+std::vector<PermutedCells> permuted_cells(const PhaseContext& ctx, std::int64_t lo, std::int64_t hi,
+                                          RunState& local) {
   const AnalysisInput& input = ctx.input;
   const AnalysisResult& obs = ctx.observed;
+  const SensitivityResult& sens = obs.sensitivity;
   const auto count = static_cast<std::size_t>(hi - lo);
-  std::vector<std::vector<core::Matrix>> cos(count);
+  const std::size_t ncells = obs.cells.size();
+  std::vector<PermutedCells> out(count);
+  for (PermutedCells& p : out) {
+    p.cells.assign(ncells, 0.0);
+    p.sensitivity.assign(sens.size() * ncells, 0.0);
+  }
   for (std::size_t t = 0; t < input.metadata.size(); ++t) {
     std::vector<core::Labels> labels;
     labels.reserve(count);
@@ -94,14 +106,44 @@ std::vector<std::vector<double>> permuted_cells(const PhaseContext& ctx, std::in
       if (!reports[k].converged) ++local.permutation_unconverged;
       local.permutation_max_iterations = std::max<std::int64_t>(local.permutation_max_iterations, reports[k].iterations);
       local.permutation_max_grad = std::max(local.permutation_max_grad, reports[k].grad_max_norm);
-      cos[k].push_back(core::cosine_matrix(obs.primary.projected, core::project_head(heads[k].weight, obs.pca)));
+      const core::Matrix cos = core::cosine_matrix(obs.primary.projected, core::project_head(heads[k].weight, obs.pca));
+      obs.cells.for_each_in(t, [&](const Cell& c) { out[k].cells[c.index] = std::fabs(cos(c.i, c.j)); });
+      for (std::size_t s = 0; s < sens.size(); ++s) {
+        const core::Matrix at_k =
+            core::cosine_matrix(sens.primary[s], core::project_head(heads[k].weight, sens.bases[s]));
+        obs.cells.for_each_in(
+            t, [&](const Cell& c) { out[k].sensitivity[s * ncells + c.index] = std::fabs(at_k(c.i, c.j)); });
+      }
     }
   }
-  std::vector<std::vector<double>> cells(count, std::vector<double>(obs.cells.size()));
-  for (std::size_t k = 0; k < count; ++k) {
-    obs.cells.for_each([&](const Cell& c) { cells[k][c.index] = std::fabs(cos[k][c.task](c.i, c.j)); });
+  return out;
+}
+
+/// Adds one round's permuted values to the counts against `observed`
+/// (families of `cells` entries: one, or one per k) and writes each
+/// permutation's max per family to `null_max` (row `row0 + k`, `families` wide).
+void count_round(const std::vector<double>& observed, std::size_t cells, const std::vector<std::vector<double>>& permuted,
+                 std::int64_t row0, std::vector<std::int64_t>& exceed_cell, std::vector<std::int64_t>& exceed_max,
+                 std::vector<double>& null_max) {
+  if (cells == 0) return;
+  const std::size_t families = observed.size() / cells;
+  for (std::size_t f = 0; f < families; ++f) {
+    const auto begin = static_cast<std::ptrdiff_t>(f * cells);
+    core::NullAccumulator counts(std::vector<double>(observed.begin() + begin, observed.begin() + begin + static_cast<std::ptrdiff_t>(cells)));
+    for (std::size_t k = 0; k < permuted.size(); ++k) {
+      const std::vector<double> one(permuted[k].begin() + begin, permuted[k].begin() + begin + static_cast<std::ptrdiff_t>(cells));
+      counts.add(one);
+      double mx = 0.0;
+      for (double v : one) {
+        if (!std::isnan(v)) mx = std::max(mx, v);
+      }
+      null_max[static_cast<std::size_t>(row0 + static_cast<std::int64_t>(k)) * families + f] = mx;
+    }
+    for (std::size_t c = 0; c < cells; ++c) {
+      exceed_cell[f * cells + c] += counts.exceed_cell()[c];
+      exceed_max[f * cells + c] += counts.exceed_max()[c];
+    }
   }
-  return cells;
 }
 
 /// The primary head's projection for each resample: the file's head, or the
@@ -163,27 +205,26 @@ void run_encodability(const PhaseContext& ctx, const IndexRange& range, RunState
 
 void run_permutations(const PhaseContext& ctx, const IndexRange& range, RunState& local) {
   if (range.size() == 0) return;
-  const auto cells = static_cast<std::ptrdiff_t>(local.cells);
+  const auto cells = static_cast<std::size_t>(local.cells);
   PhaseProgress tracker(ctx.progress, ctx.layout.world(), "permutations", range.size());
   run_rounds(ctx.layout, range, local.permutations_done, ctx.items.permutations, tracker, ctx.checkpointer,
              [&](std::int64_t lo, std::int64_t hi) {
-               const std::vector<std::vector<double>> permuted = permuted_cells(ctx, lo, hi, local);
-               core::NullAccumulator counts(local.observed_abs);
-               for (std::size_t k = 0; k < permuted.size(); ++k) {
-                 counts.add(permuted[k]);
-                 double mx = 0.0;
-                 for (double v : permuted[k]) {
-                   if (!std::isnan(v)) mx = std::max(mx, v);
-                 }
-                 const std::int64_t row = lo - range.begin + static_cast<std::int64_t>(k);
-                 local.null_max[static_cast<std::size_t>(row)] = mx;
-                 if (local.keep_cells) {
-                   std::copy(permuted[k].begin(), permuted[k].end(), local.null_cells.begin() + row * cells);
-                 }
+               const std::vector<PermutedCells> permuted = permuted_cells(ctx, lo, hi, local);
+               const std::int64_t row0 = lo - range.begin;
+               std::vector<std::vector<double>> main, at_k;
+               for (const PermutedCells& p : permuted) {
+                 main.push_back(p.cells);
+                 at_k.push_back(p.sensitivity);
                }
-               for (std::size_t c = 0; c < local.exceed_cell.size(); ++c) {
-                 local.exceed_cell[c] += counts.exceed_cell()[c];
-                 local.exceed_max[c] += counts.exceed_max()[c];
+               count_round(local.observed_abs, cells, main, row0, local.exceed_cell, local.exceed_max,
+                           local.null_max);
+               count_round(local.sensitivity_observed_abs, cells, at_k, row0, local.sensitivity_exceed_cell,
+                           local.sensitivity_exceed_max, local.sensitivity_null_max);
+               if (local.keep_cells) {
+                 for (std::size_t k = 0; k < main.size(); ++k) {
+                   std::copy(main[k].begin(), main[k].end(),
+                             local.null_cells.begin() + (row0 + static_cast<std::int64_t>(k)) * static_cast<std::ptrdiff_t>(cells));
+                 }
                }
              });
 }

@@ -1,5 +1,7 @@
 #include "wsc/engine/result.hpp"
 
+#include <cmath>
+
 namespace wsc::engine {
 
 const char* to_string(Verdict verdict) {
@@ -11,6 +13,14 @@ const char* to_string(Verdict verdict) {
     case Verdict::EncodedUsed: return "encoded_used";
   }
   return "untested";
+}
+
+std::vector<double> SensitivityResult::observed_abs(const CellIndex& cells) const {
+  std::vector<double> out(size() * cells.size());
+  for (std::size_t s = 0; s < size(); ++s) {
+    cells.for_each([&](const Cell& c) { out[s * cells.size() + c.index] = std::fabs(cos[s][c.task](c.i, c.j)); });
+  }
+  return out;
 }
 
 }  // namespace wsc::engine

@@ -46,9 +46,12 @@ RunState Checkpointer::capture() const {
   combine_in_pieces(layout_, g.null_max.data(), g.null_max.size());
   combine_in_pieces(layout_, g.null_cells.data(), g.null_cells.size());
   combine_in_pieces(layout_, g.boot_cells.data(), g.boot_cells.size());
+  combine_in_pieces(layout_, g.sensitivity_null_max.data(), g.sensitivity_null_max.size());
   for (auto& scores : g.score_null) combine_in_pieces(layout_, scores.data(), scores.size());
   std::vector<std::int64_t> counts(g.exceed_cell);
   counts.insert(counts.end(), g.exceed_max.begin(), g.exceed_max.end());
+  counts.insert(counts.end(), g.sensitivity_exceed_cell.begin(), g.sensitivity_exceed_cell.end());
+  counts.insert(counts.end(), g.sensitivity_exceed_max.begin(), g.sensitivity_exceed_max.end());
   counts.push_back(g.permutation_fits);
   counts.push_back(g.permutation_unconverged);
   counts.push_back(g.encodability_fits);
@@ -56,9 +59,14 @@ RunState Checkpointer::capture() const {
   const auto nc = static_cast<std::ptrdiff_t>(g.exceed_cell.size());
   std::copy(counts.begin(), counts.begin() + nc, g.exceed_cell.begin());
   std::copy(counts.begin() + nc, counts.begin() + 2 * nc, g.exceed_max.begin());
-  g.permutation_fits = counts[static_cast<std::size_t>(2 * nc)];
-  g.permutation_unconverged = counts[static_cast<std::size_t>(2 * nc + 1)];
-  g.encodability_fits = counts[static_cast<std::size_t>(2 * nc + 2)];
+  const auto ns = static_cast<std::ptrdiff_t>(g.sensitivity_exceed_cell.size());
+  auto at = counts.begin() + 2 * nc;
+  std::copy(at, at + ns, g.sensitivity_exceed_cell.begin());
+  std::copy(at + ns, at + 2 * ns, g.sensitivity_exceed_max.begin());
+  at += 2 * ns;
+  g.permutation_fits = at[0];
+  g.permutation_unconverged = at[1];
+  g.encodability_fits = at[2];
   if (layout_.groups() > 1) {
     g.permutation_max_iterations = layout_.world().max(g.permutation_max_iterations);
     g.permutation_max_grad = layout_.world().max(g.permutation_max_grad);
@@ -93,7 +101,8 @@ void Checkpointer::save() {
   last_ = std::chrono::steady_clock::now();
 }
 
-RunState start_state(const PhaseRanges& ranges, const std::vector<double>& observed_abs, std::size_t tasks,
+RunState start_state(const PhaseRanges& ranges, const std::vector<double>& observed_abs,
+                     const std::vector<double>& sensitivity_abs, std::int64_t ks, std::size_t tasks,
                      std::int64_t keep_null_limit, const RunControl& control, bool world_root) {
   const auto cells = static_cast<std::int64_t>(observed_abs.size());
   RunState local;
@@ -109,6 +118,11 @@ RunState start_state(const PhaseRanges& ranges, const std::vector<double>& obser
   if (local.keep_cells) local.null_cells.assign(static_cast<std::size_t>(ranges.permutations.size() * cells), 0.0);
   local.score_null.assign(tasks, std::vector<double>(static_cast<std::size_t>(ranges.encodability.size()), 0.0));
   if (cells > 0) local.boot_cells.assign(static_cast<std::size_t>(ranges.bootstrap.size() * cells), 0.0);
+  local.sensitivity_ks = ks;
+  local.sensitivity_observed_abs = sensitivity_abs;
+  local.sensitivity_exceed_cell.assign(sensitivity_abs.size(), 0);
+  local.sensitivity_exceed_max.assign(sensitivity_abs.size(), 0);
+  local.sensitivity_null_max.assign(static_cast<std::size_t>(ranges.permutations.size() * ks), 0.0);
   if (control.resume == nullptr) return local;
 
   const RunState& r = *control.resume;
@@ -120,17 +134,20 @@ RunState start_state(const PhaseRanges& ranges, const std::vector<double>& obser
                     r.boot_cells.size() == local.boot_cells.size() &&
                     r.exceed_cell.size() == local.exceed_cell.size() &&
                     r.exceed_max.size() == local.exceed_max.size() &&
-                    r.observed_abs.size() == local.observed_abs.size();
+                    r.observed_abs.size() == local.observed_abs.size() && r.sensitivity_ks == ks &&
+                    r.sensitivity_observed_abs.size() == sensitivity_abs.size() &&
+                    r.sensitivity_exceed_cell.size() == sensitivity_abs.size() &&
+                    r.sensitivity_exceed_max.size() == sensitivity_abs.size() &&
+                    r.sensitivity_null_max.size() == local.sensitivity_null_max.size();
   if (!fits) throw std::invalid_argument("the saved state does not match this analysis (ranges or cells differ)");
   // Counts were made against the saved statistic: keep using it.
   local.observed_abs = r.observed_abs;
+  local.sensitivity_observed_abs = r.sensitivity_observed_abs;
   local.permutations_done = r.permutations_done;
   local.encodability_done = r.encodability_done;
   local.bootstrap_done = r.bootstrap_done;
   if (world_root) {
-    const std::vector<double> saved_abs = local.observed_abs;
     local = r;
-    local.observed_abs = saved_abs;
   }
   return local;
 }

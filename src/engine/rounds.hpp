@@ -53,7 +53,10 @@ class Checkpointer {
 /// progress (every rank) and its accumulated values (world rank 0 only, so
 /// that summing over groups counts them once). Throws std::invalid_argument
 /// when the saved state does not fit.
-RunState start_state(const PhaseRanges& ranges, const std::vector<double>& observed_abs, std::size_t tasks,
+/// `sensitivity_abs`: the observed |cos| at each k of [pca] sensitivity
+/// (k-major, ks x cells; empty without it).
+RunState start_state(const PhaseRanges& ranges, const std::vector<double>& observed_abs,
+                     const std::vector<double>& sensitivity_abs, std::int64_t ks, std::size_t tasks,
                      std::int64_t keep_null_limit, const RunControl& control, bool world_root);
 
 /// Runs the indices [range.begin + done, range.end) in work items of

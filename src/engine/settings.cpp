@@ -1,5 +1,7 @@
 #include "wsc/engine/settings.hpp"
 
+#include <algorithm>
+
 namespace wsc::engine {
 
 const char* to_string(PermutationScheme scheme) {
@@ -16,6 +18,26 @@ std::optional<PermutationScheme> permutation_scheme_from(const std::string& name
     if (name == to_string(s)) return s;
   }
   return std::nullopt;
+}
+
+std::string sensitivity_problem(const std::vector<int>& ks) {
+  if (ks.size() > kMaxSensitivity) {
+    return "lists " + std::to_string(ks.size()) + " values of k, at most " + std::to_string(kMaxSensitivity);
+  }
+  std::vector<int> sorted = ks;
+  std::sort(sorted.begin(), sorted.end());
+  if (!sorted.empty() && sorted.front() < 0) return "has k = " + std::to_string(sorted.front()) + " < 0";
+  const auto twin = std::adjacent_find(sorted.begin(), sorted.end());
+  if (twin != sorted.end()) return "lists k = " + std::to_string(*twin) + " twice";
+  return {};
+}
+
+std::vector<int> sensitivity_order(std::vector<int> ks) {
+  std::sort(ks.begin(), ks.end(), [](int a, int b) {
+    if (a == 0 || b == 0) return b == 0 && a != 0;  // no projection last
+    return a < b;
+  });
+  return ks;
 }
 
 }  // namespace wsc::engine

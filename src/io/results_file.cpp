@@ -1,6 +1,8 @@
 // An HDF5 file written serially by one process, through the object layer.
 #include "wsc/io/results_file.hpp"
 
+#include <stdexcept>
+
 namespace wsc::io {
 
 ResultsFile::ResultsFile(const std::string& path) : path_(path), file_(Hdf5File::create(path)) {}
@@ -36,6 +38,21 @@ void ResultsFile::write_vector(const std::string& dataset, const core::Vector& v
 void ResultsFile::write_doubles(const std::string& dataset, const std::vector<double>& v) {
   write_dataset(dataset, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, {static_cast<hsize_t>(v.size())},
                 v.empty() ? nullptr : v.data());
+}
+
+void ResultsFile::write_array(const std::string& dataset, const std::vector<std::size_t>& dims,
+                              const std::vector<double>& v) {
+  std::size_t count = 1;
+  std::vector<hsize_t> shape;
+  for (const std::size_t n : dims) {
+    count *= n;
+    shape.push_back(static_cast<hsize_t>(n));
+  }
+  if (count != v.size()) {
+    throw std::invalid_argument(path_ + ": dataset " + dataset + ": shape of " + std::to_string(count) +
+                                " values for " + std::to_string(v.size()));
+  }
+  write_dataset(dataset, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, shape, v.empty() ? nullptr : v.data());
 }
 
 void ResultsFile::write_ints(const std::string& dataset, const std::vector<std::int64_t>& v) {

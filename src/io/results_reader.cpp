@@ -26,6 +26,26 @@ core::Matrix ResultsReader::matrix(const std::string& dataset) const {
   return Eigen::Map<const core::RowMatrix>(values.data(), rows, cols);
 }
 
+std::vector<double> ResultsReader::array(const std::string& dataset, std::vector<std::size_t>& dims) const {
+  const Hdf5Dataset d = file_.dataset(dataset);
+  const DatasetInfo info = d.info();
+  if (info.kind != ElementKind::Float && info.kind != ElementKind::Integer) {
+    throw HdfError(d.what() + " has type " + info.type_name + ", expected a number");
+  }
+  dims.clear();
+  for (const std::int64_t n : info.dims) dims.push_back(static_cast<std::size_t>(n));
+  return d.read_doubles();
+}
+
+std::vector<std::int64_t> ResultsReader::ints(const std::string& dataset) const {
+  const Hdf5Dataset d = file_.dataset(dataset);
+  const DatasetInfo info = d.info();
+  if (info.dims.size() != 1 || info.kind != ElementKind::Integer) {
+    throw HdfError(d.what() + " is not a 1-d integer dataset");
+  }
+  return d.read_ints();
+}
+
 std::vector<std::string> ResultsReader::members(const std::string& group) const {
   if (!file_.exists(group)) throw HdfError(file_.label() + ": group " + group + " is missing");
   return file_.members(group);

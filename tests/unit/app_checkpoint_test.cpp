@@ -33,7 +33,7 @@ namespace fs = std::filesystem;
 // A tripwire: a field added to RunState must also be added to the checkpoint
 // serialization (src/app/checkpoint.cpp), to MakeFull and ExpectSame below,
 // and RunState::kFormatVersion bumped. Then update this size.
-static_assert(sizeof(RunState) == 336, "RunState changed: update the checkpoint serialization and its tests");
+static_assert(sizeof(RunState) == 336 + 8 + 4 * 24, "RunState changed: update the checkpoint serialization and its tests");
 #endif
 
 class TempDir {
@@ -97,6 +97,11 @@ RunState MakeFull() {
   s.null_cells = {0.1, 0.2, 0.3, 0.4, -kInf, kQuietNan};
   s.cells = 3;
   s.keep_cells = true;
+  s.sensitivity_ks = 2;
+  s.sensitivity_observed_abs = {0.25, kQuietNan, 1.0, 0.5, kNegZero, 0.75};
+  s.sensitivity_exceed_cell = {1, 2, 3, 4, 5, std::numeric_limits<std::int64_t>::max()};
+  s.sensitivity_exceed_max = {6, 5, 4, 3, 2, 1};
+  s.sensitivity_null_max = {0.5, kNanWithPayload, 1e-300, 0.0};
   s.permutation_fits = 123456789012LL;
   s.permutation_unconverged = 4;
   s.permutation_max_iterations = 1000;
@@ -123,6 +128,11 @@ void ExpectSame(const RunState& a, const RunState& b) {
   EXPECT_EQ(bits(a.null_cells), bits(b.null_cells));
   EXPECT_EQ(a.cells, b.cells);
   EXPECT_EQ(a.keep_cells, b.keep_cells);
+  EXPECT_EQ(a.sensitivity_ks, b.sensitivity_ks);
+  EXPECT_EQ(bits(a.sensitivity_observed_abs), bits(b.sensitivity_observed_abs));
+  EXPECT_EQ(a.sensitivity_exceed_cell, b.sensitivity_exceed_cell);
+  EXPECT_EQ(a.sensitivity_exceed_max, b.sensitivity_exceed_max);
+  EXPECT_EQ(bits(a.sensitivity_null_max), bits(b.sensitivity_null_max));
   EXPECT_EQ(a.permutation_fits, b.permutation_fits);
   EXPECT_EQ(a.permutation_unconverged, b.permutation_unconverged);
   EXPECT_EQ(a.permutation_max_iterations, b.permutation_max_iterations);
@@ -279,7 +289,7 @@ TEST(Checkpoint, RefusesAnotherFormatVersion) {
 TEST(Checkpoint, RefusesVersion1) {
   // Version 1 had FNV-1a checksums and fingerprints: its states are refused
   // by their version, not as corrupted.
-  static_assert(RunState::kFormatVersion == 2);
+  static_assert(RunState::kFormatVersion == 3);
   TempDir dir;
   const std::string path = dir.file("run.ckpt");
   write_checkpoint(path, MakeFull());
@@ -287,7 +297,7 @@ TEST(Checkpoint, RefusesVersion1) {
   PutLe(bytes, 8, 1, 4);
   WriteBytes(path, bytes);
   EXPECT_EQ(ReadError(path),
-            "checkpoint " + path + " was written by checkpoint format version 1, this wsc reads version 2");
+            "checkpoint " + path + " was written by checkpoint format version 1, this wsc reads version 3");
 }
 
 TEST(Checkpoint, RefusesTruncatedFiles) {

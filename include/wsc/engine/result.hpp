@@ -80,8 +80,30 @@ struct FitPerformance {
   }
 };
 
+/// The WSC at each k of [pca] sensitivity: the observed heads projected on
+/// the first k principal components (no projection for k = 0), and, from the
+/// same permuted heads as the main null, p-values at each k with the family
+/// of each k's own cells.
+struct SensitivityResult {
+  std::vector<int> ks;                ///< ascending, 0 (no projection) last
+  std::vector<core::PcaBasis> bases;  ///< per k (components k x d; identity for 0)
+  std::vector<core::Matrix> primary;  ///< per k: the primary head projected (C_A x k)
+  /// [k][metadata task]: C_A x C_m cosines, and their mean and sd over the CV fold probes.
+  std::vector<std::vector<core::Matrix>> cos, fold_mean, fold_sd;
+  /// k-major: entry s * cells + c is cell c at ks[s]; NaN without permutations.
+  std::vector<double> p_perm, p_fwer, q_fdr;
+  /// permutations x K, row-major: max |cos| over the cells at each k.
+  std::vector<double> null_max;
+
+  bool empty() const { return ks.empty(); }
+  std::size_t size() const { return ks.size(); }
+  /// |cos| of every cell at each k, k-major (the statistic the null counts against).
+  std::vector<double> observed_abs(const CellIndex& cells) const;
+};
+
 struct AnalysisResult {
   core::PcaBasis pca;
+  SensitivityResult sensitivity;      ///< empty without [pca] sensitivity
   TaskResult primary;
   std::vector<TaskResult> metadata;
   CellIndex cells;                     ///< the cells of `metadata`, in wsc.csv order

@@ -20,7 +20,8 @@ struct IndexRange {
 struct RunState {
   /// Format of this struct as stored (checkpoints refuse other versions).
   /// 2: fingerprint and payload checksum are XXH3 (1 had FNV-1a).
-  static constexpr std::uint32_t kFormatVersion = 2;
+  /// 3: the k-sensitivity counts.
+  static constexpr std::uint32_t kFormatVersion = 3;
 
   /// Hash of everything that decides the result (config as run, inputs);
   /// a state is only ever used with the same fingerprint.
@@ -44,6 +45,14 @@ struct RunState {
   std::vector<double> null_cells;
   std::int64_t cells = 0;
   bool keep_cells = false;
+
+  /// k-sensitivity ([pca] sensitivity; all empty without it): per listed k
+  /// (k-major, K x cells) the observed |cos| and the same two counts, and per
+  /// permutation of the range the max |cos| over cells at each k (range x K).
+  std::int64_t sensitivity_ks = 0;
+  std::vector<double> sensitivity_observed_abs;
+  std::vector<std::int64_t> sensitivity_exceed_cell, sensitivity_exceed_max;
+  std::vector<double> sensitivity_null_max;
 
   std::int64_t permutation_fits = 0;
   std::int64_t permutation_unconverged = 0;

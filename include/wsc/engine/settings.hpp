@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace wsc::engine {
 
@@ -23,6 +24,14 @@ enum class PermutationScheme {
 const char* to_string(PermutationScheme scheme);
 /// The scheme named `name`; std::nullopt for another spelling.
 std::optional<PermutationScheme> permutation_scheme_from(const std::string& name);
+
+/// What is wrong with a [pca] sensitivity list ("" when nothing): every k
+/// >= 0, distinct, at most kMaxSensitivity of them.
+std::string sensitivity_problem(const std::vector<int>& ks);
+constexpr std::size_t kMaxSensitivity = 64;
+
+/// The list in the order outputs use: ascending k, no projection (0) last.
+std::vector<int> sensitivity_order(std::vector<int> ks);
 
 /// A probe fit: ridge and solver.
 struct ProbeSettings {
@@ -59,6 +68,9 @@ struct BootstrapSettings {
 
 struct AnalysisSettings {
   core::PcaSettings pca;
+  /// [pca] sensitivity: the WSC is also reported at each of these numbers of
+  /// components (0: no projection); empty: no k-sensitivity.
+  std::vector<int> sensitivity;
   ProbeSettings probe;
   CvSettings cv;
   PermutationSettings permutation;

@@ -23,6 +23,9 @@ class ResultsFile {
   void write_vector(const std::string& dataset, const core::Vector& v);
   void write_doubles(const std::string& dataset, const std::vector<double>& v);
   void write_ints(const std::string& dataset, const std::vector<std::int64_t>& v);
+  /// Doubles of any shape, row-major (last index fastest); the product of
+  /// `dims` must be v.size().
+  void write_array(const std::string& dataset, const std::vector<std::size_t>& dims, const std::vector<double>& v);
   void write_strings(const std::string& dataset, const std::vector<std::string>& v);
   /// String attribute on an object (group or dataset; "/" for the file),
   /// created as a group when absent.

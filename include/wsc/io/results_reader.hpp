@@ -6,6 +6,7 @@
 #include "wsc/core/types.hpp"
 #include "wsc/io/hdf5_object.hpp"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,10 @@ class ResultsReader {
   bool exists(const std::string& object) const;
   /// A 1-d or 2-d numeric dataset as a matrix (a vector becomes one column).
   core::Matrix matrix(const std::string& dataset) const;
+  /// A numeric dataset of any rank, row-major, with its shape in `dims`.
+  std::vector<double> array(const std::string& dataset, std::vector<std::size_t>& dims) const;
+  /// A 1-d integer dataset.
+  std::vector<std::int64_t> ints(const std::string& dataset) const;
   /// Names of the members of a group, sorted. Throws when it is absent.
   std::vector<std::string> members(const std::string& group) const;
   /// A 1-d dataset of variable- or fixed-length strings.

@@ -17,10 +17,15 @@
 //   /null/                  max_abs_cos [permutations], abs_cos [permutations, cells] (if
 //                           kept); attributes permutations, cell_order
 //   /quality/<task>/        accuracy, f1_macro, auroc_macro [folds], fold [N]; attribute method
+//   /sensitivity/           ([pca] sensitivity) k [K] (0: no projection), explained [K],
+//                           null_max_abs_cos [permutations, K]; attribute permutations
+//   /sensitivity/<task>/    cos, p_perm, p_fwer, q_fdr, cos_fold_mean, cos_fold_sd
+//                           [K, C_primary, C_task]
 //
 // sweep_summary.h5
 //   /                       attribute manifest
-//   models [M], cells [cells], cos [M, cells], reference/intra_task, reference/inter_task
+//   models [M], cells [cells], cos [M, cells], reference/intra_task, reference/inter_task,
+//   sensitivity/k [K], sensitivity/cos [M, K, cells] ([pca] sensitivity)
 #include <cstddef>
 #include <string>
 
@@ -62,6 +67,13 @@ inline constexpr char kBias[] = "bias";
 inline constexpr char kProjected[] = "projected";
 inline constexpr char kClassNames[] = "class_names";
 inline constexpr char kKindAttribute[] = "kind";
+
+// The WSC at each k of [pca] sensitivity.
+inline constexpr char kSensitivity[] = "/sensitivity";
+inline constexpr char kK[] = "k";
+inline constexpr char kExplained[] = "explained";
+inline constexpr char kNullMaxAbsCos[] = "null_max_abs_cos";
+inline std::string sensitivity_group(const std::string& task) { return member(kSensitivity, task.c_str()); }
 
 // The WSC matrices of a metadata task against the primary task.
 inline std::string wsc_group(const std::string& task) { return "/wsc/" + task; }
@@ -118,6 +130,9 @@ inline constexpr char kCells[] = "/cells";
 inline constexpr char kCos[] = "/cos";
 inline constexpr char kIntraTask[] = "/reference/intra_task";
 inline constexpr char kInterTask[] = "/reference/inter_task";
+/// [pca] sensitivity: k [K] (0: no projection) and cos [models, K, cells].
+inline constexpr char kSensitivityK[] = "/sensitivity/k";
+inline constexpr char kSensitivityCos[] = "/sensitivity/cos";
 
 }  // namespace sweep_summary_h5
 
