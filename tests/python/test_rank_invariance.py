@@ -24,6 +24,8 @@ def results(out):
     cos = np.array([float(r["cos"]) for r in rows])
     p = [(r["p_perm"], r["p_fwer"], r["q_fdr"]) for r in rows]
     p += [(r["task"], r["p_encoded"], r["verdict"]) for r in read_csv(os.path.join(out, "probes.csv"))]
+    # k-sensitivity: the same p-values at every k.
+    p += [(r["k"], r["projection"], r["p_perm"], r["p_fwer"], r["q_fdr"]) for r in read_csv(os.path.join(out, "wsc_k.csv"))]
     with h5py.File(os.path.join(out, "results.h5"), "r") as f:
         null = f["null/abs_cos"][()]
         comps = f["pca/components"][()]
@@ -42,6 +44,7 @@ def compare_over_ranks(tmp, n, ranks_list, permutations):
         # Small batches, so there are more work items than groups.
         cfg = write_config(os.path.join(tmp, "c%s.toml" % name), model, out,
                            metadata=("site", "sex", ("age", 3)), permutations=permutations, folds=3,
+                           sensitivity=(1, 3, 10, 0),
                            extra="\n[encodability]\npermutations = 9\n[parallel]\nbatch = 4\ngroups = %d\n"
                            % groups)
         run_wsc(["run", cfg, "-q"], ranks=ranks)

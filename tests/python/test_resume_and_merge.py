@@ -16,7 +16,9 @@ from wsctest import WSC, Failure, check, main, make_model, read_summary, run_wsc
 from wsctest import MPIEXEC, mpiexec
 
 EXIT_RESUMABLE = 75
-OUTPUTS = ("wsc.csv", "probes.csv", "summary.json", "results.h5")
+OUTPUTS = ("wsc.csv", "probes.csv", "summary.json", "results.h5", "wsc_k.csv")
+# k-sensitivity rides along (k = 2, 5, d and no projection): chunks,
+# checkpoints and merges carry its counts.
 MODEL_NAME = "fixture"
 # Enough work to be interrupted mid-way (a few seconds), in many small rounds
 # (batches of 16 heads) so that the state is saved often.
@@ -32,7 +34,8 @@ def fixture(tmp, permutations, out="out", config="c.toml", seed=3, model="model.
     if not os.path.exists(path):
         make_model(path, n=n, d=d, seed=11)
     out_dir = os.path.join(tmp, out)
-    cfg = write_config(os.path.join(tmp, config), path, out_dir, permutations=permutations, extra=EXTRA)
+    cfg = write_config(os.path.join(tmp, config), path, out_dir, permutations=permutations, extra=EXTRA,
+                       sensitivity=(2, 5, d, 0))
     if seed != 3:
         with open(cfg) as f:
             text = f.read()
@@ -82,7 +85,10 @@ def temporaries_in(folder):
 
 
 def same_outputs(out_dir, reference, what):
-    for name in ("wsc.csv", "probes.csv"):
+    names = ["wsc.csv", "probes.csv"]
+    if os.path.exists(os.path.join(reference, "wsc_k.csv")):
+        names.append("wsc_k.csv")
+    for name in names:
         check(read_bytes(os.path.join(out_dir, name)) == read_bytes(os.path.join(reference, name)),
               "%s: %s differs from the uninterrupted run's" % (what, name))
 
@@ -100,6 +106,10 @@ def same_datasets(out_dir, reference, what, names):
 def randomised_datasets(reference):
     names = ["/null/max_abs_cos", "/null/abs_cos", "/bootstrap/cos"]
     with h5py.File(os.path.join(reference, "results.h5"), "r") as f:
+        if "sensitivity" in f:
+            names += ["/sensitivity/null_max_abs_cos"]
+            names += ["/sensitivity/%s/%s" % (t, v) for t in f["sensitivity"].keys() if isinstance(f["sensitivity"][t], h5py.Group)
+                      for v in ("p_perm", "p_fwer", "q_fdr")]
         names += ["/encodability/%s/null_auroc_macro" % t for t in f["encodability"].keys()]
     return names
 

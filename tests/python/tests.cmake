@@ -38,3 +38,6 @@ if(WSC_REFERENCE_EXE)
   set_property(TEST e2e_same_numbers_as_reference e2e_launcher_of_another_mpi APPEND PROPERTY ENVIRONMENT
                "WSC_REFERENCE_EXE=${WSC_REFERENCE_EXE}" "WSC_REFERENCE_MPIEXEC=${WSC_REFERENCE_MPIEXEC}")
 endif()
+# k-sensitivity against scikit-learn's PCA, and pooled over a sweep.
+wsc_add_python_test(e2e_k_sensitivity test_sensitivity.py 2 numbers)
+wsc_add_python_test(e2e_k_sensitivity_sweep test_sensitivity.py 2 sweep)

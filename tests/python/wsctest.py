@@ -80,7 +80,7 @@ def make_model(path, n=400, d=16, seed=0, primary_classes=3, dtype=np.float64,
 
 
 def write_config(path, embeddings, out_dir, metadata=("site", "sex"), extra="", primary="plane",
-                 source="file", permutations=20, components=None, folds=3, labels=None):
+                 source="file", permutations=20, components=None, folds=3, labels=None, sensitivity=None):
     lines = ["[input]", 'embeddings = "%s"' % embeddings]
     if labels:
         lines.append('labels = "%s"' % labels)
@@ -93,6 +93,8 @@ def write_config(path, embeddings, out_dir, metadata=("site", "sex"), extra="", 
     lines += ["[pca]", "variance = 0.99", "min_components = 4"]
     if components is not None:
         lines.append("components = %d" % components)
+    if sensitivity is not None:
+        lines.append("sensitivity = [%s]" % ", ".join(str(k) for k in sensitivity))
     lines += ["", "[probe]", "l2 = 1e-3", "tol = 1e-10", "max_iter = 500", "",
               "[cv]", "folds = %d" % folds, "",
               "[permutation]", "count = %d" % permutations, "seed = 3", "",

@@ -343,7 +343,28 @@ task = "plane"
 
 TEST(AppConfig, UnknownKeyIsNamedWithKnownKeys) {
   const std::string message = parse_error(std::string(kMinimal) + "[pca]\nvarianse = 0.9\n");
-  EXPECT_EQ(message, "config.toml: unknown key 'pca.varianse' (known: variance, min_components, components)");
+  EXPECT_EQ(message,
+            "config.toml: unknown key 'pca.varianse' (known: variance, min_components, components, sensitivity)");
+}
+
+TEST(AppConfig, SensitivityListsK) {
+  const Config c = parse(std::string(kMinimal) + "[pca]\nsensitivity = [50, 5, \"none\", 10]\n");
+  EXPECT_EQ(c.analysis.sensitivity, (std::vector<int>{50, 5, 0, 10}));
+  EXPECT_EQ(wsc::engine::sensitivity_order(c.analysis.sensitivity), (std::vector<int>{5, 10, 50, 0}));
+  EXPECT_TRUE(parse(kMinimal).analysis.sensitivity.empty());
+  const std::string rule =
+      "'pca.sensitivity' must list distinct k >= 1, and at most one 0 or \"none\" (no projection), at most 64 of them";
+  EXPECT_EQ(parse_error(std::string(kMinimal) + "[pca]\nsensitivity = [5, 5]\n"), "config.toml: " + rule);
+  EXPECT_EQ(parse_error(std::string(kMinimal) + "[pca]\nsensitivity = [0, \"none\"]\n"), "config.toml: " + rule);
+  expect_message(parse_error(std::string(kMinimal) + "[pca]\nsensitivity = [-1]\n"),
+                 {"'pca.sensitivity' must be an integer in [0, 2147483647], got -1"});
+  expect_message(parse_error(std::string(kMinimal) + "[pca]\nsensitivity = 5\n"),
+                 {"'pca.sensitivity' must be an array of integers, got integer"});
+  expect_message(parse_error(std::string(kMinimal) + "[pca]\nsensitivity = [5, \"all\"]\n"),
+                 {"'pca.sensitivity' must list integers k >= 0 or \"none\", got string"});
+  std::string many = "[pca]\nsensitivity = [1";
+  for (int k = 2; k <= 65; ++k) many += ", " + std::to_string(k);
+  EXPECT_EQ(parse_error(std::string(kMinimal) + many + "]\n"), "config.toml: " + rule);
 }
 
 TEST(AppConfig, UnknownTopLevelTable) {
@@ -796,6 +817,7 @@ TEST(AppConfig, EveryKeyOfTheTableRoundTripsThroughToToml) {
       {"pca.variance", {"pca.variance=0.5"}},
       {"pca.min_components", {"pca.min_components=7"}},
       {"pca.components", {"pca.components=0"}},
+      {"pca.sensitivity", {"pca.sensitivity=[5, 10, 0]"}},
       {"probe.l2", {"probe.l2=0.01"}},
       {"probe.tol", {"probe.tol=1e-6"}},
       {"probe.max_iter", {"probe.max_iter=10"}},
