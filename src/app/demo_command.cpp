@@ -20,6 +20,8 @@ Config demo_config(const std::filesystem::path& dir, const std::string& name, st
   c.metadata = {MetadataSpec{"scanner", 0, equal, 0}, MetadataSpec{"spacing", 4, equal, 0},
                 MetadataSpec{"sex", 0, equal, 0}};
   c.analysis.cv.folds = 5;
+  // The WSC at these numbers of components too (d = 64; 0: no projection).
+  c.analysis.sensitivity = {2, 5, 10, 20, 50, 0};
   c.cv.groups = "patient";
   c.analysis.permutation.count = permutations;
   c.analysis.permutation.seed = 1;
