@@ -389,7 +389,7 @@ def _require_storage(dset, fname, dpath, type_name):
         return
     storage = dset.id.get_storage_size()
     if storage == 0 or (layout == h5py.h5d.CONTIGUOUS and storage < nbytes):
-        raise ModelError("%s: %s declares %s %s (%d bytes) but holds only %d bytes (unwritten or truncated)"
+        raise ModelError("%s: dataset %s declares %s %s (%d bytes) but holds only %d bytes (unwritten or truncated)"
                          % (fname, dpath, " x ".join(str(n) for n in dset.shape) or "a scalar", type_name,
                             nbytes, storage))
 
@@ -538,28 +538,30 @@ def _check_label(f, fname, name, rows, problems):
 
 
 def validate_model(path):
-    """The problems `wsc inspect` would report for the model file at `path`
-    (an empty list: wsc can read it). Each problem is one line naming the dataset."""
+    """The problems `wsc inspect` would report for the model file at `path`, in
+    its words and order (an empty list: wsc can read it). Each problem is one
+    line naming the file (as given when it cannot be opened, else its name)
+    and the dataset."""
     import h5py
 
     path = os.fspath(path)
     fname = os.path.basename(path) or path
     if not os.path.exists(path):
-        return ["%s: cannot open: no such file" % fname]
+        return ["%s: cannot open: no such file" % path]
     if os.path.isdir(path):
-        return ["%s: cannot open: is a folder" % fname]
+        return ["%s: cannot open: is a folder" % path]
     try:
         with open(path, "rb"):
             pass
     except OSError as e:
-        return ["%s: cannot open: %s" % (fname, e.strerror or e)]
+        return ["%s: cannot open: %s" % (path, e.strerror or e)]
     if not h5py.is_hdf5(path):
-        return ["%s: not an HDF5 file" % fname]
+        return ["%s: not an HDF5 file" % path]
     problems = []
     try:
         f = h5py.File(path, "r")
     except OSError:
-        return ["%s: cannot open (truncated or damaged HDF5 file)" % fname]
+        return ["%s: cannot open (truncated or damaged HDF5 file)" % path]
     with f:
         try:
             if "model" in f.attrs:

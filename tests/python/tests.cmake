@@ -38,3 +38,9 @@ if(WSC_REFERENCE_EXE)
   set_property(TEST e2e_same_numbers_as_reference e2e_launcher_of_another_mpi APPEND PROPERTY ENVIRONMENT
                "WSC_REFERENCE_EXE=${WSC_REFERENCE_EXE}" "WSC_REFERENCE_MPIEXEC=${WSC_REFERENCE_MPIEXEC}")
 endif()
+# The Python package (python/wsc) and the PyTorch example.
+wsc_add_python_test(e2e_python_write_model_round_trip test_python_package.py 1 round_trip)
+wsc_add_python_test(e2e_python_write_model_rejects test_python_package.py 1 rejects)
+wsc_add_python_test(e2e_python_validate_like_inspect test_python_package.py 1 validate_like_inspect)
+wsc_add_python_test(e2e_python_package_install test_python_package.py 1 install)
+wsc_add_python_test(e2e_pytorch_example test_python_package.py 1 pytorch_example)
