@@ -17,6 +17,7 @@ PACKAGES=(
   librandom123-dev                      # counter-based permutations
   libxxhash-dev                         # run fingerprint, checkpoint checksum (XXH3)
   python3 python3-numpy python3-h5py python3-sklearn   # reference checks in tests
+  python3-setuptools python3-venv python3-torch         # the Python package's install test, examples/pytorch
   slurm-wlm munge                       # the local SLURM cluster of cluster/
   lmod                                  # to test the installed module file
 )

@@ -24,6 +24,12 @@ wsc_add_python_test(e2e_bootstrap_intervals test_demo_and_outputs.py 2 bootstrap
 wsc_add_python_test(e2e_progress_lines test_demo_and_outputs.py 2 progress)
 wsc_add_python_test(e2e_sweep_and_summary test_sweep.py 2 sweep)
 wsc_add_python_test(e2e_sweep_bad_manifests test_sweep.py 1 bad_manifests)
+# The Python package (python/wsc) and the PyTorch example.
+wsc_add_python_test(e2e_python_write_model_round_trip test_python_package.py 1 round_trip)
+wsc_add_python_test(e2e_python_write_model_rejects test_python_package.py 1 rejects)
+wsc_add_python_test(e2e_python_validate_like_inspect test_python_package.py 1 validate_like_inspect)
+wsc_add_python_test(e2e_python_package_install test_python_package.py 1 install)
+wsc_add_python_test(e2e_pytorch_example test_python_package.py 1 pytorch_example)
 # Resumable runs (stop signals, SIGKILL, bad checkpoints) and split runs merged.
 wsc_add_python_test(e2e_chunks_merge test_resume_and_merge.py 2 chunks_merge)
 wsc_add_python_test(e2e_sigterm_resume test_resume_and_merge.py 2 sigterm_resume)
