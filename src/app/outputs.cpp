@@ -86,7 +86,7 @@ std::string wsc_csv(const std::string& model, const engine::AnalysisResult& r) {
   out << csv_line({"model", "primary_task", "primary_class", "metadata", "metadata_class", "cos",
                    "p_perm", "p_fwer", "q_fdr", "permutations", "primary_class_index",
                    "metadata_class_index", "cos_fold_mean", "cos_fold_sd", "folds", "boot_lo",
-                   "boot_hi", "bootstrap"});
+                   "boot_hi", "bootstrap", "p_perm_lo", "p_perm_hi", "p_fwer_lo", "p_fwer_hi"});
   const bool tested = r.permutations > 0;
   const bool booted = r.bootstrap > 0;
   r.cells.for_each([&](const engine::Cell& c) {
@@ -101,7 +101,11 @@ std::string wsc_csv(const std::string& model, const engine::AnalysisResult& r) {
                      std::to_string(i), std::to_string(j), format_double(task.fold_cos_mean(i, j)),
                      format_double(task.fold_cos_sd(i, j)), std::to_string(task.fold_cos.size()),
                      booted ? format_double(task.boot_lo(i, j)) : "nan",
-                     booted ? format_double(task.boot_hi(i, j)) : "nan", std::to_string(r.bootstrap)});
+                     booted ? format_double(task.boot_hi(i, j)) : "nan", std::to_string(r.bootstrap),
+                     tested ? format_double(r.p_perm_interval[c.index].lo) : "nan",
+                     tested ? format_double(r.p_perm_interval[c.index].hi) : "nan",
+                     tested ? format_double(r.p_fwer_interval[c.index].lo) : "nan",
+                     tested ? format_double(r.p_fwer_interval[c.index].hi) : "nan"});
   });
   return out.str();
 }
@@ -146,7 +150,9 @@ std::string probe_row(const std::string& model, const engine::TaskResult& t, con
                    t.fitted ? (t.fit.converged ? "true" : "false") : "",
                    role == "metadata" ? format_double(t.p_encoded) : "",
                    role == "metadata" ? std::to_string(t.score_null.size()) : "",
-                   role == "metadata" ? engine::to_string(t.verdict) : ""});
+                   role == "metadata" ? engine::to_string(t.verdict) : "",
+                   role == "metadata" ? format_double(t.p_encoded_interval.lo) : "",
+                   role == "metadata" ? format_double(t.p_encoded_interval.hi) : ""});
 }
 
 std::string probes_csv(const std::string& model, const engine::AnalysisResult& r) {
@@ -154,7 +160,7 @@ std::string probes_csv(const std::string& model, const engine::AnalysisResult& r
   out << csv_line({"model", "task", "classes", "accuracy", "f1_macro", "auroc_macro", "accuracy_sd",
                    "f1_macro_sd", "auroc_macro_sd", "folds", "evaluation", "role", "labelled_rows",
                    "fit_iterations", "fit_grad_max_norm", "fit_converged", "p_encoded",
-                   "encodability_permutations", "verdict"});
+                   "encodability_permutations", "verdict", "p_encoded_lo", "p_encoded_hi"});
   if (r.primary.quality.method != "none") out << probe_row(model, r.primary, "primary");
   for (const engine::TaskResult& t : r.metadata) out << probe_row(model, t, "metadata");
   return out.str();

@@ -1,5 +1,7 @@
 #include "wsc/core/pvalues.hpp"
 
+#include <boost/math/special_functions/beta.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -118,6 +120,21 @@ std::vector<double> bh_qvalues(const std::vector<double>& p) {
     q[i] = running;
   }
   return q;
+}
+
+PInterval p_interval(std::int64_t exceed, std::int64_t m, double error) {
+  if (!(error > 0.0 && error < 1.0)) throw std::invalid_argument("p_interval: error must be in (0, 1)");
+  if (m == 0) return {};
+  if (exceed < 0 || exceed > m || m < 0) {
+    throw std::invalid_argument("p_interval: " + std::to_string(exceed) + " of " + std::to_string(m));
+  }
+  const double e = static_cast<double>(exceed);
+  const double n = static_cast<double>(m);
+  PInterval out;
+  // Beta quantiles of the binomial's exact (Clopper-Pearson) limits.
+  out.lo = exceed == 0 ? 0.0 : boost::math::ibeta_inv(e, n - e + 1.0, error / 2.0);
+  out.hi = exceed == m ? 1.0 : boost::math::ibeta_inv(e + 1.0, n - e, 1.0 - error / 2.0);
+  return out;
 }
 
 }  // namespace wsc::core

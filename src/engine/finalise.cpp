@@ -40,6 +40,13 @@ void finalise_permutations(const RunState& g, AnalysisResult& result) {
   result.p_perm = null.p_perm();
   result.p_fwer = null.p_fwer();
   result.q_fdr = core::bh_qvalues(result.p_perm);
+  result.p_perm_interval.assign(static_cast<std::size_t>(cells), core::PInterval{});
+  result.p_fwer_interval.assign(static_cast<std::size_t>(cells), core::PInterval{});
+  for (std::size_t c = 0; c < static_cast<std::size_t>(cells); ++c) {
+    if (std::isnan(g.observed_abs[c])) continue;
+    result.p_perm_interval[c] = core::p_interval(g.exceed_cell[c], g.permutations.size(), core::kPIntervalError);
+    result.p_fwer_interval[c] = core::p_interval(g.exceed_max[c], g.permutations.size(), core::kPIntervalError);
+  }
 
   // Each k of [pca] sensitivity: its own family of cells.
   SensitivityResult& sens = result.sensitivity;
@@ -79,6 +86,7 @@ void finalise_encodability(const RunState& g, AnalysisResult& result) {
     r.p_encoded = (std::isnan(r.score) || e == 0)
                       ? std::nan("")
                       : static_cast<double>(1 + exceed) / static_cast<double>(e + 1);
+    r.p_encoded_interval = std::isnan(r.score) ? core::PInterval{} : core::p_interval(exceed, e, core::kPIntervalError);
   }
 }
 

@@ -1,6 +1,7 @@
 """The demo finds the shortcut it planted and not the control's; outputs
 follow the contract (columns, summary echo, no temporary files left)."""
 import json
+import math
 import os
 
 import h5py
@@ -44,6 +45,11 @@ def test_demo(tmp):
              "--set", "output.dir=" + os.path.join(tmp, "again")])
 
 
+def binomial_tail_at_least(e, m, p):
+    """P(X >= e) for X ~ Binomial(m, p)."""
+    return sum(math.comb(m, x) * p ** x * (1 - p) ** (m - x) for x in range(e, m + 1))
+
+
 def test_outputs_contract(tmp):
     model = os.path.join(tmp, "model.h5")
     make_model(model, n=150, d=8, seed=2)
@@ -72,6 +78,21 @@ def test_outputs_contract(tmp):
     p_fwer = (1 + (null.max(axis=1)[:, None] >= cells[None, :]).sum(axis=0)) / 16.0
     check(np.allclose([float(r["p_perm"]) for r in rows], p_perm, rtol=0, atol=0), "p_perm definition")
     check(np.allclose([float(r["p_fwer"]) for r in rows], p_fwer, rtol=0, atol=0), "p_fwer definition")
+    # Monte Carlo error: the 99% Clopper-Pearson limits put 0.5% of the
+    # binomial (15 permutations) in each tail.
+    for r in rows:
+        for name in ("p_perm", "p_fwer"):
+            e = int(round(float(r[name]) * 16)) - 1
+            lo, hi = float(r[name + "_lo"]), float(r[name + "_hi"])
+            check(lo <= e / 15.0 <= hi, "%s interval [%g, %g] misses %d/15" % (name, lo, hi, e))
+            if e > 0:
+                check(abs(binomial_tail_at_least(e, 15, lo) - 0.005) < 1e-9, "%s_lo: upper tail" % name)
+            else:
+                check(lo == 0.0, "%s_lo with no exceedance" % name)
+            if e < 15:
+                check(abs(1 - binomial_tail_at_least(e + 1, 15, hi) - 0.005) < 1e-9, "%s_hi: lower tail" % name)
+            else:
+                check(hi == 1.0, "%s_hi with all exceeding" % name)
     age = [r["metadata_class"] for r in rows if r["metadata"] == "age"][:3]
     check(age[0].startswith("[") and age[-1].endswith("]"), "age bins named by interval: %s" % age)
     probes = read_csv(os.path.join(out, "probes.csv"))

@@ -112,3 +112,45 @@ TEST(BhQvalues, NaNSkippedAndCappedAtOne) {
 
 }  // namespace
 }  // namespace wsc::core
+
+namespace {
+
+/// P(X <= e) for X ~ Binomial(m, p), summed term by term.
+double binomial_cdf(int e, int m, double p) {
+  double sum = 0.0;
+  for (int x = 0; x <= e; ++x) {
+    double term = 1.0;  // C(m, x) p^x (1-p)^(m-x), built in log space
+    term = std::exp(std::lgamma(m + 1.0) - std::lgamma(x + 1.0) - std::lgamma(m - x + 1.0) + x * std::log(p) +
+                    (m - x) * std::log1p(-p));
+    sum += term;
+  }
+  return sum;
+}
+
+}  // namespace
+
+TEST(PInterval, ClosedFormsAtTheEnds) {
+  // No exceedance: [0, 1 - (error/2)^(1/m)]; all: [(error/2)^(1/m), 1].
+  const wsc::core::PInterval none = wsc::core::p_interval(0, 1000, 0.01);
+  EXPECT_EQ(none.lo, 0.0);
+  EXPECT_NEAR(none.hi, 1.0 - std::pow(0.005, 1.0 / 1000.0), 1e-14);
+  const wsc::core::PInterval all = wsc::core::p_interval(50, 50, 0.05);
+  EXPECT_NEAR(all.lo, std::pow(0.025, 1.0 / 50.0), 1e-14);
+  EXPECT_EQ(all.hi, 1.0);
+  EXPECT_TRUE(std::isnan(wsc::core::p_interval(0, 0, 0.01).lo));
+  EXPECT_THROW(wsc::core::p_interval(5, 4, 0.01), std::invalid_argument);
+  EXPECT_THROW(wsc::core::p_interval(1, 4, 0.0), std::invalid_argument);
+}
+
+TEST(PInterval, LimitsPutHalfTheErrorInEachBinomialTail) {
+  // Clopper-Pearson: P(X >= e | lo) = error/2 = P(X <= e | hi).
+  for (int m : {7, 20, 99}) {
+    for (int e = 1; e < m; e += 3) {
+      const wsc::core::PInterval i = wsc::core::p_interval(e, m, 0.01);
+      EXPECT_NEAR(1.0 - binomial_cdf(e - 1, m, i.lo), 0.005, 1e-10) << e << " of " << m;
+      EXPECT_NEAR(binomial_cdf(e, m, i.hi), 0.005, 1e-10) << e << " of " << m;
+      EXPECT_LT(i.lo, static_cast<double>(e) / m);
+      EXPECT_GT(i.hi, static_cast<double>(e) / m);
+    }
+  }
+}

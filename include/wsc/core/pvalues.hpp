@@ -4,6 +4,7 @@
 #include "wsc/core/types.hpp"
 
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 namespace wsc::core {
@@ -41,6 +42,22 @@ class NullAccumulator {
   std::vector<std::int64_t> exceed_max_;
   std::int64_t permutations_ = 0;
 };
+
+/// A two-sided confidence interval [lo, hi].
+struct PInterval {
+  double lo = std::numeric_limits<double>::quiet_NaN();
+  double hi = std::numeric_limits<double>::quiet_NaN();
+};
+
+/// Clopper-Pearson interval, at error `error` (0.01: 99%), for the exact
+/// permutation p-value (the chance that a random permutation reaches the
+/// observed statistic) when `exceed` of `m` permutations reached it: the
+/// Monte Carlo error of a permutation p. NaN when m = 0. Throws
+/// std::invalid_argument unless 0 <= exceed <= m and 0 < error < 1.
+PInterval p_interval(std::int64_t exceed, std::int64_t m, double error);
+
+/// The Monte Carlo level of every interval wsc reports (99%).
+inline constexpr double kPIntervalError = 0.01;
 
 /// Benjamini-Hochberg q-values (monotone, capped at 1); NaN p gives NaN q and
 /// is left out of the count.

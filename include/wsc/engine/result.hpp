@@ -6,6 +6,7 @@
 #include "wsc/core/metrics.hpp"
 #include "wsc/core/pca.hpp"
 #include "wsc/core/probe_head.hpp"
+#include "wsc/core/pvalues.hpp"
 #include "wsc/core/trust_region_newton.hpp"
 #include "wsc/engine/cell_index.hpp"
 #include "wsc/engine/run_state.hpp"
@@ -60,6 +61,7 @@ struct TaskResult {
   double score = std::numeric_limits<double>::quiet_NaN();  ///< CV mean macro AUROC
   std::vector<double> score_null;      ///< per encodability permutation
   double p_encoded = std::numeric_limits<double>::quiet_NaN();
+  core::PInterval p_encoded_interval;  ///< its Monte Carlo error (core::p_interval, 99%)
   Verdict verdict = Verdict::Untested;
 };
 
@@ -111,6 +113,8 @@ struct AnalysisResult {
   std::int64_t permutations = 0;
   /// Per cell (CellIndex order); NaN when no permutation ran.
   std::vector<double> p_perm, p_fwer, q_fdr;
+  /// Per cell: the Monte Carlo error of p_perm and p_fwer (core::p_interval, 99%).
+  std::vector<core::PInterval> p_perm_interval, p_fwer_interval;
   std::vector<double> null_max;        ///< per permutation: max |cos| over cells
   core::Matrix null_cells;             ///< permutations x cells, or empty when too large
   std::int64_t permutation_fits = 0;
