@@ -154,6 +154,11 @@ void serialize(Archive& ar, wsc::engine::RunState& s, const unsigned int /*versi
   d::io_array(ar, s.sensitivity_exceed_cell);
   d::io_array(ar, s.sensitivity_exceed_max);
   d::io_array(ar, s.sensitivity_null_max);
+  ar & s.look;
+  d::io_array(ar, s.segment_exceed_cell);
+  d::io_array(ar, s.segment_exceed_max);
+  d::io_array(ar, s.segment_sensitivity_exceed_cell);
+  d::io_array(ar, s.segment_sensitivity_exceed_max);
   ar & s.permutation_fits;
   ar & s.permutation_unconverged;
   ar & s.permutation_max_iterations;

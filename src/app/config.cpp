@@ -370,6 +370,11 @@ struct Choices<core::BinMethod> {
   static constexpr core::BinMethod all[] = {core::BinMethod::EqualWidth, core::BinMethod::Quantile};
 };
 template <>
+struct Choices<engine::PermutationStop> {
+  static constexpr engine::PermutationStop all[] = {engine::PermutationStop::Fixed,
+                                                    engine::PermutationStop::Decisions};
+};
+template <>
 struct Choices<engine::PermutationScheme> {
   static constexpr engine::PermutationScheme all[] = {
       engine::PermutationScheme::Free, engine::PermutationScheme::Within, engine::PermutationScheme::Blocks};
@@ -414,6 +419,14 @@ T read_value(const Reader& r, const toml::value& v, const std::string& dotted, c
     return r.get_integer(v, dotted, std::numeric_limits<std::int64_t>::min(), kInt64Max);
   } else if constexpr (std::is_same_v<T, std::uint64_t>) {  // seeds: what a TOML integer can hold
     return static_cast<std::uint64_t>(r.get_integer(v, dotted, 0, kInt64Max));
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+    if (!v.is_array()) r.fail("'" + dotted + "' must be an array of strings, got " + type_name(v));
+    std::vector<std::string> out;
+    for (const toml::value& item : v.as_array()) {
+      if (!item.is_string()) r.fail("'" + dotted + "' must list strings, got " + type_name(item));
+      out.push_back(item.as_string().str);
+    }
+    return out;
   } else if constexpr (std::is_same_v<T, std::vector<int>>) {  // a list of k ("none" = 0: no projection)
     if (!v.is_array()) r.fail("'" + dotted + "' must be an array of integers, got " + type_name(v));
     std::vector<int> out;
@@ -453,6 +466,10 @@ std::string toml_text(const T& value) {
     return format_double(value);
   } else if constexpr (std::is_enum_v<T>) {
     return quote_toml(spelling(value));
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < value.size(); ++i) out += (i > 0 ? ", " : "") + quote_toml(value[i]);
+    return out + "]";
   } else if constexpr (std::is_same_v<T, std::vector<int>>) {
     std::string out = "[";
     for (std::size_t i = 0; i < value.size(); ++i) out += (i > 0 ? ", " : "") + std::to_string(value[i]);
@@ -647,6 +664,15 @@ const std::vector<Section>& sections() {
                   {[](const std::int64_t& v) { return v >= 0; }, "must be >= 0"}),
            key<C>("seed", [](auto& c) -> auto& { return c.analysis.permutation.seed; }, kDefaulted, kSeedRule),
            key<C>("scheme", [](auto& c) -> auto& { return c.analysis.permutation.scheme; }, kDefaulted),
+           key<C>("stop", [](auto& c) -> auto& { return c.analysis.permutation.stop; }, kDefaulted),
+           key<C>("risk", [](auto& c) -> auto& { return c.analysis.permutation.risk; }, kDefaulted,
+                  {[](const double& v) { return v > 0.0 && v < 0.5; }, "must be in (0, 0.5)"}),
+           key<C>("decisions", [](auto& c) -> auto& { return c.analysis.permutation.decisions; }, kDefaulted,
+                  {[](const std::vector<std::string>& v) { return engine::decisions_problem(v).empty(); },
+                   "must list one or more of \"p_fwer\", \"q_fdr\", \"p_perm\", each once"}),
+           key<C>("look", [](auto& c) -> auto& { return c.analysis.permutation.look; }, kDefaulted,
+                  {[](const std::int64_t& v) { return v >= 0 && v <= (std::int64_t{1} << 40); },
+                   "must be >= 0 (0: automatic) and <= 2^40"}),
            key<C>("strata", [](auto& c) -> auto& { return c.permutation.strata; }, kOptional),
            key<C>("blocks", [](auto& c) -> auto& { return c.permutation.blocks; }, kOptional),
        }},

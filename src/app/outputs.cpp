@@ -86,7 +86,9 @@ std::string wsc_csv(const std::string& model, const engine::AnalysisResult& r) {
   out << csv_line({"model", "primary_task", "primary_class", "metadata", "metadata_class", "cos",
                    "p_perm", "p_fwer", "q_fdr", "permutations", "primary_class_index",
                    "metadata_class_index", "cos_fold_mean", "cos_fold_sd", "folds", "boot_lo",
-                   "boot_hi", "bootstrap", "p_perm_lo", "p_perm_hi", "p_fwer_lo", "p_fwer_hi"});
+                   "boot_hi", "bootstrap", "p_perm_lo", "p_perm_hi", "p_fwer_lo", "p_fwer_hi", "settled",
+                   "settled_at"});
+  const bool sequential = r.sequential.looks > 0;
   const bool tested = r.permutations > 0;
   const bool booted = r.bootstrap > 0;
   r.cells.for_each([&](const engine::Cell& c) {
@@ -105,7 +107,9 @@ std::string wsc_csv(const std::string& model, const engine::AnalysisResult& r) {
                      tested ? format_double(r.p_perm_interval[c.index].lo) : "nan",
                      tested ? format_double(r.p_perm_interval[c.index].hi) : "nan",
                      tested ? format_double(r.p_fwer_interval[c.index].lo) : "nan",
-                     tested ? format_double(r.p_fwer_interval[c.index].hi) : "nan"});
+                     tested ? format_double(r.p_fwer_interval[c.index].hi) : "nan",
+                     sequential ? (r.sequential.cell_settled[c.index] ? "true" : "false") : "",
+                     sequential ? std::to_string(r.sequential.settled_at[c.index]) : ""});
   });
   return out.str();
 }
@@ -387,7 +391,22 @@ nlohmann::json make_summary(const Config& config, const RunInfo& info,
     tasks.push_back(tj);
   }
   j["metadata"] = tasks;
+  const engine::PermutationSettings& perm = config.analysis.permutation;
+  nlohmann::json stop = {{"rule", engine::to_string(perm.stop)}, {"cap", perm.count}};
+  if (r.sequential.looks > 0) {
+    std::int64_t settled = 0;
+    for (bool b : r.sequential.cell_settled) settled += b ? 1 : 0;
+    stop["look"] = r.state.look;
+    stop["looks"] = r.sequential.looks;
+    stop["risk"] = perm.risk;
+    stop["decisions"] = perm.decisions;
+    stop["alpha"] = r.alpha;
+    stop["all_settled"] = r.sequential.settled;
+    stop["cells_settled"] = settled;
+    stop["permutations_saved"] = perm.count - r.permutations;
+  }
   j["permutations"] = {{"count", r.permutations},
+                       {"stop", stop},
                        {"fits", r.permutation_fits},
                        {"unconverged_fits", r.permutation_unconverged},
                        {"max_iterations", r.permutation_max_iterations},

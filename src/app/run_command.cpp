@@ -113,8 +113,10 @@ StatePlan plan_state(const Config& config, const RunRequest& request, const Load
   plan.path = request.mode == RunMode::chunk ? chunk_path(config, request.chunk) : checkpoint_path(config);
   if (request.mode == RunMode::chunk) {
     const engine::ItemSizes items = engine::item_sizes(model.input, settings, model.layout.group_size);
+    // Stopping on decisions: chunks are cut at looks, so merging them can stop where a whole run would.
+    const std::int64_t look = engine::look_step(settings, items);
     control.ranges = engine::PhaseRanges{
-        chunk_range(settings.permutation.count, request.chunk, items.permutations),
+        chunk_range(settings.permutation.count, request.chunk, look > 0 ? look : items.permutations),
         chunk_range(settings.encodability_count(), request.chunk, items.encodability),
         chunk_range(settings.bootstrap.count, request.chunk, items.bootstrap)};
   }

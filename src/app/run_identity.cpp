@@ -207,6 +207,11 @@ engine::RunState merge_chunk_states(const std::vector<engine::RunState>& chunks,
       m.sensitivity_exceed_max[k] += c.sensitivity_exceed_max[k];
     }
     append(m.sensitivity_null_max, c.sensitivity_null_max);
+    if (c.look != m.look) throw std::invalid_argument(name(i) + " looks every " + std::to_string(c.look) + " permutations, " + name(0) + " every " + std::to_string(m.look));
+    append(m.segment_exceed_cell, c.segment_exceed_cell);
+    append(m.segment_exceed_max, c.segment_exceed_max);
+    append(m.segment_sensitivity_exceed_cell, c.segment_sensitivity_exceed_cell);
+    append(m.segment_sensitivity_exceed_max, c.segment_sensitivity_exceed_max);
     m.keep_cells = m.keep_cells && c.keep_cells;
     append(m.null_cells, c.null_cells);
     for (std::size_t t = 0; t < m.score_null.size(); ++t) append(m.score_null[t], c.score_null[t]);

@@ -81,6 +81,13 @@ ItemSizes item_sizes(const AnalysisInput& input, const AnalysisSettings& setting
   return s;
 }
 
+std::int64_t look_step(const AnalysisSettings& settings, const ItemSizes& items) {
+  if (settings.permutation.stop != PermutationStop::Decisions) return 0;
+  if (settings.permutation.look > 0) return settings.permutation.look;
+  const std::int64_t item = std::max<std::int64_t>(1, items.permutations);
+  return item * ((100 + item - 1) / item);
+}
+
 std::vector<std::int64_t> permutation_for(const AnalysisInput& input, const PermutationSettings& permutation,
                                           std::uint64_t index) {
   switch (permutation.scheme) {
@@ -136,14 +143,18 @@ AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& 
   const PhaseRanges ranges = control.ranges.value_or(whole_run(settings));
   std::vector<double> observed_abs(result.cells.size());
   result.cells.for_each([&](const Cell& c) { observed_abs[c.index] = std::fabs(result.metadata[c.task].cos(c.i, c.j)); });
-  RunState local = detail::start_state(ranges, observed_abs, result.sensitivity.observed_abs(result.cells),
-                                       static_cast<std::int64_t>(result.sensitivity.size()), input.metadata.size(),
-                                       settings.keep_null_limit, control, layout.world().is_root());
-  detail::Checkpointer checkpointer(layout, control, local);
   const ItemSizes items = item_sizes(input, settings, layout.group().size());
+  const std::int64_t look = look_step(settings, items);
+  RunState local = detail::start_state(ranges, observed_abs, result.sensitivity.observed_abs(result.cells),
+                                       static_cast<std::int64_t>(result.sensitivity.size()), look,
+                                       input.metadata.size(), settings.keep_null_limit, control,
+                                       layout.world().is_root());
+  detail::Checkpointer checkpointer(layout, control, local);
+  // Only a whole run stops early; a chunk runs its range and the merge applies the rule.
+  const bool may_stop = look > 0 && !control.ranges.has_value();
   const detail::PhaseContext ctx{input,        settings,          layout,        result,
                                  items,        progress,          checkpointer,  invariants,
-                                 encodability_stats, permutation_stats, bootstrap_stats};
+                                 encodability_stats, permutation_stats, bootstrap_stats, may_stop};
 
   timed(result, "encodability", [&] { detail::run_encodability(ctx, ranges.encodability, local); });
   timed(result, "permutations", [&] { detail::run_permutations(ctx, ranges.permutations, local); });

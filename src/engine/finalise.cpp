@@ -114,6 +114,77 @@ void finalise_bootstrap(const RunState& g, double level, AnalysisResult& result)
 
 }  // namespace
 
+core::StopRule stop_rule(const AnalysisSettings& settings) {
+  core::StopRule rule;
+  rule.alpha = settings.encodability.alpha;
+  rule.risk = settings.permutation.risk;
+  const auto& d = settings.permutation.decisions;
+  rule.p_fwer = std::find(d.begin(), d.end(), "p_fwer") != d.end();
+  rule.q_fdr = std::find(d.begin(), d.end(), "q_fdr") != d.end();
+  rule.p_perm = std::find(d.begin(), d.end(), "p_perm") != d.end();
+  return rule;
+}
+
+SequentialResult sequential_stop(const RunState& g, const AnalysisSettings& settings) {
+  SequentialResult stop;
+  const std::size_t cells = g.observed_abs.size();
+  stop.cell_settled.assign(cells, false);
+  stop.settled_at.assign(cells, 0);
+  if (g.look <= 0 || g.permutations.begin != 0) {
+    throw std::invalid_argument("sequential_stop: a state of looks from index 0 is needed");
+  }
+  const core::StopRule rule = stop_rule(settings);
+  const std::int64_t done = g.permutations_done;
+  std::vector<std::int64_t> cell(cells, 0), max(cells, 0);
+  const std::int64_t segments = (done + g.look - 1) / g.look;  // the last may be partial (the cap)
+  for (std::int64_t s = 0; s < segments; ++s) {
+    const auto at = static_cast<std::size_t>(s) * cells;
+    for (std::size_t c = 0; c < cells; ++c) {
+      cell[c] += g.segment_exceed_cell[at + c];
+      max[c] += g.segment_exceed_max[at + c];
+    }
+    const std::int64_t m = std::min((s + 1) * g.look, done);
+    stop.looks = s + 1;
+    stop.permutations = m;
+    stop.cell_settled = core::settled_cells(g.observed_abs, cell, max, m, s + 1, rule);
+    stop.settled = true;
+    for (std::size_t c = 0; c < cells; ++c) {
+      if (stop.cell_settled[c] && stop.settled_at[c] == 0) stop.settled_at[c] = m;
+      stop.settled = stop.settled && stop.cell_settled[c];
+    }
+    if (stop.settled) break;
+  }
+  return stop;
+}
+
+namespace {
+
+/// The state as it was after the first `m` permutations (m at a look).
+RunState truncated(const RunState& g, std::int64_t m) {
+  RunState t = g;
+  const std::size_t cells = g.observed_abs.size();
+  const std::size_t kcells = g.sensitivity_observed_abs.size();
+  const auto segments = static_cast<std::size_t>((m + g.look - 1) / g.look);
+  const auto prefix = [&](const std::vector<std::int64_t>& seg, std::size_t width, std::vector<std::int64_t>& out) {
+    out.assign(width, 0);
+    for (std::size_t s = 0; s < segments; ++s) {
+      for (std::size_t c = 0; c < width; ++c) out[c] += seg[s * width + c];
+    }
+  };
+  prefix(g.segment_exceed_cell, cells, t.exceed_cell);
+  prefix(g.segment_exceed_max, cells, t.exceed_max);
+  prefix(g.segment_sensitivity_exceed_cell, kcells, t.sensitivity_exceed_cell);
+  prefix(g.segment_sensitivity_exceed_max, kcells, t.sensitivity_exceed_max);
+  t.permutations.end = m;
+  t.permutations_done = m;
+  t.null_max.resize(static_cast<std::size_t>(m));
+  if (t.keep_cells) t.null_cells.resize(static_cast<std::size_t>(m) * cells);
+  if (g.sensitivity_ks > 0) t.sensitivity_null_max.resize(static_cast<std::size_t>(m * g.sensitivity_ks));
+  return t;
+}
+
+}  // namespace
+
 Verdict verdict_for(double p_encoded, double min_p_fwer, bool permuted, double alpha) {
   if (std::isnan(p_encoded)) return Verdict::Untested;
   if (p_encoded > alpha) return Verdict::NotEncoded;
@@ -121,8 +192,18 @@ Verdict verdict_for(double p_encoded, double min_p_fwer, bool permuted, double a
   return min_p_fwer <= alpha ? Verdict::EncodedUsed : Verdict::EncodedNotUsed;
 }
 
-void finalise(const RunState& state, const AnalysisSettings& settings, AnalysisResult& result) {
+void finalise(const RunState& whole, const AnalysisSettings& settings, AnalysisResult& result) {
   const std::size_t cells = result.cells.size();
+  // Stopped on decisions: the statistics of the permutations up to the stop.
+  RunState stopped;
+  if (whole.look > 0 && whole.permutations.size() > 0) {
+    if (whole.segment_exceed_cell.size() < static_cast<std::size_t>((whole.permutations_done + whole.look - 1) / whole.look) * cells) {
+      throw std::invalid_argument("finalise: the state's look segments do not cover its permutations");
+    }
+    result.sequential = sequential_stop(whole, settings);
+    stopped = truncated(whole, result.sequential.permutations);
+  }
+  const RunState& state = whole.look > 0 && whole.permutations.size() > 0 ? stopped : whole;
   const std::size_t ks = result.sensitivity.size();
   if (state.cells != static_cast<std::int64_t>(cells) || state.observed_abs.size() != cells ||
       state.score_null.size() != result.metadata.size() || state.sensitivity_ks != static_cast<std::int64_t>(ks) ||

@@ -38,6 +38,9 @@ struct PhaseContext {
   core::BatchedFitStats& encodability_stats;
   core::BatchedFitStats& permutation_stats;
   core::BatchedFitStats& bootstrap_stats;
+  /// permutation.stop = "decisions" in a whole run: stop at the first look
+  /// where every decision is settled (chunks run their whole range).
+  bool may_stop_early = false;
 };
 
 /// Encodability null: permutation e of the rows (the same (seed, e) as the

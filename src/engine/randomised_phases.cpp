@@ -8,6 +8,7 @@
 #include "wsc/core/pvalues.hpp"
 #include "wsc/core/wsc_matrix.hpp"
 #include "wsc/engine/distributed_fit.hpp"
+#include "wsc/engine/finalise.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -203,30 +204,117 @@ void run_encodability(const PhaseContext& ctx, const IndexRange& range, RunState
              });
 }
 
+namespace {
+
+/// Adds `from` to `to` element-wise.
+void add_to(std::vector<std::int64_t>& to, const std::vector<std::int64_t>& from) {
+  for (std::size_t i = 0; i < to.size(); ++i) to[i] += from[i];
+}
+
+/// The global counts of the look segments done, summed on world rank 0
+/// segment by segment as they complete (so a run of L looks sends each
+/// segment once), and the stop rule's verdict at each look.
+class LookCounts {
+ public:
+  LookCounts(const PhaseContext& ctx, const RunState& local) : ctx_(ctx), local_(local) {
+    cell_.assign(local.observed_abs.size(), 0);
+    max_.assign(local.observed_abs.size(), 0);
+  }
+
+  /// Collective: are all decisions settled after the first `m` permutations (a look)?
+  bool settled(std::int64_t m) {
+    const std::size_t cells = cell_.size();
+    const auto segments = static_cast<std::size_t>((m + local_.look - 1) / local_.look);
+    std::vector<std::int64_t> counts;
+    for (std::size_t s = summed_; s < segments; ++s) {
+      const auto at = static_cast<std::ptrdiff_t>(s * cells);
+      counts.insert(counts.end(), local_.segment_exceed_cell.begin() + at,
+                    local_.segment_exceed_cell.begin() + at + static_cast<std::ptrdiff_t>(cells));
+      counts.insert(counts.end(), local_.segment_exceed_max.begin() + at,
+                    local_.segment_exceed_max.begin() + at + static_cast<std::ptrdiff_t>(cells));
+    }
+    ctx_.layout.combine(counts.data(), counts.size());
+    for (std::size_t s = 0; s < segments - summed_; ++s) {
+      for (std::size_t c = 0; c < cells; ++c) {
+        cell_[c] += counts[2 * s * cells + c];
+        max_[c] += counts[(2 * s + 1) * cells + c];
+      }
+    }
+    summed_ = segments;
+    // World rank 0 holds every share (a resumed state enters there), so it decides.
+    std::int64_t all = 0;
+    if (ctx_.layout.world().is_root()) {
+      const std::vector<bool> settled = core::settled_cells(local_.observed_abs, cell_, max_, m,
+                                                            static_cast<std::int64_t>(segments), stop_rule(ctx_.settings));
+      all = std::all_of(settled.begin(), settled.end(), [](bool b) { return b; }) ? 1 : 0;
+    }
+    return ctx_.layout.world().max(all) == 1;
+  }
+
+ private:
+  const PhaseContext& ctx_;
+  const RunState& local_;
+  std::vector<std::int64_t> cell_, max_;
+  std::size_t summed_ = 0;
+};
+
+}  // namespace
+
 void run_permutations(const PhaseContext& ctx, const IndexRange& range, RunState& local) {
   if (range.size() == 0) return;
   const auto cells = static_cast<std::size_t>(local.cells);
+  const std::int64_t look = local.look;
   PhaseProgress tracker(ctx.progress, ctx.layout.world(), "permutations", range.size());
-  run_rounds(ctx.layout, range, local.permutations_done, ctx.items.permutations, tracker, ctx.checkpointer,
-             [&](std::int64_t lo, std::int64_t hi) {
-               const std::vector<PermutedCells> permuted = permuted_cells(ctx, lo, hi, local);
-               const std::int64_t row0 = lo - range.begin;
-               std::vector<std::vector<double>> main, at_k;
-               for (const PermutedCells& p : permuted) {
-                 main.push_back(p.cells);
-                 at_k.push_back(p.sensitivity);
-               }
-               count_round(local.observed_abs, cells, main, row0, local.exceed_cell, local.exceed_max,
-                           local.null_max);
-               count_round(local.sensitivity_observed_abs, cells, at_k, row0, local.sensitivity_exceed_cell,
-                           local.sensitivity_exceed_max, local.sensitivity_null_max);
-               if (local.keep_cells) {
-                 for (std::size_t k = 0; k < main.size(); ++k) {
-                   std::copy(main[k].begin(), main[k].end(),
-                             local.null_cells.begin() + (row0 + static_cast<std::int64_t>(k)) * static_cast<std::ptrdiff_t>(cells));
-                 }
-               }
-             });
+  const auto round = [&](std::int64_t lo, std::int64_t hi) {
+    const std::vector<PermutedCells> permuted = permuted_cells(ctx, lo, hi, local);
+    const std::int64_t row0 = lo - range.begin;
+    std::vector<std::vector<double>> main, at_k;
+    for (const PermutedCells& p : permuted) {
+      main.push_back(p.cells);
+      at_k.push_back(p.sensitivity);
+    }
+    // This round's counts, added to the totals and to its look segment.
+    std::vector<std::int64_t> cell(cells, 0), max(cells, 0);
+    std::vector<std::int64_t> k_cell(local.sensitivity_exceed_cell.size(), 0), k_max(k_cell.size(), 0);
+    count_round(local.observed_abs, cells, main, row0, cell, max, local.null_max);
+    count_round(local.sensitivity_observed_abs, cells, at_k, row0, k_cell, k_max, local.sensitivity_null_max);
+    add_to(local.exceed_cell, cell);
+    add_to(local.exceed_max, max);
+    add_to(local.sensitivity_exceed_cell, k_cell);
+    add_to(local.sensitivity_exceed_max, k_max);
+    if (look > 0) {
+      const auto segment = static_cast<std::size_t>(row0 / look);
+      const auto add_segment = [&](std::vector<std::int64_t>& seg, const std::vector<std::int64_t>& v) {
+        for (std::size_t c = 0; c < v.size(); ++c) seg[segment * v.size() + c] += v[c];
+      };
+      add_segment(local.segment_exceed_cell, cell);
+      add_segment(local.segment_exceed_max, max);
+      add_segment(local.segment_sensitivity_exceed_cell, k_cell);
+      add_segment(local.segment_sensitivity_exceed_max, k_max);
+    }
+    if (local.keep_cells) {
+      for (std::size_t k = 0; k < main.size(); ++k) {
+        std::copy(main[k].begin(), main[k].end(),
+                  local.null_cells.begin() + (row0 + static_cast<std::int64_t>(k)) * static_cast<std::ptrdiff_t>(cells));
+      }
+    }
+  };
+  if (look == 0) {
+    run_rounds(ctx.layout, range, local.permutations_done, ctx.items.permutations, tracker, ctx.checkpointer, round);
+    return;
+  }
+  // Look segments: no round crosses a look, so every layout and chunk cuts
+  // the same batches; a whole run stops at the first look where every
+  // decision is settled.
+  LookCounts counts(ctx, local);
+  while (true) {
+    const std::int64_t at = range.begin + local.permutations_done;
+    if (ctx.may_stop_early && at > range.begin && (at % look == 0 || at == range.end) && counts.settled(at)) break;
+    if (at >= range.end) break;
+    const std::int64_t segment_end = std::min(range.end, (at / look + 1) * look);
+    run_rounds(ctx.layout, IndexRange{range.begin, segment_end}, local.permutations_done, ctx.items.permutations,
+               tracker, ctx.checkpointer, round);
+  }
 }
 
 void run_bootstrap(const PhaseContext& ctx, const IndexRange& range, RunState& local) {

@@ -52,6 +52,10 @@ RunState Checkpointer::capture() const {
   counts.insert(counts.end(), g.exceed_max.begin(), g.exceed_max.end());
   counts.insert(counts.end(), g.sensitivity_exceed_cell.begin(), g.sensitivity_exceed_cell.end());
   counts.insert(counts.end(), g.sensitivity_exceed_max.begin(), g.sensitivity_exceed_max.end());
+  for (auto* v : {&g.segment_exceed_cell, &g.segment_exceed_max, &g.segment_sensitivity_exceed_cell,
+                  &g.segment_sensitivity_exceed_max}) {
+    counts.insert(counts.end(), v->begin(), v->end());
+  }
   counts.push_back(g.permutation_fits);
   counts.push_back(g.permutation_unconverged);
   counts.push_back(g.encodability_fits);
@@ -64,6 +68,11 @@ RunState Checkpointer::capture() const {
   std::copy(at, at + ns, g.sensitivity_exceed_cell.begin());
   std::copy(at + ns, at + 2 * ns, g.sensitivity_exceed_max.begin());
   at += 2 * ns;
+  for (auto* v : {&g.segment_exceed_cell, &g.segment_exceed_max, &g.segment_sensitivity_exceed_cell,
+                  &g.segment_sensitivity_exceed_max}) {
+    std::copy(at, at + static_cast<std::ptrdiff_t>(v->size()), v->begin());
+    at += static_cast<std::ptrdiff_t>(v->size());
+  }
   g.permutation_fits = at[0];
   g.permutation_unconverged = at[1];
   g.encodability_fits = at[2];
@@ -102,7 +111,7 @@ void Checkpointer::save() {
 }
 
 RunState start_state(const PhaseRanges& ranges, const std::vector<double>& observed_abs,
-                     const std::vector<double>& sensitivity_abs, std::int64_t ks, std::size_t tasks,
+                     const std::vector<double>& sensitivity_abs, std::int64_t ks, std::int64_t look, std::size_t tasks,
                      std::int64_t keep_null_limit, const RunControl& control, bool world_root) {
   const auto cells = static_cast<std::int64_t>(observed_abs.size());
   RunState local;
@@ -123,6 +132,18 @@ RunState start_state(const PhaseRanges& ranges, const std::vector<double>& obser
   local.sensitivity_exceed_cell.assign(sensitivity_abs.size(), 0);
   local.sensitivity_exceed_max.assign(sensitivity_abs.size(), 0);
   local.sensitivity_null_max.assign(static_cast<std::size_t>(ranges.permutations.size() * ks), 0.0);
+  local.look = look;
+  if (look > 0) {
+    if (ranges.permutations.begin % look != 0) {
+      throw std::invalid_argument("the permutation range does not start at a look (every " + std::to_string(look) +
+                                  " permutations)");
+    }
+    const auto segments = static_cast<std::size_t>((ranges.permutations.size() + look - 1) / look);
+    local.segment_exceed_cell.assign(segments * observed_abs.size(), 0);
+    local.segment_exceed_max.assign(segments * observed_abs.size(), 0);
+    local.segment_sensitivity_exceed_cell.assign(segments * sensitivity_abs.size(), 0);
+    local.segment_sensitivity_exceed_max.assign(segments * sensitivity_abs.size(), 0);
+  }
   if (control.resume == nullptr) return local;
 
   const RunState& r = *control.resume;
@@ -138,7 +159,11 @@ RunState start_state(const PhaseRanges& ranges, const std::vector<double>& obser
                     r.sensitivity_observed_abs.size() == sensitivity_abs.size() &&
                     r.sensitivity_exceed_cell.size() == sensitivity_abs.size() &&
                     r.sensitivity_exceed_max.size() == sensitivity_abs.size() &&
-                    r.sensitivity_null_max.size() == local.sensitivity_null_max.size();
+                    r.sensitivity_null_max.size() == local.sensitivity_null_max.size() && r.look == look &&
+                    r.segment_exceed_cell.size() == local.segment_exceed_cell.size() &&
+                    r.segment_exceed_max.size() == local.segment_exceed_max.size() &&
+                    r.segment_sensitivity_exceed_cell.size() == local.segment_sensitivity_exceed_cell.size() &&
+                    r.segment_sensitivity_exceed_max.size() == local.segment_sensitivity_exceed_max.size();
   if (!fits) throw std::invalid_argument("the saved state does not match this analysis (ranges or cells differ)");
   // Counts were made against the saved statistic: keep using it.
   local.observed_abs = r.observed_abs;

@@ -55,8 +55,9 @@ class Checkpointer {
 /// when the saved state does not fit.
 /// `sensitivity_abs`: the observed |cos| at each k of [pca] sensitivity
 /// (k-major, ks x cells; empty without it).
+/// `look`: permutations between looks (0: permutation.stop = "fixed").
 RunState start_state(const PhaseRanges& ranges, const std::vector<double>& observed_abs,
-                     const std::vector<double>& sensitivity_abs, std::int64_t ks, std::size_t tasks,
+                     const std::vector<double>& sensitivity_abs, std::int64_t ks, std::int64_t look, std::size_t tasks,
                      std::int64_t keep_null_limit, const RunControl& control, bool world_root);
 
 /// Runs the indices [range.begin + done, range.end) in work items of

@@ -20,6 +20,22 @@ std::optional<PermutationScheme> permutation_scheme_from(const std::string& name
   return std::nullopt;
 }
 
+const char* to_string(PermutationStop stop) {
+  return stop == PermutationStop::Decisions ? "decisions" : "fixed";
+}
+
+std::string decisions_problem(const std::vector<std::string>& decisions) {
+  if (decisions.empty()) return "lists no decision";
+  std::vector<std::string> seen;
+  for (const std::string& d : decisions) {
+    const auto& known = decision_names();
+    if (std::find(known.begin(), known.end(), d) == known.end()) return "lists '" + d + "'";
+    if (std::find(seen.begin(), seen.end(), d) != seen.end()) return "lists '" + d + "' twice";
+    seen.push_back(d);
+  }
+  return {};
+}
+
 std::string sensitivity_problem(const std::vector<int>& ks) {
   if (ks.size() > kMaxSensitivity) {
     return "lists " + std::to_string(ks.size()) + " values of k, at most " + std::to_string(kMaxSensitivity);

@@ -33,7 +33,7 @@ namespace fs = std::filesystem;
 // A tripwire: a field added to RunState must also be added to the checkpoint
 // serialization (src/app/checkpoint.cpp), to MakeFull and ExpectSame below,
 // and RunState::kFormatVersion bumped. Then update this size.
-static_assert(sizeof(RunState) == 336 + 8 + 4 * 24, "RunState changed: update the checkpoint serialization and its tests");
+static_assert(sizeof(RunState) == 336 + 8 + 4 * 24 + 8 + 4 * 24, "RunState changed: update the checkpoint serialization and its tests");
 #endif
 
 class TempDir {
@@ -102,6 +102,11 @@ RunState MakeFull() {
   s.sensitivity_exceed_cell = {1, 2, 3, 4, 5, std::numeric_limits<std::int64_t>::max()};
   s.sensitivity_exceed_max = {6, 5, 4, 3, 2, 1};
   s.sensitivity_null_max = {0.5, kNanWithPayload, 1e-300, 0.0};
+  s.look = 128;
+  s.segment_exceed_cell = {1, 0, 3};
+  s.segment_exceed_max = {2, 2, std::numeric_limits<std::int64_t>::min()};
+  s.segment_sensitivity_exceed_cell = {4, 5};
+  s.segment_sensitivity_exceed_max = {6};
   s.permutation_fits = 123456789012LL;
   s.permutation_unconverged = 4;
   s.permutation_max_iterations = 1000;
@@ -133,6 +138,11 @@ void ExpectSame(const RunState& a, const RunState& b) {
   EXPECT_EQ(a.sensitivity_exceed_cell, b.sensitivity_exceed_cell);
   EXPECT_EQ(a.sensitivity_exceed_max, b.sensitivity_exceed_max);
   EXPECT_EQ(bits(a.sensitivity_null_max), bits(b.sensitivity_null_max));
+  EXPECT_EQ(a.look, b.look);
+  EXPECT_EQ(a.segment_exceed_cell, b.segment_exceed_cell);
+  EXPECT_EQ(a.segment_exceed_max, b.segment_exceed_max);
+  EXPECT_EQ(a.segment_sensitivity_exceed_cell, b.segment_sensitivity_exceed_cell);
+  EXPECT_EQ(a.segment_sensitivity_exceed_max, b.segment_sensitivity_exceed_max);
   EXPECT_EQ(a.permutation_fits, b.permutation_fits);
   EXPECT_EQ(a.permutation_unconverged, b.permutation_unconverged);
   EXPECT_EQ(a.permutation_max_iterations, b.permutation_max_iterations);

@@ -347,6 +347,24 @@ TEST(AppConfig, UnknownKeyIsNamedWithKnownKeys) {
             "config.toml: unknown key 'pca.varianse' (known: variance, min_components, components, sensitivity)");
 }
 
+TEST(AppConfig, SequentialStopping) {
+  const Config c = parse(std::string(kMinimal) +
+                         "[permutation]\nstop = \"decisions\"\nrisk = 0.01\ndecisions = [\"q_fdr\", \"p_perm\"]\n");
+  EXPECT_EQ(c.analysis.permutation.stop, wsc::engine::PermutationStop::Decisions);
+  EXPECT_EQ(c.analysis.permutation.risk, 0.01);
+  EXPECT_EQ(c.analysis.permutation.decisions, (std::vector<std::string>{"q_fdr", "p_perm"}));
+  EXPECT_EQ(parse(kMinimal).analysis.permutation.decisions, (std::vector<std::string>{"p_fwer"}));
+  const std::string rule = "'permutation.decisions' must list one or more of \"p_fwer\", \"q_fdr\", \"p_perm\", each once";
+  EXPECT_EQ(parse_error(std::string(kMinimal) + "[permutation]\ndecisions = [\"p_fwer\", \"p_fwer\"]\n"),
+            "config.toml: " + rule);
+  EXPECT_EQ(parse_error(std::string(kMinimal) + "[permutation]\ndecisions = [\"fwer\"]\n"), "config.toml: " + rule);
+  EXPECT_EQ(parse_error(std::string(kMinimal) + "[permutation]\ndecisions = []\n"), "config.toml: " + rule);
+  expect_message(parse_error(std::string(kMinimal) + "[permutation]\nstop = \"early\"\n"),
+                 {"'permutation.stop' must be \"fixed\" or \"decisions\", got 'early'"});
+  expect_message(parse_error(std::string(kMinimal) + "[permutation]\nrisk = 0.5\n"),
+                 {"'permutation.risk' must be in (0, 0.5), got 0.5"});
+}
+
 TEST(AppConfig, SensitivityListsK) {
   const Config c = parse(std::string(kMinimal) + "[pca]\nsensitivity = [50, 5, \"none\", 10]\n");
   EXPECT_EQ(c.analysis.sensitivity, (std::vector<int>{50, 5, 0, 10}));
@@ -826,6 +844,10 @@ TEST(AppConfig, EveryKeyOfTheTableRoundTripsThroughToToml) {
       {"cv.seed", {"cv.seed=9"}},
       {"permutation.count", {"permutation.count=10"}},
       {"permutation.seed", {"permutation.seed=2"}},
+      {"permutation.stop", {"permutation.stop=decisions"}},
+      {"permutation.risk", {"permutation.risk=0.01"}},
+      {"permutation.decisions", {"permutation.decisions=[\"p_fwer\", \"q_fdr\"]"}},
+      {"permutation.look", {"permutation.look=256"}},
       {"permutation.scheme", {"permutation.scheme=blocks", "permutation.blocks=patient"}},
       {"permutation.strata", {"permutation.scheme=within", "permutation.strata=site"}},
       {"permutation.blocks", {"permutation.scheme=blocks", "permutation.blocks=patient"}},

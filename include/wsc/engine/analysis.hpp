@@ -97,6 +97,11 @@ struct ItemSizes {
 };
 ItemSizes item_sizes(const AnalysisInput& input, const AnalysisSettings& settings, int group_size);
 
+/// permutation.stop = "decisions": permutations between two looks
+/// (permutation.look, or the smallest multiple of the batch >= 100); 0 for
+/// "fixed". Chunks of such a run are cut at multiples of it.
+std::int64_t look_step(const AnalysisSettings& settings, const ItemSizes& items);
+
 /// Called on world rank 0 while a phase runs, first when it begins (done =
 /// what a resumed run has done already, usually 0), then as work is done;
 /// the last call of a phase has done == total. Phases, in order:

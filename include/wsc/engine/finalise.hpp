@@ -5,6 +5,10 @@
 #include "wsc/engine/result.hpp"
 #include "wsc/engine/run_state.hpp"
 #include "wsc/engine/settings.hpp"
+#include "wsc/core/sequential.hpp"
+
+#include <cstdint>
+#include <vector>
 
 #include <limits>
 
@@ -14,6 +18,17 @@ namespace wsc::engine {
 /// p-value (NaN: untested) and its smallest p_fwer over cells (+inf when no
 /// cell has one), `permuted` telling whether the permutation null ran.
 Verdict verdict_for(double p_encoded, double min_p_fwer, bool permuted, double alpha);
+
+/// permutation.stop = "decisions": where the permutations of `state` (a
+/// whole run's or merged chunks', so starting at index 0) stop. Looks are at
+/// every state.look permutations; the stop is the first look where every
+/// cell's decisions (settings.permutation.decisions, at
+/// settings.encodability.alpha, core::settled_cells) are settled, or the
+/// last look of the segments done.
+SequentialResult sequential_stop(const RunState& state, const AnalysisSettings& settings);
+
+/// The stop rule of the settings.
+core::StopRule stop_rule(const AnalysisSettings& settings);
 
 /// Fills `result` (whose metadata tasks hold the observed cos and CV score,
 /// and whose `cells` index them) from `state`:

@@ -103,6 +103,15 @@ struct SensitivityResult {
   std::vector<double> observed_abs(const CellIndex& cells) const;
 };
 
+/// Where a run stopped on decisions (permutation.stop = "decisions").
+struct SequentialResult {
+  std::int64_t permutations = 0;           ///< permutations used
+  std::int64_t looks = 0;                  ///< looks made
+  bool settled = false;                    ///< every cell settled at the stop
+  std::vector<bool> cell_settled;          ///< per cell (CellIndex order)
+  std::vector<std::int64_t> settled_at;    ///< per cell: permutations at its first settled look (0: never)
+};
+
 struct AnalysisResult {
   core::PcaBasis pca;
   SensitivityResult sensitivity;      ///< empty without [pca] sensitivity
@@ -111,6 +120,8 @@ struct AnalysisResult {
   CellIndex cells;                     ///< the cells of `metadata`, in wsc.csv order
 
   std::int64_t permutations = 0;
+  /// permutation.stop = "decisions": where it stopped (looks = 0 otherwise).
+  SequentialResult sequential;
   /// Per cell (CellIndex order); NaN when no permutation ran.
   std::vector<double> p_perm, p_fwer, q_fdr;
   /// Per cell: the Monte Carlo error of p_perm and p_fwer (core::p_interval, 99%).

@@ -20,7 +20,7 @@ struct IndexRange {
 struct RunState {
   /// Format of this struct as stored (checkpoints refuse other versions).
   /// 2: fingerprint and payload checksum are XXH3 (1 had FNV-1a).
-  /// 3: the k-sensitivity counts.
+  /// 3: the k-sensitivity counts and the look segments.
   static constexpr std::uint32_t kFormatVersion = 3;
 
   /// Hash of everything that decides the result (config as run, inputs);
@@ -53,6 +53,15 @@ struct RunState {
   std::vector<double> sensitivity_observed_abs;
   std::vector<std::int64_t> sensitivity_exceed_cell, sensitivity_exceed_max;
   std::vector<double> sensitivity_null_max;
+
+  /// permutation.stop = "decisions": permutations between two looks (looks
+  /// at multiples of it from index 0; 0 for "fixed"), and the counts of each
+  /// look segment of the range, segment-major: segment s of the range holds
+  /// [s * cells, (s + 1) * cells) of the first two and [s * K * cells, ...)
+  /// of the k-sensitivity ones. Any prefix of whole segments is a sum of them.
+  std::int64_t look = 0;
+  std::vector<std::int64_t> segment_exceed_cell, segment_exceed_max;
+  std::vector<std::int64_t> segment_sensitivity_exceed_cell, segment_sensitivity_exceed_max;
 
   std::int64_t permutation_fits = 0;
   std::int64_t permutation_unconverged = 0;

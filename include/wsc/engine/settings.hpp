@@ -25,6 +25,24 @@ const char* to_string(PermutationScheme scheme);
 /// The scheme named `name`; std::nullopt for another spelling.
 std::optional<PermutationScheme> permutation_scheme_from(const std::string& name);
 
+/// When the permutation null stops.
+enum class PermutationStop {
+  Fixed,      ///< after permutation.count permutations
+  Decisions,  ///< at the first look where every decision asked for is settled (count: the cap)
+};
+
+/// "fixed", "decisions".
+const char* to_string(PermutationStop stop);
+
+/// The decisions "decisions" stopping can wait for.
+inline const std::vector<std::string>& decision_names() {
+  static const std::vector<std::string> names{"p_fwer", "q_fdr", "p_perm"};
+  return names;
+}
+
+/// What is wrong with a [permutation] decisions list ("" when nothing).
+std::string decisions_problem(const std::vector<std::string>& decisions);
+
 /// What is wrong with a [pca] sensitivity list ("" when nothing): every k
 /// >= 0, distinct, at most kMaxSensitivity of them.
 std::string sensitivity_problem(const std::vector<int>& ks);
@@ -48,6 +66,15 @@ struct PermutationSettings {
   std::int64_t count = 1000;   ///< [permutation] count; 0: no permutation null
   std::uint64_t seed = 1;      ///< [permutation] seed: permutation b is drawn from (seed, b)
   PermutationScheme scheme = PermutationScheme::Free;  ///< [permutation] scheme
+  PermutationStop stop = PermutationStop::Fixed;       ///< [permutation] stop
+  /// [permutation] risk: with stop = "decisions", the bound on the chance
+  /// that a cell's decision differs from the one of its exact permutation p.
+  double risk = 1e-3;
+  /// [permutation] decisions: the decisions at alpha that must settle.
+  std::vector<std::string> decisions{"p_fwer"};
+  /// [permutation] look: permutations between two looks (0: the smallest
+  /// multiple of the batch >= 100).
+  std::int64_t look = 0;
 };
 
 struct EncodabilitySettings {
