@@ -195,15 +195,17 @@ Verdict verdict_for(double p_encoded, double min_p_fwer, bool permuted, double a
 void finalise(const RunState& whole, const AnalysisSettings& settings, AnalysisResult& result) {
   const std::size_t cells = result.cells.size();
   // Stopped on decisions: the statistics of the permutations up to the stop.
+  // (A chunk's state, not starting at index 0, is only ever saved and merged.)
+  const bool sequential = whole.look > 0 && whole.permutations.begin == 0 && whole.permutations.size() > 0;
   RunState stopped;
-  if (whole.look > 0 && whole.permutations.size() > 0) {
+  if (sequential) {
     if (whole.segment_exceed_cell.size() < static_cast<std::size_t>((whole.permutations_done + whole.look - 1) / whole.look) * cells) {
       throw std::invalid_argument("finalise: the state's look segments do not cover its permutations");
     }
     result.sequential = sequential_stop(whole, settings);
     stopped = truncated(whole, result.sequential.permutations);
   }
-  const RunState& state = whole.look > 0 && whole.permutations.size() > 0 ? stopped : whole;
+  const RunState& state = sequential ? stopped : whole;
   const std::size_t ks = result.sensitivity.size();
   if (state.cells != static_cast<std::int64_t>(cells) || state.observed_abs.size() != cells ||
       state.score_null.size() != result.metadata.size() || state.sensitivity_ks != static_cast<std::int64_t>(ks) ||

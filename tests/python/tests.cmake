@@ -47,3 +47,6 @@ endif()
 # k-sensitivity against scikit-learn's PCA, and pooled over a sweep.
 wsc_add_python_test(e2e_k_sensitivity test_sensitivity.py 2 numbers)
 wsc_add_python_test(e2e_k_sensitivity_sweep test_sensitivity.py 2 sweep)
+# Sequential permutation tests: same stop everywhere, fits saved on a null model.
+wsc_add_python_test(e2e_sequential_same_everywhere test_sequential.py 4 everywhere)
+wsc_add_python_test(e2e_sequential_null_model test_sequential.py 2 null_model)
