@@ -96,7 +96,7 @@ int demo_command(const std::string& dir_text, std::int64_t permutations, const p
                 "p_encoded", "largest cell", "cos", "p_fwer", "verdict");
     for (const Row& row : rows) {
       const char* verdict = row.verdict == engine::Verdict::NotEncoded       ? "not encoded: WSC not interpretable"
-                            : row.verdict == engine::Verdict::EncodedUsed    ? "ENCODED AND USED (shortcut)"
+                            : row.verdict == engine::Verdict::EncodedUsed    ? "ENCODED AND USED (head aligned)"
                             : row.verdict == engine::Verdict::EncodedNotUsed ? "encoded, not used"
                                                                              : engine::to_string(row.verdict);
       std::printf("  %-9s %-9s %9.3f %9.4f  %-34s %+8.3f %8.4f  %s\n", row.model.c_str(),
@@ -104,7 +104,9 @@ int demo_command(const std::string& dir_text, std::int64_t permutations, const p
                   row.p_fwer, verdict);
     }
     std::printf("\n  (verdict: encoded = permutation p of the cross-validated probe AUROC <= %g; "
-                "used = a cell with family-wise p <= %g)\n", alpha, alpha);
+                "used = a cell with family-wise p <= %g:\n   the head points along the metadata beyond chance, "
+                "a flag to investigate, not proof that the model uses it; README: What a p-value says)\n",
+                alpha, alpha);
   }
   return 0;
 }
