@@ -1,0 +1,1 @@
+"""wsc: readers, figures and reports for the outputs of the wsc executable."""
