@@ -17,6 +17,8 @@ PACKAGES=(
   librandom123-dev                      # counter-based permutations
   libxxhash-dev                         # run fingerprint, checkpoint checksum (XXH3)
   python3 python3-numpy python3-h5py python3-sklearn   # reference checks in tests
+  python3-matplotlib python3-pandas     # wsc report: figures and readers
+  chromium                              # the report tests load report.html in a headless browser
   slurm-wlm munge                       # the local SLURM cluster of cluster/
   lmod                                  # to test the installed module file
 )

@@ -15,11 +15,18 @@ import math
 import os
 import sys
 
-import numpy as np
+try:
+    import numpy as np
 
-from . import figures
-from .results import ResultsError, is_run_dir, is_sweep_dir, read_run, read_sweep, _read_csv, CELL_COLUMNS, \
-    PROBE_COLUMNS
+    from . import figures
+    from .results import ResultsError, is_run_dir, is_sweep_dir, read_run, read_sweep, _read_csv, CELL_COLUMNS, \
+        PROBE_COLUMNS
+except ImportError as missing:  # one line, not a traceback, from the command line
+    if __name__ == "__main__":
+        print("wsc report: error: %s in %s: install python3-numpy python3-pandas python3-matplotlib python3-h5py "
+              "(tools/install-deps.sh)" % (missing, sys.executable), file=sys.stderr)
+        sys.exit(1)
+    raise
 
 __all__ = ["write_report", "fmt_cos", "fmt_p", "fmt_num", "main"]
 
