@@ -14,8 +14,10 @@ __all__ = ["wsc_heatmap", "null_max", "encodability", "sensitivity", "reference_
            "cells_across_models", "sensitivity_across_models", "save", "ellipsize", "VERDICT_WORDS", "MAX_ANNOTATED_CELLS",
            "MAX_CELLS_SHOWN"]
 
-# Past this many cells a heatmap carries no numbers (colours and marks only).
+# Past this many cells, or classes on a side, a heatmap carries no numbers
+# (colours and significance marks only; the numbers are in the tables).
 MAX_ANNOTATED_CELLS = 400
+MAX_ANNOTATED_SIDE = 20
 # Plots with one line or box per cell show at most this many (the largest |cos|).
 MAX_CELLS_SHOWN = 30
 TASK_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
@@ -78,7 +80,7 @@ def wsc_heatmap(run, task):
     lo, hi = run.matrix(task, "boot_lo"), run.matrix(task, "boot_hi")
     fold_sd = run.matrix(task, "cos_fold_sd")
     rows, cols = cos.shape
-    annotate = rows * cols <= MAX_ANNOTATED_CELLS
+    annotate = rows * cols <= MAX_ANNOTATED_CELLS and max(rows, cols) <= MAX_ANNOTATED_SIDE
     label_width = 22 if max(rows, cols) <= 12 else 14
     longest_col = max(len(ellipsize(c, label_width)) for c in meta)
     longest_row = max(len(ellipsize(c, label_width)) for c in primary)

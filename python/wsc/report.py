@@ -429,6 +429,8 @@ def _sweep_sentences(sweep, verdicts):
         counts = {k: int((v == k).sum()) for k in figures.VERDICT_WORDS}
         n = len(v)
         rows = sweep.summary[sweep.summary["metadata"] == task]
+        # Among the cells most models have (binned classes can differ by model).
+        rows = rows[rows["models"] == rows["models"].max()]
         top = rows.iloc[int(np.argmax(np.abs(rows["cos_mean"].to_numpy())))]
         encoded = counts["encoded_used"] + counts["encoded_not_used"] + counts["encoded"]
         text = ("<b>%s</b>: encoded in %d of %d models, used (some cell with p_fwer &le; %g) in %d of them, "
@@ -437,9 +439,10 @@ def _sweep_sentences(sweep, verdicts):
                                           ", encodability untested in %d" % counts["untested"] if counts["untested"]
                                           else ""))
         text += (" Its strongest cell on average: %s &times; %s, mean cos = %s (95%% of models in [%s, %s]), "
-                 "p_fwer &le; %g in %.0f%% of the models." % (
+                 "p_fwer &le; %g in %.0f%% of the %d models that have it." % (
                      _e(top["primary_class"]), _e(top["metadata_class"]), fmt_cos(top["cos_mean"]),
-                     fmt_cos(top["cos_lo"]), fmt_cos(top["cos_hi"]), sweep.alpha, 100 * top["frac_p_fwer"]))
+                     fmt_cos(top["cos_lo"]), fmt_cos(top["cos_hi"]), sweep.alpha, 100 * top["frac_p_fwer"],
+                     top["models"]))
         majority = max(("encoded_used", "encoded_not_used", "not_encoded", "encoded", "untested"),
                        key=lambda k: counts[k])
         items.append('<li class="%s" data-task="%s">%s %s</li>' % (majority, _e(task), _badge(majority), text))

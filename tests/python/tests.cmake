@@ -38,3 +38,12 @@ if(WSC_REFERENCE_EXE)
   set_property(TEST e2e_same_numbers_as_reference e2e_launcher_of_another_mpi APPEND PROPERTY ENVIRONMENT
                "WSC_REFERENCE_EXE=${WSC_REFERENCE_EXE}" "WSC_REFERENCE_MPIEXEC=${WSC_REFERENCE_MPIEXEC}")
 endif()
+# wsc report and the Python package python/wsc: reports loaded in headless
+# chromium, numbers read back from the DOM; figures checked from Python.
+wsc_add_python_test(e2e_report_run test_report.py 1 run)
+wsc_add_python_test(e2e_report_no_permutations test_report.py 1 no_permutations)
+wsc_add_python_test(e2e_report_sweep test_report.py 1 sweep)
+wsc_add_python_test(e2e_report_demo_folder test_report.py 1 demo)
+wsc_add_python_test(e2e_report_errors test_report.py 1 errors)
+wsc_add_python_test(e2e_report_figures test_report.py 1 figures)
+wsc_add_python_test(e2e_report_sweep_figures test_report.py 1 sweep_figures)
