@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 __all__ = ["wsc_heatmap", "null_max", "encodability", "sensitivity", "reference_distributions",
-           "cells_across_models", "sensitivity_across_models", "save", "ellipsize", "VERDICT_WORDS", "MAX_ANNOTATED_CELLS",
+           "cells_across_models", "sensitivity_across_models", "save", "ellipsize", "short_labels", "VERDICT_WORDS", "MAX_ANNOTATED_CELLS",
            "MAX_CELLS_SHOWN"]
 
 # Past this many cells, or classes on a side, a heatmap carries no numbers
@@ -38,6 +38,23 @@ def ellipsize(text, width=18):
         return text
     head = (width - 1) // 2
     return text[:head] + "\u2026" + text[len(text) - (width - 1 - head):]
+
+
+def short_labels(names, width=18):
+    """Labels of at most `width` characters that still tell the names apart:
+    the middle cut out, else the end, else the start; else numbered."""
+    names = [str(n) for n in names]
+    if all(len(n) <= width for n in names):
+        return names
+    tries = [
+        [ellipsize(n, width) for n in names],
+        [n if len(n) <= width else n[:width - 1] + "\u2026" for n in names],
+        [n if len(n) <= width else "\u2026" + n[len(n) - width + 1:] for n in names],
+    ]
+    for labels in tries:
+        if len(set(labels)) == len(set(names)):
+            return labels
+    return ["%d: %s" % (i, ellipsize(n, max(width - len(str(i)) - 2, 4))) for i, n in enumerate(names)]
 
 
 def _figure(width, height):
@@ -82,8 +99,10 @@ def wsc_heatmap(run, task):
     rows, cols = cos.shape
     annotate = rows * cols <= MAX_ANNOTATED_CELLS and max(rows, cols) <= MAX_ANNOTATED_SIDE
     label_width = 22 if max(rows, cols) <= 12 else 14
-    longest_col = max(len(ellipsize(c, label_width)) for c in meta)
-    longest_row = max(len(ellipsize(c, label_width)) for c in primary)
+    col_labels = short_labels(meta, label_width)
+    row_labels = short_labels(primary, label_width)
+    longest_col = max(len(c) for c in col_labels)
+    longest_row = max(len(c) for c in row_labels)
     rotate = cols > 4 or longest_col > 8
     cell_w = 0.95 if annotate else 0.22
     cell_h = 0.62 if annotate else 0.22
@@ -94,9 +113,9 @@ def wsc_heatmap(run, task):
     image = ax.imshow(cos, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto", interpolation="nearest")
     ax.set_xticks(range(cols))
     ax.set_yticks(range(rows))
-    ax.set_xticklabels([ellipsize(c, label_width) for c in meta], rotation=45 if rotate else 0,
-                       ha="right" if rotate else "center", rotation_mode="anchor")
-    ax.set_yticklabels([ellipsize(c, label_width) for c in primary])
+    ax.set_xticklabels(col_labels, rotation=45 if rotate else 0, ha="right" if rotate else "center",
+                       rotation_mode="anchor")
+    ax.set_yticklabels(row_labels)
     ax.set_xlabel("%s (metadata probe class)" % task)
     ax.set_ylabel("%s (primary head class)" % run.primary_task)
     ax.set_xticks(np.arange(cols + 1) - 0.5, minor=True)
@@ -153,7 +172,9 @@ def null_max(run):
     null = run.null_max
     if null.size == 0:
         return _message_figure("Permutation null of max |cos|", "no permutations in this run (permutation.count = 0)")
-    fig = _figure(7.0, 4.4 + 0.2 * len(run.metadata_tasks))
+    entries = 2 + len(run.metadata_tasks)
+    legend_in = 0.2 * entries + 0.75  # the legend's and the x label's inches under the axes
+    fig = _figure(7.0, 3.0 + legend_in)
     ax = fig.add_subplot(1, 1, 1)
     observed = {t: run.observed_max_abs_cos(t) for t in run.metadata_tasks}
     top = max([null.max()] + list(observed.values()))
@@ -170,10 +191,11 @@ def null_max(run):
     ax.set_xlabel("max |cos| over the cells of all metadata tasks")
     ax.set_ylabel("permutations")
     ax.set_title("Permutation null of the largest |cos| (family-wise test)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False, ncol=1)
     ax.set_xlim(0, bins[-1])
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
+    height = fig.get_figheight()
+    fig.subplots_adjust(left=0.1, right=0.97, top=1 - 0.45 / height, bottom=legend_in / height)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.55 / (3.0 - 0.45)), frameon=False, ncol=1)
     return fig
 
 
@@ -382,6 +404,7 @@ def cells_across_models(sweep, task):
     right.set_yticklabels(["%.0f%%" % (100 * f) for f in shown["frac_p_fwer"]])
     right.set_ylabel("models with p_fwer \u2264 %g" % sweep.alpha)
     ax.set_xlabel("cosine (WSC) across models")
+    ax.set_ylabel("cell (%s class \u00d7 %s class)" % (ellipsize(shown["primary_task"].iloc[0], 16), ellipsize(task, 16)))
     title = "%s \u00d7 %s across %d models" % (shown["primary_task"].iloc[0], task, len(sweep.complete))
     if len(rows) > n:
         title += " (the %d largest |mean| of %d cells)" % (n, len(rows))
@@ -434,7 +457,7 @@ def sensitivity_across_models(sweep, task):
 def save(fig, path_stem):
     """Writes `path_stem`.png (200 dpi) and `path_stem`.pdf; returns both paths."""
     png, pdf = str(path_stem) + ".png", str(path_stem) + ".pdf"
-    fig.savefig(png, dpi=200)
-    fig.savefig(pdf)
+    fig.savefig(png, dpi=200, bbox_inches="tight", pad_inches=0.08)
+    fig.savefig(pdf, bbox_inches="tight", pad_inches=0.08)
     return png, pdf
 

@@ -124,19 +124,21 @@ SCRIPT = """
 
 def _figure_html(fig, caption, name):
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=FIGURE_DPI)
-    width_px = int(round(fig.get_figwidth() * 96))
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    fig.savefig(buffer, format="png", dpi=FIGURE_DPI, bbox_inches="tight", pad_inches=0.08)
+    png = buffer.getvalue()
+    width_px = int(round(int.from_bytes(png[16:20], "big") / FIGURE_DPI * 96))  # the IHDR width, at 96 px/inch
+    data = base64.b64encode(png).decode("ascii")
     return ('<figure data-figure="%s"><img alt="%s" style="width:%dpx" src="data:image/png;base64,%s">'
             "<figcaption>%s</figcaption></figure>" % (_e(name), _e(caption), width_px, data, caption))
 
 
 def _table(headers, rows, cls="sortable", attrs=""):
-    """headers: list of (text, title); rows: list of lists of td html."""
-    head = "".join('<th title="%s">%s</th>' % (_e(t), _e(h)) for h, t in headers)
+    """headers: list of (text, title), or None; rows: lists of a <tr>'s
+    attributes and its <td>s."""
+    head = "<thead><tr>%s</tr></thead>" % "".join(
+        '<th title="%s">%s</th>' % (_e(t), _e(h)) for h, t in headers) if headers else ""
     body = "".join("<tr%s>%s</tr>" % (row[0], "".join(row[1:])) for row in rows)
-    return '<div class="scroll"><table class="%s"%s><thead><tr>%s</tr></thead><tbody>%s</tbody></table></div>' % (
-        cls, attrs, head, body)
+    return '<div class="scroll"><table class="%s"%s>%s<tbody>%s</tbody></table></div>' % (cls, attrs, head, body)
 
 
 def _td(text, cls="", sort=None, extra=""):
@@ -159,7 +161,7 @@ LEGEND = """<div class="legend"><div><b>How to read the verdicts.</b> A metadata
 linear probe predicts it from the embedding better than probes fitted to randomly permuted labels
 (cross-validated macro AUROC; p_encoded &le; {a}). It is <i>used</i> when the model's {p} head points
 along it: some cell's cosine between a row of the {p} head and a row of the metadata probe (after
-projection onto the embedding's top k = {k} principal components) is larger in magnitude than
+projection onto the embedding's top {k} principal components) is larger in magnitude than
 permutations allow, family-wise over all cells (p_fwer &le; {a}).</div>
 <div><dt><span class="badge encoded_used">encoded and used</span></dt><dd>the head relies on this
 information: a likely shortcut.</dd></div>
@@ -211,8 +213,9 @@ def verdict_sentence(run, task):
         if len(sig) > 1:
             more = ["%s &times; %s (%s)" % (_e(r["primary_class"]), _e(r["metadata_class"]), fmt_cos(r["cos"]))
                     for _, r in sig.iloc[1:4].iterrows()]
-            others = "; %d of %d cells have p_fwer &le; %g%s" % (
-                len(sig), len(cells), alpha, ", also " + ", ".join(more) + (", ..." if len(sig) > 4 else ""))
+            rest = " and %d more" % (len(sig) - 4) if len(sig) > 4 else ""
+            others = "; %d of %d cells have p_fwer &le; %g, also %s%s" % (len(sig), len(cells), alpha,
+                                                                          ", ".join(more), rest)
         return ("%s is encoded in the embedding (%s, p_encoded = %s) and the %s head points along it: %s%s. "
                 "The model likely uses %s as a shortcut." % (t, auroc, fmt_p(p_enc), p, cell(sig.iloc[0]), others,
                                                              _e(task)))
@@ -292,7 +295,7 @@ def _run_details(run, anchor):
     out.append("<ul>%s</ul>" % "".join('<li class="warn">%s</li>' % _e(w) for w in warnings) if warnings
                else '<p class="note">none</p>')
     out.append('<h3 id="%s-run">Run</h3>' % anchor)
-    out.append(_table([("", ""), ("", "")], [["", _td(_e(k), "t"), _td(_e(v), "t")] for k, v in info], cls="plain"))
+    out.append(_table(None, [["", _td(_e(k), "t"), _td(_e(v), "t")] for k, v in info], cls="plain"))
     out.append("<h3>Timings (seconds)</h3>")
     out.append(_table([("phase", ""), ("seconds", "")], timing_rows, cls="plain"))
     out.append('<h3 id="%s-config">Config (as run)</h3><pre>%s</pre>' % (anchor, _e(json.dumps(
@@ -346,7 +349,7 @@ def run_report_html(run):
     anchor = "run"
     nav = [("run-verdicts", "Verdicts"), ("run-figures", "Figures"), ("run-tables", "Tables"),
            ("run-warnings", "Warnings"), ("run-run", "Run"), ("run-config", "Config")]
-    body = _run_body(run, anchor, legend=LEGEND.format(a=run.alpha, p=_e(run.primary_task), k=run.k))
+    body = _run_body(run, anchor, legend=LEGEND.format(a=run.alpha, p=_e(run.primary_task), k="k = %d" % run.k))
     subtitle = "%s head &times; %s; %d permutations; folder %s" % (
         _e(run.primary_task), ", ".join(_e(t) for t in run.metadata_tasks), run.permutations, _e(os.path.abspath(run.dir)))
     return _page("WSC report: %s" % run.model, subtitle, nav, body)
