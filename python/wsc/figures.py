@@ -341,9 +341,9 @@ def reference_distributions(sweep):
             ax.fill_between(grid, d, color=colour, alpha=0.15)
     if sweep.inter.size:
         lo, hi = np.percentile(sweep.inter, [2.5, 97.5])
-        for v in (lo, hi):
-            ax.axvline(v, color="#b8860b", linestyle="--", linewidth=1)
-        ax.text(hi, ax.get_ylim()[1] * 0.95, " 95% of inter-task", color="#8a6d00", fontsize=8, va="top")
+        for n, v in enumerate((lo, hi)):
+            ax.axvline(v, color="#b8860b", linestyle="--", linewidth=1,
+                       label="inter-task 2.5 and 97.5 percentiles (%+.2f, %+.2f)" % (lo, hi) if n == 0 else None)
     ax.set_ylabel("density")
     ax.legend(loc="upper left", frameon=False)
     ax.set_title("Reference distributions over %d models, and every model's WSC cells" % len(sweep.complete))
@@ -416,40 +416,46 @@ def cells_across_models(sweep, task):
 
 
 def sensitivity_across_models(sweep, task):
-    """Mean cosine against k across the models, with the 2.5-97.5 percentile
-    band; at most MAX_CELLS_SHOWN cells (the largest |mean cos|)."""
+    """One panel per cell: the mean cosine across the models against k (log
+    x) with the band of the 2.5-97.5 percentiles, the unprojected cosine as
+    a separate marker; at most 12 cells (the largest |mean cos|)."""
     s = sweep.sensitivity
     if s is None or not len(s[s["metadata"] == task]):
         return _message_figure("k-sensitivity across models: %s" % task, "not configured in this sweep")
     s = s[s["metadata"] == task]
-    top, total = _top_cells(s, "cos_mean", min(MAX_CELLS_SHOWN, 10))
+    top, total = _top_cells(s, "cos_mean", 12)
     pca = s[s["projection"] == "pca"]
     ks = sorted(set(int(k) for k in pca["k"]))
     none_x = (ks[-1] * 2.2 if ks else 1.0) if (s["projection"] == "none").any() else None
-    fig = _figure(7.6, 4.4)
-    ax = fig.add_subplot(1, 1, 1)
-    cmap = plt.get_cmap("tab10")
+    cols = min(len(top), 4)
+    rows = math.ceil(len(top) / cols)
+    fig = _figure(2.6 * cols + 0.6, 2.2 * rows + 0.9)
+    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)
     for n, (pc, mc) in enumerate(top):
-        colour = cmap(n % 10)
-        rows = pca[(pca["primary_class"] == pc) & (pca["metadata_class"] == mc)].sort_values("k")
-        ax.plot(rows["k"], rows["cos_mean"], "o-", color=colour, linewidth=1.4, markersize=4,
-                label=_cell_label(pc, mc))
-        ax.fill_between(rows["k"], rows["cos_lo"], rows["cos_hi"], color=colour, alpha=0.12)
+        ax = axes[n // cols][n % cols]
+        cell = pca[(pca["primary_class"] == pc) & (pca["metadata_class"] == mc)].sort_values("k")
+        ax.fill_between(cell["k"], cell["cos_lo"], cell["cos_hi"], color="#1f77b4", alpha=0.18, linewidth=0)
+        ax.plot(cell["k"], cell["cos_mean"], "o-", color="#1f77b4", linewidth=1.5, markersize=3.5)
         none = s[(s["projection"] == "none") & (s["primary_class"] == pc) & (s["metadata_class"] == mc)]
         if none_x is not None and len(none):
             r = none.iloc[0]
             ax.errorbar([none_x], [r["cos_mean"]], yerr=[[r["cos_mean"] - r["cos_lo"]], [r["cos_hi"] - r["cos_mean"]]],
-                        fmt="D", color=colour, markersize=5, capsize=3)
-    _k_axis(ax, ks, none_x)
-    ax.axhline(0, color="#555555", linewidth=0.6)
-    ax.set_ylim(-1.05, 1.05)
-    ax.set_ylabel("cosine: mean across models\n(band: 2.5-97.5 percentiles)")
-    title = "k-sensitivity across models: %s" % task
+                        fmt="D", color="#d62728", markersize=4, capsize=2.5, linewidth=1)
+        ax.axhline(0, color="#777777", linewidth=0.6)
+        ax.set_title(_cell_label(pc, mc, 12), fontsize=9)
+        ax.set_ylim(-1.05, 1.05)
+        ax.spines[["top", "right"]].set_visible(False)
+        _k_axis(ax, ks, none_x)
+        ax.set_xlabel("")
+        ax.tick_params(labelbottom=True)
+    for n in range(len(top), rows * cols):
+        axes[n // cols][n % cols].set_visible(False)
+    fig.supxlabel("PCA components k (log scale; none = no projection, red)", fontsize=9.5)
+    fig.supylabel("cosine: mean across models, band 2.5-97.5%", fontsize=9.5)
+    title = "k-sensitivity across %d models: %s \u00d7 %s" % (len(sweep.complete), s["primary_task"].iloc[0], task)
     if total > len(top):
         title += " (the %d largest of %d cells)" % (len(top), total)
-    ax.set_title(title)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, title="cell (primary \u00d7 metadata)")
-    ax.spines[["top", "right"]].set_visible(False)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 

@@ -410,6 +410,10 @@ def test_figures(tmp):
     check(len(ax.get_legend().get_texts()) == 9, "9 site cells in the legend")
     curves = ax.get_legend_handles_labels()[0]
     check(len(curves) == 9 and all(list(c.get_xdata()) == [3, 5] for c in curves), "a curve over k = 3, 5 per cell")
+    from wsc import report
+    with open(report.write_report(out)) as f:
+        shown = re.findall(r'data-figure="([^"]+)"', f.read())
+    check(shown[-3:] == ["sensitivity:site", "sensitivity:sex", "sensitivity:age"], "run report figures %s" % shown)
     for stem in ("heat", "null"):
         png, pdf = figures.save(figures.wsc_heatmap(run, "site") if stem == "heat" else figures.null_max(run),
                                 os.path.join(tmp, stem))
@@ -461,6 +465,31 @@ def test_sweep_figures(tmp):
     check(right == ["%.0f%%" % (100 * float(r["frac_p_fwer"])) for r in summary], "fractions %s" % right)
     fig = figures.sensitivity_across_models(sweep, "site")
     check(any("not configured" in t.get_text() for t in fig.texts), "absent sweep sensitivity said")
+
+    # sweep_sensitivity.csv of the documented shape: a panel per cell.
+    header = ["primary_task", "primary_class", "metadata", "metadata_class", "k", "projection", "models", "cos_mean",
+              "cos_sd", "cos_lo", "cos_hi", "frac_p_fwer", "frac_q_fdr", "alpha"]
+    with open(os.path.join(out, "sweep_sensitivity.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for k in (3, 5, 0):
+            for r in read_csv(os.path.join(out, "sweep_summary.csv")):
+                w.writerow([r["primary_task"], r["primary_class"], r["metadata"], r["metadata_class"], 8 if k == 0 else k,
+                            "none" if k == 0 else "pca", r["models"], r["cos_mean"], r["cos_sd"], r["cos_lo"],
+                            r["cos_hi"], r["frac_p_fwer"], r["frac_q_fdr"], r["alpha"]])
+    sweep = results.read_sweep(out)
+    fig = figures.sensitivity_across_models(sweep, "site")
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    check(len(panels) == 9, "a panel per site cell (%d)" % len(panels))
+    titles = sorted(ax.get_title() for ax in panels)
+    check(titles == sorted("%s \u00d7 %s" % (r["primary_class"], r["metadata_class"]) for r in summary),
+          "panel titles %s" % titles)
+    check(all([t.get_text() for t in ax.get_xticklabels()] == ["3", "5", "none"] for ax in panels), "k ticks")
+    from wsc import report
+    with open(report.write_report(out)) as f:
+        shown = re.findall(r'data-figure="([^"]+)"', f.read())
+    check(shown == ["reference", "cells:sex", "cells:site", "sensitivity:sex", "sensitivity:site"],
+          "sweep report figures %s" % shown)
 
 
 if __name__ == "__main__":
