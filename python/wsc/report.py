@@ -31,6 +31,8 @@ except ImportError as missing:  # one line, not a traceback, from the command li
 __all__ = ["write_report", "fmt_cos", "fmt_p", "fmt_num", "main"]
 
 FIGURE_DPI = 150
+# A folder of more runs than this is a sweep's: its report is the sweep's.
+MAX_RUNS_IN_FOLDER = 10
 
 
 # ---------------------------------------------------------------------------
@@ -203,8 +205,8 @@ def verdict_sentence(run, task):
     t, p = "<b>%s</b>" % _e(task), _e(run.primary_task)
 
     def cell(row):
-        return "cell %s &times; %s, cos = %s, p_fwer = %s" % (_e(row["primary_class"]), _e(row["metadata_class"]),
-                                                              fmt_cos(row["cos"]), fmt_p(row["p_fwer"]))
+        text = "cell %s &times; %s, cos = %s" % (_e(row["primary_class"]), _e(row["metadata_class"]), fmt_cos(row["cos"]))
+        return text + (", p_fwer = %s" % fmt_p(row["p_fwer"]) if _finite(row["p_fwer"]) else "")
 
     if verdict == "encoded_used":
         sig = cells[cells["p_fwer"] <= alpha]
@@ -569,6 +571,9 @@ def write_report(path, out=None):
         if not runs:
             raise ResultsError("%s: not a wsc output folder (no wsc.csv, no sweep_summary.csv, no run folders "
                                "inside)" % path)
+        if len(runs) > MAX_RUNS_IN_FOLDER:
+            raise ResultsError("%s: holds %d run folders but no sweep_summary.csv: summarise the sweep first (wsc "
+                               "merge --sweep MANIFEST), or report one run's folder" % (path, len(runs)))
         text = runs_report_html(path, [read_run(d) for d in runs])
     out = out or os.path.join(path, "report.html")
     temp = out + ".tmp.%d" % os.getpid()

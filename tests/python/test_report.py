@@ -279,7 +279,7 @@ def test_sweep_report(tmp):
 
 def test_demo_report(tmp):
     demo = os.path.join(tmp, "demo")
-    run_wsc(["demo", demo, "--permutations", "19"])
+    run_wsc(["demo", demo, "--permutations", "19"], ranks=2)
     report(demo)
     dom = check_loads_cleanly(os.path.join(demo, "report.html"), tmp)
     check(dom.rows.get("comparison") == 1 + 6, "2 models x 3 tasks compared: %s" % dom.rows)
@@ -318,6 +318,14 @@ def test_errors(tmp):
         check(proc.returncode == 1 and expected in proc.stderr and proc.stderr.count("\n") == 1,
               "%s: %d %r" % (folder, proc.returncode, proc.stderr))
         check(not os.path.exists(os.path.join(folder, "report.html")), "no report for %s" % folder)
+    many = os.path.join(tmp, "many")
+    for i in range(11):
+        shutil.copytree(out, os.path.join(many, "run%d" % i))
+    cases.append((many, "many: holds 11 run folders but no sweep_summary.csv"))
+    for folder, expected in cases[-1:]:
+        proc = report(folder, expect_ok=False)
+        check(proc.returncode == 1 and expected in proc.stderr and proc.stderr.count("\n") == 1,
+              "%s: %d %r" % (folder, proc.returncode, proc.stderr))
     env = dict(os.environ, WSC_PYTHON_DIR=tmp)
     proc = subprocess.run([os.environ.get("WSC_EXE", "wsc"), "report", out], capture_output=True, text=True, env=env)
     check(proc.returncode == 1 and "WSC_PYTHON_DIR=%s holds no wsc/report.py" % tmp in proc.stderr,
