@@ -150,15 +150,17 @@ def wsc_heatmap(run, task):
     bar.set_label("cosine (WSC)")
     bar.set_ticks([-1, -0.5, 0, 0.5, 1])
     notes = []
+    tested = run.permutations > 0
     if annotate:
-        notes.append("** p_fwer \u2264 %g, * q_fdr \u2264 %g" % (alpha, alpha))
+        if tested:
+            notes.append("** p_fwer \u2264 %g, * q_fdr \u2264 %g" % (alpha, alpha))
         if have_boot:
             notes.append("under: %d-resample bootstrap interval" % run.bootstrap)
         elif have_folds:
             notes.append("under: sd over %d CV folds" % int(np.nanmax(run.task_cells(task)["folds"])))
-    else:
+    elif tested:
         notes.append("\u2022 p_fwer \u2264 %g or q_fdr \u2264 %g (numbers in the table)" % (alpha, alpha))
-    if run.permutations == 0:
+    if not tested:
         notes.append("no permutations: no p-values")
     ax.set_title("WSC: %s head \u00d7 %s probe (k = %d)" % (run.primary_task, task, run.k))
     fig.text(0.01, 0.01, "; ".join(notes), fontsize=8, color="#444444", ha="left", va="bottom")

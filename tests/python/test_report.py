@@ -17,7 +17,7 @@ import sys
 import h5py
 import numpy as np
 
-from wsctest import Failure, check, main, make_model, read_csv, run_wsc, write_config
+from wsctest import check, main, make_model, read_csv, run_wsc, write_config
 
 SOURCE = os.environ.get("WSC_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 sys.path.insert(0, os.path.join(SOURCE, "python"))
