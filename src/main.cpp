@@ -20,6 +20,7 @@ struct CommandLine {
   CLI::App* sweep = nullptr;
   CLI::App* inspect = nullptr;
   CLI::App* demo = nullptr;
+  CLI::App* report = nullptr;
   wsc::app::RunOptions run_options;
   wsc::app::RunOptions merge_options;
   std::string sweep_manifest;  ///< merge --sweep
@@ -27,6 +28,8 @@ struct CommandLine {
   std::string inspect_path;
   std::string demo_dir = "wsc-demo";
   std::int64_t demo_permutations = 100;
+  std::string report_dir;
+  std::string argv0;  ///< how wsc was started (finds an installed Python package)
 };
 
 void add_run_and_merge(CLI::App& app, CommandLine& cl) {
@@ -68,7 +71,25 @@ void add_sweep_inspect_demo(CLI::App& app, CommandLine& cl) {
   cl.demo->add_option("--permutations", cl.demo_permutations, "permutations per model")
       ->capture_default_str()
       ->check(CLI::Range(static_cast<std::int64_t>(0), static_cast<std::int64_t>(1000000)));
+
+  cl.report = app.add_subcommand("report", "write DIR/report.html: verdicts, figures and tables of a run's, a "
+                                           "sweep's or the demo's output folder (needs python3 with matplotlib)");
+  cl.report->add_option("dir", cl.report_dir, "output folder")->required();
 }
+
+/// The command line's app: every subcommand and its options.
+void configure(CLI::App& app, CommandLine& cl) {
+  // `--version` after other arguments; computed only when asked for.
+  app.set_version_flag("--version", [] { return wsc::app::version_text(wsc::app::build_info()); });
+  app.require_subcommand(1);
+  add_run_and_merge(app, cl);
+  add_sweep_inspect_demo(app, cl);
+}
+
+const char* const kDescription =
+    "wsc: does a trained model use the confounders its embeddings encode?\n"
+    "Weight Space Correlation between a model's primary head and metadata probes,\n"
+    "with permutation p-values. Runs under mpiexec -n R or alone.";
 
 /// The chosen subcommand's exit code.
 int dispatch(const CommandLine& cl, const wsc::par::Communicator& world) {
@@ -93,6 +114,12 @@ int dispatch(const CommandLine& cl, const wsc::par::Communicator& world) {
     return static_cast<int>(rc);
   }
   if (*cl.demo) return wsc::app::demo_command(cl.demo_dir, cl.demo_permutations, world);
+  if (*cl.report) {
+    double rc = 0;
+    if (world.is_root()) rc = wsc::app::report_command(cl.report_dir, cl.argv0);
+    world.broadcast(&rc, 1);
+    return static_cast<int>(rc);
+  }
   return 0;
 }
 
@@ -114,15 +141,10 @@ bool launched_by_another_mpi(const wsc::par::Communicator& world) {
 /// non-zero; an unexpected error on one rank alone aborts the job.
 int run_wsc(int argc, char** argv, const wsc::par::Communicator& world) {
   if (launched_by_another_mpi(world)) return 1;
-  CLI::App app{"wsc: does a trained model use the confounders its embeddings encode?\n"
-               "Weight Space Correlation between a model's primary head and metadata probes,\n"
-               "with permutation p-values. Runs under mpiexec -n R or alone."};
-  // `--version` after other arguments; computed only when asked for.
-  app.set_version_flag("--version", [] { return wsc::app::version_text(wsc::app::build_info()); });
-  app.require_subcommand(1);
+  CLI::App app{kDescription};
   CommandLine cl;
-  add_run_and_merge(app, cl);
-  add_sweep_inspect_demo(app, cl);
+  cl.argv0 = argv[0];
+  configure(app, cl);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -139,6 +161,21 @@ int run_wsc(int argc, char** argv, const wsc::par::Communicator& world) {
   return 1;
 }
 
+/// `wsc report DIR` runs without MPI (a login node, a laptop): it only
+/// starts the Python report writer. Under a launcher of several processes
+/// it goes through MPI instead, so that rank 0 alone writes the report.
+int run_report(int argc, char** argv) {
+  CLI::App app{kDescription};
+  CommandLine cl;
+  configure(app, cl);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return wsc::app::report_command(cl.report_dir, argv[0]);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -147,6 +184,9 @@ int main(int argc, char** argv) {
   if (argc == 2 && std::string(argv[1]) == "--version") {
     std::cout << wsc::app::version_text(wsc::app::build_info()) << std::endl;
     return 0;
+  }
+  if (argc >= 2 && std::string(argv[1]) == "report" && wsc::par::launcher_process_count() <= 1) {
+    return run_report(argc, argv);
   }
   wsc::par::Environment mpi(argc, argv);
   wsc::io::silence_hdf5_errors();

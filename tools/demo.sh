@@ -9,4 +9,11 @@ if [ "$(id -u)" -eq 0 ]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 export OMPI_MCA_rmaps_base_oversubscribe=1
-mpiexec -n "${WSC_RANKS:-2}" "${WSC_BUILD_DIR:-$root/build}/wsc" demo "${1:-$root/demo}"
+wsc="${WSC_BUILD_DIR:-$root/build}/wsc"
+dir="${1:-$root/demo}"
+mpiexec -n "${WSC_RANKS:-2}" "$wsc" demo "$dir"
+# One report of both models (a comparison table, then each model's verdicts,
+# figures and tables); wsc report prints its path.
+echo
+echo "report (open in a browser):"
+"$wsc" report "$dir"

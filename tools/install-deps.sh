@@ -18,6 +18,8 @@ PACKAGES=(
   libxxhash-dev                         # run fingerprint, checkpoint checksum (XXH3)
   python3 python3-numpy python3-h5py python3-sklearn   # reference checks in tests
   python3-setuptools python3-venv python3-torch         # the Python package's install test, examples/pytorch
+  python3-matplotlib python3-pandas     # wsc report: figures and readers
+  chromium                              # the report tests load report.html in a headless browser
   slurm-wlm munge                       # the local SLURM cluster of cluster/
   lmod                                  # to test the installed module file
 )

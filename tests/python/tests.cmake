@@ -50,3 +50,12 @@ wsc_add_python_test(e2e_k_sensitivity_sweep test_sensitivity.py 2 sweep)
 # Sequential permutation tests: same stop everywhere, fits saved on a null model.
 wsc_add_python_test(e2e_sequential_same_everywhere test_sequential.py 4 everywhere)
 wsc_add_python_test(e2e_sequential_null_model test_sequential.py 2 null_model)
+# wsc report and the Python package python/wsc: reports loaded in headless
+# chromium, numbers read back from the DOM; figures checked from Python.
+wsc_add_python_test(e2e_report_run test_report.py 1 run)
+wsc_add_python_test(e2e_report_no_permutations test_report.py 1 no_permutations)
+wsc_add_python_test(e2e_report_sweep test_report.py 1 sweep)
+wsc_add_python_test(e2e_report_demo_folder test_report.py 2 demo)
+wsc_add_python_test(e2e_report_errors test_report.py 1 errors)
+wsc_add_python_test(e2e_report_figures test_report.py 1 figures)
+wsc_add_python_test(e2e_report_sweep_figures test_report.py 1 sweep_figures)

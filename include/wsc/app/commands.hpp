@@ -27,4 +27,11 @@ int inspect_command(const std::string& path);
 /// analyses both and prints the comparison. Collective.
 int demo_command(const std::string& dir, std::int64_t permutations, const par::Communicator& comm);
 
+/// `wsc report DIR`: writes DIR/report.html by running `python3 -m
+/// wsc.report DIR` (the package from WSC_PYTHON_DIR, the source tree's
+/// python/ or <prefix>/share/wsc/python; the interpreter from WSC_PYTHON,
+/// /usr/bin/python3 or PATH). Returns Python's exit status; one-line errors.
+/// Not collective: call it on one rank.
+int report_command(const std::string& dir, const std::string& argv0);
+
 }  // namespace wsc::app
