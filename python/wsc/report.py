@@ -161,12 +161,13 @@ def _page(title, subtitle, nav, body):
 
 LEGEND = """<div class="legend"><div><b>How to read the verdicts.</b> A metadata task is <i>encoded</i> when a
 linear probe predicts it from the embedding better than probes fitted to randomly permuted labels
-(cross-validated macro AUROC; p_encoded &le; {a}). It is <i>used</i> when the model's {p} head points
-along it: some cell's cosine between a row of the {p} head and a row of the metadata probe (after
+(cross-validated macro AUROC; p_encoded &le; {a}). It is called <i>used</i> when the model's {p} head
+points along it: some cell's cosine between a row of the {p} head and a row of the metadata probe (after
 projection onto the embedding's top {k} principal components) is larger in magnitude than
 permutations allow, family-wise over all cells (p_fwer &le; {a}).</div>
-<div><dt><span class="badge encoded_used">encoded and used</span></dt><dd>the head relies on this
-information: a likely shortcut.</dd></div>
+<div><dt><span class="badge encoded_used">encoded and used</span></dt><dd>the head is aligned with this
+information beyond chance: a possible shortcut, to be confirmed by intervention (the same inputs under each
+metadata value); alignment alone does not prove that the model's decisions depend on it.</dd></div>
 <div><dt><span class="badge encoded_not_used">encoded, not used</span></dt><dd>the information is in the
 embedding, but the head does not point along it (no cell with p_fwer &le; {a}).</dd></div>
 <div><dt><span class="badge not_encoded">not encoded</span></dt><dd>no probe finds the task in the
@@ -219,7 +220,8 @@ def verdict_sentence(run, task):
             others = "; %d of %d cells have p_fwer &le; %g, also %s%s" % (len(sig), len(cells), alpha,
                                                                           ", ".join(more), rest)
         return ("%s is encoded in the embedding (%s, p_encoded = %s) and the %s head points along it: %s%s. "
-                "The model likely uses %s as a shortcut." % (t, auroc, fmt_p(p_enc), p, cell(sig.iloc[0]), others,
+                "This is consistent with %s being used as a shortcut, not proof of it: check it by "
+                "intervention." % (t, auroc, fmt_p(p_enc), p, cell(sig.iloc[0]), others,
                                                              _e(task)))
     if verdict == "encoded_not_used":
         return ("%s is encoded in the embedding (%s, p_encoded = %s), but the %s head does not point along it: "
