@@ -47,3 +47,5 @@ endif()
 # k-sensitivity against scikit-learn's PCA, and pooled over a sweep.
 wsc_add_python_test(e2e_k_sensitivity test_sensitivity.py 2 numbers)
 wsc_add_python_test(e2e_k_sensitivity_sweep test_sensitivity.py 2 sweep)
+wsc_add_python_test(e2e_tail_reference test_tail.py 2 reference)
+wsc_add_python_test(e2e_tail_more_permutations test_tail.py 2 more_permutations)
