@@ -50,6 +50,42 @@ nlohmann::json quality_json(const engine::QualityResult& q) {
   return j;
 }
 
+nlohmann::json tail_fit_json(const core::ParetoTailFit& f) {
+  return {{"accepted", f.accepted},
+          {"threshold", number(f.threshold)},
+          {"quantile", number(f.quantile)},
+          {"shape", number(f.shape)},
+          {"scale", number(f.scale)},
+          {"exceedances", f.exceedances},
+          {"gof_p", number(f.gof_p)},
+          {"thresholds_tried", f.thresholds_tried},
+          {"null_size", f.null_size}};
+}
+
+/// The tail approximation: the fit to the null maxima (p_fwer_tail) and,
+/// when the cells' null is kept, to each cell's (p_perm_tail, wsc.csv order).
+nlohmann::json tail_json(const engine::AnalysisResult& r) {
+  const core::ParetoOptions options;
+  nlohmann::json j{{"method", "generalised Pareto, method of moments, Anderson-Darling (FSL PALM)"},
+                   {"first_quantile", options.first_quantile},
+                   {"quantile_step", options.quantile_step},
+                   {"last_quantile", options.last_quantile},
+                   {"min_exceedances", options.min_exceedances},
+                   {"gof_alpha", options.gof_alpha},
+                   {"p_threshold", options.p_threshold}};
+  if (r.permutations == 0) return j;
+  j["fwer"] = tail_fit_json(r.fwer_tail);
+  std::int64_t approximate = 0;
+  for (bool a : r.fwer_tail_approximate) approximate += a ? 1 : 0;
+  j["fwer"]["cells_approximate"] = approximate;
+  if (!r.perm_tail.empty()) {
+    nlohmann::json cells = nlohmann::json::array();
+    for (const core::ParetoTailFit& f : r.perm_tail) cells.push_back(tail_fit_json(f));
+    j["perm"] = cells;
+  }
+  return j;
+}
+
 nlohmann::json task_json(const engine::TaskResult& t) {
   nlohmann::json j{{"name", t.name},        {"kind", t.kind},
                    {"classes", t.classes},  {"class_names", t.class_names},
@@ -87,7 +123,7 @@ std::string wsc_csv(const std::string& model, const engine::AnalysisResult& r) {
                    "p_perm", "p_fwer", "q_fdr", "permutations", "primary_class_index",
                    "metadata_class_index", "cos_fold_mean", "cos_fold_sd", "folds", "boot_lo",
                    "boot_hi", "bootstrap", "p_perm_lo", "p_perm_hi", "p_fwer_lo", "p_fwer_hi", "settled",
-                   "settled_at"});
+                   "settled_at", "p_fwer_tail", "tail_approximate", "p_perm_tail", "perm_tail_approximate"});
   const bool sequential = r.sequential.looks > 0;
   const bool tested = r.permutations > 0;
   const bool booted = r.bootstrap > 0;
@@ -109,7 +145,9 @@ std::string wsc_csv(const std::string& model, const engine::AnalysisResult& r) {
                      tested ? format_double(r.p_fwer_interval[c.index].lo) : "nan",
                      tested ? format_double(r.p_fwer_interval[c.index].hi) : "nan",
                      sequential ? (r.sequential.cell_settled[c.index] ? "true" : "false") : "",
-                     sequential ? std::to_string(r.sequential.settled_at[c.index]) : ""});
+                     sequential ? std::to_string(r.sequential.settled_at[c.index]) : "",
+                     format_double(r.p_fwer_tail[c.index]), r.fwer_tail_approximate[c.index] ? "true" : "false",
+                     format_double(r.p_perm_tail[c.index]), r.perm_tail_approximate[c.index] ? "true" : "false"});
   });
   return out.str();
 }
@@ -262,6 +300,15 @@ void write_results_h5(const std::string& path, const Config& config, const RunIn
     for (std::size_t k = 0; k < t.fold_cos.size(); ++k) {
       h5.write_matrix(schema::cos_fold(g, k), t.fold_cos[k]);
     }
+    const auto flags = [&](const std::vector<bool>& v) {
+      std::vector<double> d(v.size());
+      for (std::size_t c = 0; c < v.size(); ++c) d[c] = v[c] ? 1.0 : 0.0;
+      return r.cells.task_matrix(ti, d);
+    };
+    h5.write_matrix(member(g, schema::kPFwerTail), r.cells.task_matrix(ti, r.p_fwer_tail));
+    h5.write_matrix(member(g, schema::kTailApproximate), flags(r.fwer_tail_approximate));
+    h5.write_matrix(member(g, schema::kPPermTail), r.cells.task_matrix(ti, r.p_perm_tail));
+    h5.write_matrix(member(g, schema::kPermTailApproximate), flags(r.perm_tail_approximate));
     if (r.bootstrap > 0) {
       h5.write_matrix(member(g, schema::kBootLo), t.boot_lo);
       h5.write_matrix(member(g, schema::kBootHi), t.boot_hi);
@@ -412,6 +459,7 @@ nlohmann::json make_summary(const Config& config, const RunInfo& info,
                        {"max_iterations", r.permutation_max_iterations},
                        {"max_grad_max_norm", number(r.permutation_max_grad)},
                        {"null_cells_kept", r.null_cells.size() > 0}};
+  j["tail"] = tail_json(r);
   j["encodability"] = {{"permutations", r.encodability_permutations},
                        {"statistic", "cross-validated macro AUROC (mean over folds)"},
                        {"fits", r.encodability_fits},

@@ -1,6 +1,7 @@
 #include "wsc/engine/finalise.hpp"
 
 #include "wsc/core/metrics.hpp"
+#include "wsc/core/pareto_tail.hpp"
 #include "wsc/core/pvalues.hpp"
 
 #include <algorithm>
@@ -19,6 +20,38 @@ core::Matrix as_matrix(const std::vector<double>& flat, std::int64_t rows, std::
     for (std::int64_t c = 0; c < cols; ++c) m(r, c) = flat[static_cast<std::size_t>(r * cols + c)];
   }
   return m;
+}
+
+/// The tail approximations of p_fwer and (with the cells' null) p_perm.
+/// Where the fit is not used the permutation p-value is copied from the
+/// counts, so the two columns agree there to the last bit.
+void finalise_tail(const RunState& g, AnalysisResult& result) {
+  const std::size_t cells = result.cells.size();
+  const double nan = std::nan("");
+  result.p_fwer_tail.assign(cells, nan);
+  result.p_perm_tail.assign(cells, nan);
+  result.fwer_tail_approximate.assign(cells, false);
+  result.perm_tail_approximate.assign(cells, false);
+  result.fwer_tail = core::ParetoTailFit{};
+  result.perm_tail.clear();
+  if (result.permutations == 0) return;
+  const core::ParetoTailResult fwer = core::pareto_tail(result.null_max, g.observed_abs);
+  result.fwer_tail = fwer.fit;
+  for (std::size_t c = 0; c < cells; ++c) {
+    result.fwer_tail_approximate[c] = fwer.values[c].approximate;
+    result.p_fwer_tail[c] = fwer.values[c].approximate ? fwer.values[c].p : result.p_fwer[c];
+  }
+  if (result.null_cells.size() == 0) return;
+  std::vector<double> column(static_cast<std::size_t>(result.null_cells.rows()));
+  for (std::size_t c = 0; c < cells; ++c) {
+    for (core::Index b = 0; b < result.null_cells.rows(); ++b) {
+      column[static_cast<std::size_t>(b)] = result.null_cells(b, static_cast<core::Index>(c));
+    }
+    const core::ParetoTailResult one = core::pareto_tail(column, {g.observed_abs[c]});
+    result.perm_tail.push_back(one.fit);
+    result.perm_tail_approximate[c] = one.values[0].approximate;
+    result.p_perm_tail[c] = one.values[0].approximate ? one.values[0].p : result.p_perm[c];
+  }
 }
 
 void finalise_permutations(const RunState& g, AnalysisResult& result) {
@@ -47,6 +80,7 @@ void finalise_permutations(const RunState& g, AnalysisResult& result) {
     result.p_perm_interval[c] = core::p_interval(g.exceed_cell[c], g.permutations.size(), core::kPIntervalError);
     result.p_fwer_interval[c] = core::p_interval(g.exceed_max[c], g.permutations.size(), core::kPIntervalError);
   }
+  finalise_tail(g, result);
 
   // Each k of [pca] sensitivity: its own family of cells.
   SensitivityResult& sens = result.sensitivity;

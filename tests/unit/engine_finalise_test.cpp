@@ -170,6 +170,84 @@ TEST(Finalise, RefusesAStateOfOtherCells) {
   EXPECT_THROW(wsc::engine::finalise(s, AnalysisSettings{}, r), std::invalid_argument);
 }
 
+TEST(Finalise, TailApproximationOfTheNullMaximaAndOfEachCell) {
+  // m = 1000: null maxima 0.0005, 0.001, ..., 0.5 (evenly spaced), each
+  // cell's null a scaled copy; the counts are those of these nulls.
+  AnalysisResult r = observed();  // |cos| 0.9 0.1 0.2 0.5 0.05 0.3
+  const std::int64_t m = 1000;
+  RunState s = state_for(r, m, 0, 0);
+  const std::size_t cells = r.cells.size();
+  s.keep_cells = true;
+  s.null_cells.assign(static_cast<std::size_t>(m) * cells, 0.0);
+  const std::vector<double> cell_scale = {0.5, 0.1, 0.3, 0.45, 0.2, 0.25};
+  for (std::int64_t b = 0; b < m; ++b) {
+    const double u = static_cast<double>(b + 1) / static_cast<double>(m);
+    s.null_max[static_cast<std::size_t>(b)] = 0.5 * u;
+    for (std::size_t c = 0; c < cells; ++c) s.null_cells[static_cast<std::size_t>(b) * cells + c] = cell_scale[c] * u;
+  }
+  std::vector<std::vector<double>> column(cells);
+  for (std::size_t c = 0; c < cells; ++c) {
+    for (std::int64_t b = 0; b < m; ++b) {
+      const double v = s.null_cells[static_cast<std::size_t>(b) * cells + c];
+      column[c].push_back(v);
+      if (v >= s.observed_abs[c]) ++s.exceed_cell[c];
+      if (s.null_max[static_cast<std::size_t>(b)] >= s.observed_abs[c]) ++s.exceed_max[c];
+    }
+  }
+  AnalysisSettings settings;
+  wsc::engine::finalise(s, settings, r);
+
+  const wsc::core::ParetoTailResult fwer = wsc::core::pareto_tail(s.null_max, s.observed_abs);
+  ASSERT_TRUE(fwer.fit.accepted);
+  EXPECT_EQ(r.fwer_tail.threshold, fwer.fit.threshold);
+  EXPECT_EQ(r.fwer_tail.shape, fwer.fit.shape);
+  EXPECT_EQ(r.fwer_tail.exceedances, fwer.fit.exceedances);
+  ASSERT_EQ(r.p_fwer_tail.size(), cells);
+  ASSERT_EQ(r.perm_tail.size(), cells);
+  int approximate = 0;
+  for (std::size_t c = 0; c < cells; ++c) {
+    EXPECT_EQ(r.fwer_tail_approximate[c], fwer.values[c].approximate) << c;
+    // Where the fit is not used: p_fwer itself, bit for bit.
+    EXPECT_EQ(r.p_fwer_tail[c], fwer.values[c].approximate ? fwer.values[c].p : r.p_fwer[c]) << c;
+    const wsc::core::ParetoTailResult one = wsc::core::pareto_tail(column[c], {s.observed_abs[c]});
+    EXPECT_EQ(r.perm_tail_approximate[c], one.values[0].approximate) << c;
+    EXPECT_EQ(r.p_perm_tail[c], one.values[0].approximate ? one.values[0].p : r.p_perm[c]) << c;
+    approximate += r.fwer_tail_approximate[c] ? 1 : 0;
+  }
+  // Cell 3 (|cos| 0.5 = the largest null maximum, p_fwer 2/1001) is in the
+  // tail: the fitted tail gives the uniform's 0.001 or so; cell 0 (0.9) lies
+  // beyond its end point, where the fit would say 0: its p_fwer stands.
+  // Cells below the threshold keep p_fwer.
+  EXPECT_FALSE(r.fwer_tail_approximate[0]);
+  EXPECT_EQ(r.p_fwer_tail[0], r.p_fwer[0]);
+  EXPECT_TRUE(r.fwer_tail_approximate[3]);
+  EXPECT_NEAR(r.p_fwer_tail[3], 0.0, 0.002);
+  EXPECT_FALSE(r.fwer_tail_approximate[1]);
+  EXPECT_EQ(approximate, 1);
+
+  // Without the cells' null: no p_perm_tail.
+  AnalysisResult no_cells = observed();
+  s.keep_cells = false;
+  s.null_cells.clear();
+  wsc::engine::finalise(s, settings, no_cells);
+  EXPECT_EQ(no_cells.p_fwer_tail, r.p_fwer_tail);
+  EXPECT_TRUE(no_cells.perm_tail.empty());
+  for (std::size_t c = 0; c < cells; ++c) {
+    EXPECT_TRUE(std::isnan(no_cells.p_perm_tail[c]));
+    EXPECT_FALSE(no_cells.perm_tail_approximate[c]);
+  }
+
+  // Without permutations: NaN, nothing approximate, no fit.
+  AnalysisResult none = observed();
+  wsc::engine::finalise(state_for(none, 0, 0, 0), settings, none);
+  ASSERT_EQ(none.p_fwer_tail.size(), cells);
+  for (std::size_t c = 0; c < cells; ++c) {
+    EXPECT_TRUE(std::isnan(none.p_fwer_tail[c]));
+    EXPECT_FALSE(none.fwer_tail_approximate[c]);
+  }
+  EXPECT_FALSE(none.fwer_tail.accepted);
+}
+
 TEST(Verdict, FollowsTheDecisionTable) {
   EXPECT_EQ(verdict_for(std::nan(""), 0.0, true, 0.05), Verdict::Untested);
   EXPECT_EQ(verdict_for(0.051, 0.0, true, 0.05), Verdict::NotEncoded);

@@ -4,6 +4,7 @@
 // intervals and verdicts. Plain data: no MPI, no files.
 #include "wsc/core/batched_newton.hpp"
 #include "wsc/core/metrics.hpp"
+#include "wsc/core/pareto_tail.hpp"
 #include "wsc/core/pca.hpp"
 #include "wsc/core/probe_head.hpp"
 #include "wsc/core/pvalues.hpp"
@@ -128,6 +129,14 @@ struct AnalysisResult {
   std::vector<core::PInterval> p_perm_interval, p_fwer_interval;
   std::vector<double> null_max;        ///< per permutation: max |cos| over cells
   core::Matrix null_cells;             ///< permutations x cells, or empty when too large
+  /// The generalised Pareto tail approximation (core/pareto_tail.hpp):
+  /// p_fwer_tail against null_max, p_perm_tail against each cell's column of
+  /// null_cells; where the fit is not used, p_fwer and p_perm themselves.
+  /// NaN without permutations, p_perm_tail also when null_cells is empty.
+  std::vector<double> p_fwer_tail, p_perm_tail;
+  std::vector<bool> fwer_tail_approximate, perm_tail_approximate;  ///< per cell: the fit gave p
+  core::ParetoTailFit fwer_tail;                 ///< the fit to null_max
+  std::vector<core::ParetoTailFit> perm_tail;    ///< per cell (empty when null_cells is)
   std::int64_t permutation_fits = 0;
   std::int64_t permutation_unconverged = 0;
   int permutation_max_iterations = 0;

@@ -11,7 +11,8 @@
 //                           attribute kind
 //   /heads/metadata/<task>/ the same, for each metadata task
 //   /wsc/<task>/            cos, p_perm, p_fwer, q_fdr, cos_fold_mean, cos_fold_sd
-//                           [C_primary, C_task], cos_fold/<fold>, boot_lo, boot_hi (bootstrap)
+//                           [C_primary, C_task], cos_fold/<fold>, boot_lo, boot_hi (bootstrap),
+//                           p_fwer_tail, tail_approximate, p_perm_tail, perm_tail_approximate
 //   /bootstrap/             cos [resamples, cells]; attributes resamples, cell_order
 //   /encodability/<task>/   null_auroc_macro; attributes auroc_macro, p_encoded, verdict
 //   /null/                  max_abs_cos [permutations], abs_cos [permutations, cells] (if
@@ -85,6 +86,12 @@ inline constexpr char kCosFoldMean[] = "cos_fold_mean";
 inline constexpr char kCosFoldSd[] = "cos_fold_sd";
 inline constexpr char kBootLo[] = "boot_lo";
 inline constexpr char kBootHi[] = "boot_hi";
+// The generalised Pareto tail approximation of p_fwer and p_perm; the flags
+// are 1 where the fitted tail gave the p-value, else 0.
+inline constexpr char kPFwerTail[] = "p_fwer_tail";
+inline constexpr char kTailApproximate[] = "tail_approximate";
+inline constexpr char kPPermTail[] = "p_perm_tail";
+inline constexpr char kPermTailApproximate[] = "perm_tail_approximate";
 /// The cosines fitted on fold `fold`'s training rows.
 inline std::string cos_fold(const std::string& group, std::size_t fold) {
   return group + "/cos_fold/" + std::to_string(fold);
