@@ -295,7 +295,7 @@ void inspect_groups(const ModelFile& file, std::int64_t rows, std::ostream& out,
         try {
           const core::ExchangeTree tree(std::move(ids), length, levels);
           out << ", a block tree of " << levels << " levels: " << tree.blocks() << " blocks, "
-              << tree.exchanging_blocks() << " exchanging sub-blocks\n";
+              << tree.exchanging_blocks() << " of them exchanging their sub-blocks\n";
         } catch (const std::invalid_argument& e) {
           out << " (not a valid block tree)\n";
           problems.push_back(file.file_name() + ": " + dpath + ": " + e.what());

@@ -29,7 +29,7 @@ FAMILY_ROWS = 4
 ONES = (8, 4)          # families with label 1 in each site
 D = 8
 TASKS = 20             # independent null metadata tasks per dataset
-DATASETS = 6
+DATASETS = 10
 PERMUTATIONS = 99
 
 

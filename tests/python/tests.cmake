@@ -47,3 +47,7 @@ endif()
 # k-sensitivity against scikit-learn's PCA, and pooled over a sweep.
 wsc_add_python_test(e2e_k_sensitivity test_sensitivity.py 2 numbers)
 wsc_add_python_test(e2e_k_sensitivity_sweep test_sensitivity.py 2 sweep)
+# Exchangeability: a PALM block tree gives uniform null p-values where the free
+# scheme does not; whole blocks of several sizes.
+wsc_add_python_test(e2e_tree_null_uniform test_exchangeability_tree.py 2 tree_null)
+wsc_add_python_test(e2e_blocks_unequal_sizes test_exchangeability_tree.py 2 blocks_unequal)
