@@ -60,7 +60,7 @@ folds = 5                         # stratified; groups = "patient" makes them gr
 [permutation]
 count = 1000
 seed = 1
-scheme = "free"                   # "free" | "within" (strata = "<labels name>") | "blocks" (blocks = "<groups name>") | "tree" (tree = "<groups name>")
+scheme = "free"                   # "free" | "within" (strata = "<labels name>") | "blocks" (blocks = "<groups name>")
 
 [output]
 dir = "results"
