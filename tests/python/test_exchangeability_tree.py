@@ -11,9 +11,9 @@ scheme (rows shuffled one by one, across sites) they are not: the observed
 probe follows the family effects, the freely permuted ones follow the noise,
 so the observed |cos| is too large and p_perm too small.
 
-Case "blocks_unequal": scheme "blocks" with blocks of several sizes runs,
-exchanges only blocks of one size, and warns in summary.json about a block
-alone in its size."""
+Case "blocks_unequal": scheme "blocks" with blocks of several sizes runs and
+warns in summary.json about a block alone in its size; a tree allowing fewer
+permutations than permutation.count is warned about and gives no others."""
 import math
 import os
 import sys
@@ -156,6 +156,25 @@ def test_blocks_unequal(tmp):
     with h5py.File(os.path.join(out, "results.h5"), "r") as f:
         null = f["null/abs_cos"][()]
     check(null.shape[0] == 20 and np.ptp(null) > 0, "the blocks null does not vary: %s" % null)
+
+    # A tree allowing 2 permutations (the two sites exchanged whole, nothing
+    # else): fewer than permutation.count = 20, said in summary.json.
+    with h5py.File(model, "a") as f:
+        tree = f["groups/tree"][()]
+        two = np.stack([np.ones(len(tree), dtype=np.int64), -tree[:, 1], tree[:, 3]], axis=1)
+        f["groups/two"] = two
+    out2 = os.path.join(tmp, "out2")
+    cfg = config(os.path.join(tmp, "c2.toml"), model, out2, ['scheme = "tree"', 'tree = "two"'],
+                 permutations=20, metadata=["m00"])
+    run_wsc(["run", cfg, "-q"], ranks=2)
+    warnings = read_summary(out2)["warnings"]
+    check(any("allows only 2 distinct permutations" in w and "permutation.count = 20" in w for w in warnings),
+          "no warning about 2 permutations < 20: %s" % warnings)
+    with h5py.File(os.path.join(out2, "results.h5"), "r") as f:
+        null = f["null/abs_cos"][()]
+    # Two permutations only: the identity's null row and the swapped one, nothing else.
+    distinct = {tuple(np.round(row, 12)) for row in null}
+    check(len(distinct) <= 2, "%d distinct null rows from a tree with 2 permutations" % len(distinct))
 
 
 if __name__ == "__main__":
