@@ -377,7 +377,8 @@ struct Choices<engine::PermutationStop> {
 template <>
 struct Choices<engine::PermutationScheme> {
   static constexpr engine::PermutationScheme all[] = {
-      engine::PermutationScheme::Free, engine::PermutationScheme::Within, engine::PermutationScheme::Blocks};
+      engine::PermutationScheme::Free, engine::PermutationScheme::Within, engine::PermutationScheme::Blocks,
+      engine::PermutationScheme::Tree};
 };
 
 /// The config's spelling of a choice (app::to_string, or engine's for the scheme).
@@ -675,6 +676,7 @@ const std::vector<Section>& sections() {
                    "must be >= 0 (0: automatic) and <= 2^40"}),
            key<C>("strata", [](auto& c) -> auto& { return c.permutation.strata; }, kOptional),
            key<C>("blocks", [](auto& c) -> auto& { return c.permutation.blocks; }, kOptional),
+           key<C>("tree", [](auto& c) -> auto& { return c.permutation.tree; }, kOptional),
        }},
       {"encodability",
        {
@@ -925,11 +927,17 @@ void validate(const Config& config) {
   if (scheme == engine::PermutationScheme::Blocks && perm.blocks.empty()) {
     fail("'permutation.scheme' = \"blocks\" requires 'permutation.blocks' (a groups name)");
   }
+  if (scheme == engine::PermutationScheme::Tree && perm.tree.empty()) {
+    fail("'permutation.scheme' = \"tree\" requires 'permutation.tree' (a groups name of an N x L dataset)");
+  }
   if (scheme != engine::PermutationScheme::Within && !perm.strata.empty()) {
     fail("'permutation.strata' is only used with scheme \"within\" (scheme is \"" + scheme_name + "\")");
   }
   if (scheme != engine::PermutationScheme::Blocks && !perm.blocks.empty()) {
     fail("'permutation.blocks' is only used with scheme \"blocks\" (scheme is \"" + scheme_name + "\")");
+  }
+  if (scheme != engine::PermutationScheme::Tree && !perm.tree.empty()) {
+    fail("'permutation.tree' is only used with scheme \"tree\" (scheme is \"" + scheme_name + "\")");
   }
 }
 

@@ -175,13 +175,16 @@ void read_metadata(const io::ModelFile& labels, const std::string& lname, const 
   if (!config.cv.groups.empty()) in.cv_groups = labels.read_groups(config.cv.groups, in.rows);
 }
 
-/// The strata or blocks of a restricted permutation scheme; an impossible
-/// scheme (a stratum of one, blocks of unequal size) is refused now rather
-/// than after the fits.
+/// The strata, blocks or block tree of a restricted permutation scheme; an
+/// impossible scheme (a stratum of one, no two blocks of one size, an invalid
+/// tree) is refused now, naming the dataset, rather than after the fits.
 void read_exchangeability(const io::ModelFile& labels, const std::string& lname, const Config& config,
                           engine::AnalysisInput& in) {
   const engine::PermutationSettings& permutation = config.analysis.permutation;
   if (permutation.scheme == engine::PermutationScheme::Free) return;
+  const std::string prefix = std::string("permutation.scheme = \"") + engine::to_string(permutation.scheme) +
+                             "\" with " + lname + ": ";
+  std::string dataset;
   if (permutation.scheme == engine::PermutationScheme::Within) {
     const io::LabelColumn strata = labels.read_labels(config.permutation.strata, in.rows);
     if (strata.continuous) {
@@ -189,14 +192,25 @@ void read_exchangeability(const io::ModelFile& labels, const std::string& lname,
                                   " is float; permutation.strata needs integer strata");
     }
     in.permutation_strata = strata.codes;
-  } else {
+    dataset = "/labels/" + config.permutation.strata + ": ";
+  } else if (permutation.scheme == engine::PermutationScheme::Blocks) {
     in.permutation_blocks = labels.read_groups(config.permutation.blocks, in.rows);
+    dataset = "/groups/" + config.permutation.blocks + ": ";
+  } else {
+    std::int64_t levels = 0;
+    std::vector<std::int64_t> ids = labels.read_group_levels(config.permutation.tree, in.rows, levels);
+    dataset = "/groups/" + config.permutation.tree + ": ";
+    try {
+      in.permutation_tree = core::ExchangeTree(std::move(ids), in.rows, levels);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(prefix + dataset + e.what());
+    }
+    return;
   }
   try {
     (void)engine::permutation_for(in, permutation, 0);
   } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument(std::string("permutation.scheme = \"") + engine::to_string(permutation.scheme) +
-                                "\" with " + lname + ": " + e.what());
+    throw std::invalid_argument(prefix + dataset + e.what());
   }
 }
 

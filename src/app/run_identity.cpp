@@ -104,6 +104,10 @@ std::uint64_t fingerprint_of(const Config& config, const engine::AnalysisInput& 
   h.values(input.cv_groups);
   h.values(input.permutation_strata);
   h.values(input.permutation_blocks);
+  if (!input.permutation_tree.empty()) {  // scheme "tree" only: other runs keep their identity
+    h.value(input.permutation_tree.levels());
+    h.values(input.permutation_tree.ids());
+  }
   h.value(all_rows);
   return h.digest();
 }

@@ -95,9 +95,36 @@ std::vector<std::int64_t> permutation_for(const AnalysisInput& input, const Perm
       return core::make_permutation_within(permutation.seed, index, input.permutation_strata);
     case PermutationScheme::Blocks:
       return core::make_block_permutation(permutation.seed, index, input.permutation_blocks);
+    case PermutationScheme::Tree:
+      return input.permutation_tree.permutation(permutation.seed, index);
     case PermutationScheme::Free: break;
   }
   return core::make_permutation(permutation.seed, index, input.rows);
+}
+
+std::vector<std::string> exchangeability_warnings(const AnalysisInput& input, const PermutationSettings& permutation) {
+  std::vector<std::string> out;
+  double log_count = 0.0;
+  if (permutation.scheme == PermutationScheme::Blocks) {
+    const core::BlockSizeClasses classes = core::block_size_classes(input.permutation_blocks);
+    if (classes.fixed > 0) {
+      out.push_back(std::to_string(classes.fixed) + " of " + std::to_string(classes.blocks) +
+                    " permutation blocks are the only ones of their size and stay in place");
+    }
+    log_count = classes.log_permutations;
+  } else if (permutation.scheme == PermutationScheme::Tree) {
+    log_count = input.permutation_tree.log_permutations();
+  } else {
+    return out;
+  }
+  // Counts below permutation.count (< 2^63) are exact integers in a double.
+  if (permutation.count > 0 && log_count < std::log(static_cast<double>(permutation.count)) - 1e-9) {
+    out.push_back("permutation.scheme = \"" + std::string(to_string(permutation.scheme)) + "\" allows only " +
+                  std::to_string(std::llround(std::exp(log_count))) +
+                  " distinct permutations (the identity included), fewer than permutation.count = " +
+                  std::to_string(permutation.count) + ": permutations repeat");
+  }
+  return out;
 }
 
 PhaseRanges whole_run(const AnalysisSettings& settings) {

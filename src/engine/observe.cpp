@@ -261,6 +261,7 @@ AnalysisResult observe(const AnalysisInput& input, const AnalysisSettings& setti
                        const FitShared& fits, const ProgressFn& progress) {
   const par::Communicator& comm = layout.group();
   AnalysisResult result;
+  result.warnings = exchangeability_warnings(input, settings.permutation);
   auto t0 = Clock::now();
   PhaseProgress pca_progress(progress, layout.world(), "pca", input.rows);
   pca_progress.update(0);

@@ -9,12 +9,14 @@ const char* to_string(PermutationScheme scheme) {
     case PermutationScheme::Free: return "free";
     case PermutationScheme::Within: return "within";
     case PermutationScheme::Blocks: return "blocks";
+    case PermutationScheme::Tree: return "tree";
   }
   return "free";
 }
 
 std::optional<PermutationScheme> permutation_scheme_from(const std::string& name) {
-  for (PermutationScheme s : {PermutationScheme::Free, PermutationScheme::Within, PermutationScheme::Blocks}) {
+  for (PermutationScheme s : {PermutationScheme::Free, PermutationScheme::Within, PermutationScheme::Blocks,
+                              PermutationScheme::Tree}) {
     if (name == to_string(s)) return s;
   }
   return std::nullopt;

@@ -283,6 +283,25 @@ std::vector<std::int64_t> ModelFile::read_groups(const std::string& name,
       .read_ints();
 }
 
+std::vector<std::int64_t> ModelFile::read_group_levels(const std::string& name, std::int64_t expected_rows,
+                                                       std::int64_t& levels) const {
+  const std::string dpath = model_h5::groups(name);
+  const std::string& fname = file_.label();
+  const Hdf5Dataset dset = file_.dataset(dpath);
+  const DatasetInfo info = dset.info();
+  if (info.dims.size() != 2) throw HdfError(rank_message(fname, dpath, info.dims.size(), 2, "[N, L]"));
+  if (info.kind != ElementKind::Integer) {
+    throw HdfError(fname + ": " + dpath + " has type " + info.type_name + ", expected integer");
+  }
+  if (expected_rows >= 0 && info.dims[0] != expected_rows) {
+    throw HdfError(row_count_message(fname, dpath, info.dims[0], expected_rows));
+  }
+  if (info.dims[1] < 1) throw HdfError(fname + ": " + dpath + " has 0 columns, expected L >= 1 (one per level)");
+  dset.require_storage(info);
+  levels = info.dims[1];
+  return dset.read_ints();
+}
+
 core::ProbeHead ModelFile::read_head(const std::string& task, std::int64_t expected_dim,
                                      std::vector<std::string>* class_names) const {
   const std::string& fname = file_name();

@@ -2,6 +2,7 @@
 // every problem instead of stopping at the first.
 #include "wsc/io/model_inspect.hpp"
 
+#include "wsc/core/exchangeability.hpp"
 #include "wsc/io/model_file.hpp"
 #include "wsc/io/text_output.hpp"
 
@@ -12,6 +13,7 @@
 #include <limits>
 #include <map>
 #include <sstream>
+#include <stdexcept>
 #include <unordered_set>
 
 namespace wsc::io {
@@ -282,6 +284,24 @@ void inspect_groups(const ModelFile& file, std::int64_t rows, std::ostream& out,
     out << "  " << name << ": ";
     try {
       out << describe_line(file, dpath);
+      if (file.info(dpath).dims.size() == 2) {
+        // An N x L block tree for permutation.scheme = "tree".
+        std::int64_t levels = 0;
+        std::vector<std::int64_t> ids = file.read_group_levels(name, -1, levels);
+        const std::int64_t length = static_cast<std::int64_t>(ids.size()) / std::max<std::int64_t>(levels, 1);
+        if (rows >= 0 && length != rows) {
+          problems.push_back(row_count_message(file.file_name(), dpath, length, rows));
+        }
+        try {
+          const core::ExchangeTree tree(std::move(ids), length, levels);
+          out << ", a block tree of " << levels << " levels: " << tree.blocks() << " blocks, "
+              << tree.exchanging_blocks() << " of them exchanging their sub-blocks\n";
+        } catch (const std::invalid_argument& e) {
+          out << " (not a valid block tree)\n";
+          problems.push_back(file.file_name() + ": " + dpath + ": " + e.what());
+        }
+        continue;
+      }
       const std::vector<std::int64_t> ids = file.read_groups(name, -1);
       const std::int64_t length = static_cast<std::int64_t>(ids.size());
       if (rows >= 0 && length != rows) {

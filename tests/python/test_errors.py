@@ -70,6 +70,21 @@ def delete(name):
     return mutate
 
 
+def add(name, data):
+    def mutate(path):
+        with h5py.File(path, "a") as f:
+            f[name] = data
+    return mutate
+
+
+def tree_columns(*columns, last=True):
+    """An N x L block tree from its columns, with the rows (1..N) as the last."""
+    cols = [np.asarray(c, dtype=np.int64) for c in columns]
+    if last:
+        cols.append(np.arange(1, len(cols[0]) + 1))
+    return np.stack(cols, axis=1)
+
+
 def set_value(name, index, value):
     def mutate(path):
         with h5py.File(path, "a") as f:
@@ -196,8 +211,23 @@ TESTS = {
     "negative_count": config_case("permutation.count=-5", "permutation.count"),
     "stratum_of_one": model_case(set_value("labels/sex", 5, 7), "stratum 7 has a single member",
                                  sets=("permutation.scheme=within", "permutation.strata=sex")),
-    "blocks_unequal": model_case(set_value("groups/patient", 0, 1), "permutation.scheme",
-                                 sets=("permutation.scheme=blocks", "permutation.blocks=patient")),
+    "blocks_all_sizes_differ": model_case(replace("groups/patient", np.repeat(np.arange(10), list(range(1, 10)) + [15])),
+                                          "/groups/patient: make_block_permutation: no two blocks have the same size",
+                                          sets=("permutation.scheme=blocks", "permutation.blocks=patient")),
+    "tree_unequal_whole_blocks": model_case(add("groups/tree", tree_columns(np.ones(60), np.where(np.arange(60) < 29, 1, 2))),
+                                            "/groups/tree: block [1] exchanges its sub-blocks as whole blocks",
+                                            sets=("permutation.scheme=tree", "permutation.tree=tree")),
+    "tree_two_roots": model_case(add("groups/tree", tree_columns(np.where(np.arange(60) < 30, 1, 2), np.ones(60))),
+                                 "/groups/tree: column 0 must hold one id for every row",
+                                 sets=("permutation.scheme=tree", "permutation.tree=tree")),
+    "tree_zero_id": model_case(add("groups/tree", tree_columns(-np.ones(60), np.where(np.arange(60) == 5, 0, 1))),
+                               "/groups/tree: row 5, column 1: block id 0",
+                               sets=("permutation.scheme=tree", "permutation.tree=tree")),
+    "tree_identity_only": model_case(add("groups/tree", tree_columns(-np.ones(60), -1 - np.arange(60) // 4, last=False)),
+                                     "every permutation the tree allows is the identity",
+                                     sets=("permutation.scheme=tree", "permutation.tree=tree")),
+    "tree_rank": model_case(add("groups/tree", np.ones(60, dtype=np.int64)), "/groups/tree has rank 1, expected 2",
+                            sets=("permutation.scheme=tree", "permutation.tree=tree")),
     "unknown_metadata": config_case("metadata.0.name=hospital", "hospital", ranks_list=(0, 2)),
     "missing_embeddings": model_case(delete("embeddings"), "/embeddings"),
     "embeddings_rank": model_case(replace("embeddings", np.zeros(60)), "/embeddings"),

@@ -61,3 +61,7 @@ wsc_add_python_test(e2e_report_figures test_report.py 1 figures)
 wsc_add_python_test(e2e_report_sweep_figures test_report.py 1 sweep_figures)
 wsc_add_python_test(e2e_tail_reference test_tail.py 2 reference)
 wsc_add_python_test(e2e_tail_more_permutations test_tail.py 2 more_permutations)
+# Exchangeability: a PALM block tree gives uniform null p-values where the free
+# scheme does not; whole blocks of several sizes.
+wsc_add_python_test(e2e_tree_null_uniform test_exchangeability_tree.py 2 tree_null)
+wsc_add_python_test(e2e_blocks_unequal_sizes test_exchangeability_tree.py 2 blocks_unequal)

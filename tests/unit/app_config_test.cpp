@@ -136,6 +136,7 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.analysis.permutation.scheme, b.analysis.permutation.scheme);
   EXPECT_EQ(a.permutation.strata, b.permutation.strata);
   EXPECT_EQ(a.permutation.blocks, b.permutation.blocks);
+  EXPECT_EQ(a.permutation.tree, b.permutation.tree);
   EXPECT_EQ(a.analysis.encodability.permutations, b.analysis.encodability.permutations);
   EXPECT_EQ(a.analysis.encodability.alpha, b.analysis.encodability.alpha);
   EXPECT_EQ(a.analysis.bootstrap.count, b.analysis.bootstrap.count);
@@ -323,6 +324,13 @@ TEST(AppConfig, BlocksScheme) {
   const Config c = parse(std::string(kMinimal) + "[permutation]\nscheme = \"blocks\"\nblocks = \"patient\"\n");
   EXPECT_EQ(c.analysis.permutation.scheme, Scheme::Blocks);
   EXPECT_EQ(c.permutation.blocks, "patient");
+}
+
+TEST(AppConfig, TreeScheme) {
+  const Config c = parse(std::string(kMinimal) + "[permutation]\nscheme = \"tree\"\ntree = \"families\"\n");
+  EXPECT_EQ(c.analysis.permutation.scheme, Scheme::Tree);
+  EXPECT_EQ(c.permutation.tree, "families");
+  EXPECT_EQ(c.permutation.blocks, "");
 }
 
 TEST(AppConfig, InlineArrayOfTablesIsAcceptedForMetadata) {
@@ -563,6 +571,11 @@ TEST(AppConfig, RangeAndCombinationErrors) {
       {"[permutation]\nscheme = \"shuffle\"\n", "'permutation.scheme' must be"},
       {"[permutation]\nscheme = \"within\"\n", "requires 'permutation.strata'"},
       {"[permutation]\nscheme = \"blocks\"\n", "requires 'permutation.blocks'"},
+      {"[permutation]\nscheme = \"tree\"\n", "requires 'permutation.tree'"},
+      {"[permutation]\nscheme = \"blocks\"\nblocks = \"b\"\ntree = \"t\"\n",
+       "'permutation.tree' is only used with scheme \"tree\""},
+      {"[permutation]\nscheme = \"tree\"\ntree = \"t\"\nblocks = \"b\"\n",
+       "'permutation.blocks' is only used with scheme \"blocks\""},
       {"[permutation]\nstrata = \"site\"\n", "'permutation.strata' is only used with scheme \"within\""},
       {"[permutation]\nscheme = \"within\"\nstrata = \"a\"\nblocks = \"b\"\n",
        "'permutation.blocks' is only used with scheme \"blocks\""},
@@ -804,6 +817,7 @@ TEST(AppConfig, ToJsonHasAllFieldsWithResolvedPaths) {
   EXPECT_EQ(j.at("permutation").at("scheme"), "free");
   EXPECT_EQ(j.at("permutation").at("strata"), "");
   EXPECT_EQ(j.at("permutation").at("blocks"), "");
+  EXPECT_EQ(j.at("permutation").at("tree"), "");
   EXPECT_EQ(j.at("output").at("dir"), "/data/exp/results");
 }
 
@@ -851,6 +865,7 @@ TEST(AppConfig, EveryKeyOfTheTableRoundTripsThroughToToml) {
       {"permutation.scheme", {"permutation.scheme=blocks", "permutation.blocks=patient"}},
       {"permutation.strata", {"permutation.scheme=within", "permutation.strata=site"}},
       {"permutation.blocks", {"permutation.scheme=blocks", "permutation.blocks=patient"}},
+      {"permutation.tree", {"permutation.scheme=tree", "permutation.tree=families"}},
       {"encodability.permutations", {"encodability.permutations=0"}},
       {"encodability.alpha", {"encodability.alpha=0.1"}},
       {"bootstrap.count", {"bootstrap.count=10"}},
@@ -940,6 +955,8 @@ TEST(AppConfig, ChoiceSpellings) {
   EXPECT_STREQ(wsc::engine::to_string(Scheme::Within), "within");
   EXPECT_STREQ(wsc::engine::to_string(Scheme::Blocks), "blocks");
   EXPECT_EQ(wsc::engine::permutation_scheme_from("blocks"), Scheme::Blocks);
+  EXPECT_STREQ(wsc::engine::to_string(Scheme::Tree), "tree");
+  EXPECT_EQ(wsc::engine::permutation_scheme_from("tree"), Scheme::Tree);
   EXPECT_EQ(wsc::engine::permutation_scheme_from(""), std::nullopt);
 
   // Each spelling reads into its value and is echoed as written.
@@ -958,7 +975,7 @@ TEST(AppConfig, ChoiceSpellings) {
 
   // Other spellings are refused with the list of choices.
   EXPECT_EQ(parse_error(kMinimal, {"permutation.scheme=Free"}),
-            "config.toml: 'permutation.scheme' must be \"free\", \"within\" or \"blocks\", got 'Free'");
+            "config.toml: 'permutation.scheme' must be \"free\", \"within\", \"blocks\" or \"tree\", got 'Free'");
   EXPECT_EQ(parse_error(kMinimal, {"primary.source="}),
             "config.toml: 'primary.source' must be \"file\" or \"probe\", got ''");
   EXPECT_EQ(parse_error(kMinimal, {"metadata.0.bins=3", "metadata.0.binning=log"}),

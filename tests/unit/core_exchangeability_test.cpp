@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <numeric>
 #include <set>
@@ -250,11 +251,64 @@ TEST(BlockPermutation, PermuteConvention) {
   }
 }
 
-TEST(BlockPermutation, UnequalSizesThrowNamingBlocks) {
-  const std::vector<std::int64_t> blocks = {4, 4, 8, 8, 8, 6, 6};
+TEST(BlockPermutation, EqualSizesKeepTheirDraws) {
+  // With all blocks of one size there is one size class (sub-stream 0): the
+  // same permutations as before blocks of several sizes were allowed, so
+  // earlier runs of scheme "blocks" are reproduced.
+  const std::vector<std::int64_t> blocks = {5, 5, 2, 9, 2, 9, 0, 0};
+  EXPECT_EQ(make_block_permutation(11, 0, blocks), (std::vector<std::int64_t>{6, 7, 0, 2, 1, 4, 3, 5}));
+  EXPECT_EQ(make_block_permutation(11, 1, blocks), (std::vector<std::int64_t>{0, 1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(make_block_permutation(11, 7, blocks), (std::vector<std::int64_t>{2, 4, 3, 0, 5, 1, 6, 7}));
+  EXPECT_EQ(make_block_permutation(11, 123, blocks), (std::vector<std::int64_t>{3, 5, 6, 0, 7, 1, 2, 4}));
+}
+
+TEST(BlockPermutation, UnequalSizesExchangeOnlyBlocksOfOneSize) {
+  // Sizes: blocks 4, 6, 1 have 2 rows; 8 and 9 have 3; 7 alone has 1 row.
+  // Interleaved rows. 3! x 2! = 12 arrangements, each ~1000 of 12000 draws.
+  const std::vector<std::int64_t> blocks = {4, 8, 4, 6, 8, 9, 8, 1, 6, 9, 7, 1, 9};
+  const auto rows = block_rows(blocks);  // slots: 4, 8, 6, 9, 1, 7
+  const int m = 12000;
+  std::map<std::vector<std::int64_t>, int> counts;
+  for (int b = 0; b < m; ++b) {
+    const auto p = make_block_permutation(5, static_cast<std::uint64_t>(b), blocks);
+    ASSERT_TRUE(is_permutation_of_iota(p));
+    const auto order = block_order(p, rows);
+    for (std::size_t s = 0; s < order.size(); ++s) {
+      ASSERT_GE(order[s], 0) << "a block was split or reordered at index " << b;
+      ASSERT_EQ(rows[static_cast<std::size_t>(order[s])].size(), rows[s].size())
+          << "blocks of different sizes exchanged at index " << b;
+    }
+    ASSERT_EQ(order[5], 5) << "block 7, alone in its size, moved";
+    counts[order] += 1;
+  }
+  ASSERT_EQ(counts.size(), 12u);
+  // Binomial bounds at 5 standard deviations for each of the 12 arrangements.
+  const double p = 1.0 / 12.0;
+  const double sd = std::sqrt(m * p * (1.0 - p));
+  for (const auto& [order, c] : counts) {
+    EXPECT_NEAR(c, m * p, 5.0 * sd);
+  }
+}
+
+TEST(BlockPermutation, SizeClasses) {
+  const std::vector<std::int64_t> blocks = {4, 8, 4, 6, 8, 9, 8, 1, 6, 9, 7, 1, 9};
+  const BlockSizeClasses c = block_size_classes(blocks);
+  EXPECT_EQ(c.blocks, 6);
+  EXPECT_EQ(c.fixed, 1);
+  EXPECT_NEAR(c.log_permutations, std::log(6.0 * 2.0), 1e-12);
+  EXPECT_EQ(block_size_classes({0, 0, 1, 1}).fixed, 0);
+  EXPECT_NEAR(block_size_classes({0, 0, 1, 1}).log_permutations, std::log(2.0), 1e-12);
+}
+
+TEST(BlockPermutation, NoTwoBlocksOfOneSizeThrowNamingBlocks) {
+  const std::vector<std::int64_t> blocks = {4, 4, 8, 8, 8, 6};
   const std::string msg = invalid_argument_message([&] { make_block_permutation(1, 0, blocks); });
-  EXPECT_NE(msg.find("block 4"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("block 8"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("no two blocks have the same size"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("block 4 has 2 rows"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("block 8 has 3"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("identity"), std::string::npos) << msg;
+  // One movable pair is enough.
+  EXPECT_NO_THROW(make_block_permutation(1, 0, {4, 4, 8, 8, 8, 6, 6}));
 }
 
 TEST(BlockPermutation, NeedsAtLeastTwoBlocks) {

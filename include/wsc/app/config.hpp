@@ -66,6 +66,7 @@ struct Config {
   struct Permutation {
     std::string strata;   ///< labels name for scheme "within"
     std::string blocks;   ///< groups name for scheme "blocks"
+    std::string tree;     ///< groups name (N x L) for scheme "tree"
   } permutation;
   struct Parallel {
     int groups = 0;       ///< rank groups; 0: chosen from N, d, ranks, memory

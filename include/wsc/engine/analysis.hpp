@@ -10,6 +10,7 @@
 // can be saved, resumed, split into chunks and merged. Talks to MPI only
 // through par::Communicator (via Layout).
 #include "wsc/core/embedding_rows.hpp"
+#include "wsc/core/exchangeability.hpp"
 #include "wsc/core/probe_head.hpp"
 #include "wsc/engine/layout.hpp"
 #include "wsc/engine/result.hpp"
@@ -45,12 +46,18 @@ struct AnalysisInput {
   /// The exchangeability structure the permutation scheme needs.
   std::vector<std::int64_t> permutation_strata;  ///< scheme Within: one per row, < 0 stays put
   std::vector<std::int64_t> permutation_blocks;  ///< scheme Blocks: block id per row
+  core::ExchangeTree permutation_tree;           ///< scheme Tree: the validated block tree
 };
 
 /// Permutation `index` of the rows under the scheme of `permutation`, drawn
 /// from (permutation.seed, index) alone.
 std::vector<std::int64_t> permutation_for(const AnalysisInput& input, const PermutationSettings& permutation,
                                           std::uint64_t index);
+
+/// What summary.json should say about a restricted scheme: blocks alone in
+/// their size (scheme Blocks: they never move), and fewer distinct
+/// permutations than permutation.count (schemes Blocks and Tree: draws repeat).
+std::vector<std::string> exchangeability_warnings(const AnalysisInput& input, const PermutationSettings& permutation);
 
 /// The index ranges of the randomised phases a run covers.
 struct PhaseRanges {

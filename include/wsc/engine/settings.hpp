@@ -17,10 +17,11 @@ namespace wsc::engine {
 enum class PermutationScheme {
   Free,    ///< any permutation of the rows
   Within,  ///< rows move only inside their stratum
-  Blocks,  ///< whole blocks move together
+  Blocks,  ///< whole blocks move together (blocks of one size among themselves)
+  Tree,    ///< a multi-level block tree (FSL PALM's -eb file)
 };
 
-/// "free", "within", "blocks".
+/// "free", "within", "blocks", "tree".
 const char* to_string(PermutationScheme scheme);
 /// The scheme named `name`; std::nullopt for another spelling.
 std::optional<PermutationScheme> permutation_scheme_from(const std::string& name);

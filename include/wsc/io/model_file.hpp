@@ -120,6 +120,11 @@ class ModelFile {
   /// Reads /groups/<name>: rank 1, length N, integer (expected_rows < 0: any).
   std::vector<std::int64_t> read_groups(const std::string& name, std::int64_t expected_rows) const;
 
+  /// Reads /groups/<name> as a block tree (FSL PALM's -eb layout): rank 2,
+  /// [N, L] with L >= 1 columns, integer; row-major ids, L in `levels`.
+  std::vector<std::int64_t> read_group_levels(const std::string& name, std::int64_t expected_rows,
+                                              std::int64_t& levels) const;
+
   /// Reads /heads/<task>: weight [C, d] (or [1, d], expanded to the two-class
   /// head), optional bias [C]; checks d (expected_dim < 0: any) and
   /// finiteness. Class names from the weight's optional `class_names`
