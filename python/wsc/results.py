@@ -35,7 +35,10 @@ TEXT_COLUMNS = {"model", "primary_task", "primary_class", "metadata", "metadata_
                 "role", "verdict", "projection", "distribution", "status", "reason"}
 # Count and index columns: integers when every row has one.
 INT_COLUMNS = {"permutations", "primary_class_index", "metadata_class_index", "folds", "bootstrap", "classes",
-               "labelled_rows", "fit_iterations", "encodability_permutations", "models", "count", "k"}
+               "labelled_rows", "fit_iterations", "encodability_permutations", "models", "count", "k",
+               "settled_at"}
+# true/false columns ("" where not applicable, e.g. `settled` of a fixed-count run: None).
+BOOL_COLUMNS = {"fit_converged", "settled", "tail_approximate", "perm_tail_approximate"}
 
 
 class ResultsError(Exception):
@@ -57,8 +60,11 @@ def _read_csv(path, required):
     for column in frame.columns:
         if column in TEXT_COLUMNS:
             continue
-        if column == "fit_converged":
-            frame[column] = frame[column].map({"true": True, "false": False, "1": True, "0": False})
+        if column in BOOL_COLUMNS:
+            mapped = frame[column].map({"true": True, "false": False, "1": True, "0": False, "": None})
+            if mapped.isna().any() and (frame[column][mapped.isna()] != "").any():
+                raise ResultsError("%s: column %s holds a value that is not true or false" % (path, column))
+            frame[column] = mapped
             continue
         try:
             values = frame[column].replace("", "nan").astype(float)
