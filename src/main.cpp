@@ -10,6 +10,8 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <string>
+#include <unistd.h>
 
 namespace {
 
@@ -123,16 +125,29 @@ int dispatch(const CommandLine& cl, const wsc::par::Communicator& world) {
   return 0;
 }
 
+/// Writes one whole line to stderr in a single write(2), so the lines of
+/// processes sharing the stream never interleave inside a line.
+void error_line(const std::string& text) {
+  std::cerr.flush();
+  const std::string line = text + "\n";
+  std::size_t done = 0;
+  while (done < line.size()) {
+    const ssize_t n = ::write(STDERR_FILENO, line.data() + done, line.size() - done);
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+}
+
 /// N processes that each see one rank: the launcher (mpiexec, srun --mpi=...)
 /// belongs to another MPI than the one wsc was built with. Each would run
 /// the whole analysis alone and race to write the same outputs.
 bool launched_by_another_mpi(const wsc::par::Communicator& world) {
   const int launched = wsc::par::launcher_process_count();
   if (world.size() != 1 || launched <= 1) return false;
-  std::cerr << "wsc: error: started as " << launched
-            << " processes, but MPI sees 1 rank each: the launcher does not match wsc's MPI ("
-            << wsc::par::mpi_library_version()
-            << "); use that MPI's mpiexec, or srun --mpi=pmi2 for MPICH, --mpi=pmix for Open MPI" << std::endl;
+  error_line("wsc: error: started as " + std::to_string(launched) +
+             " processes, but MPI sees 1 rank each: the launcher does not match wsc's MPI (" +
+             wsc::par::mpi_library_version() +
+             "); use that MPI's mpiexec, or srun --mpi=pmi2 for MPICH, --mpi=pmix for Open MPI");
   return true;
 }
 
@@ -155,7 +170,7 @@ int run_wsc(int argc, char** argv, const wsc::par::Communicator& world) {
   } catch (const wsc::par::AgreedError& e) {
     if (world.is_root()) std::cerr << "wsc: error: " << e.what() << std::endl;
   } catch (const std::exception& e) {
-    std::cerr << "wsc: error on rank " << world.rank() << ": " << e.what() << std::endl;
+    error_line("wsc: error on rank " + std::to_string(world.rank()) + ": " + e.what());
     if (world.size() > 1) MPI_Abort(MPI_COMM_WORLD, 1);
   }
   return 1;
