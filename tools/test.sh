@@ -20,7 +20,7 @@ reference=()
 for mpi in ${WSC_TEST_MPIS:-openmpi mpich}; do
   case "$mpi" in
     openmpi) dir="$base"; labels=() ;;
-    mpich) dir="$base-mpich"; labels=(-LE slurm) ;;
+    mpich) dir="$base-mpich"; labels=(-LE "slurm|python_side") ;;
     *) echo "test.sh: unknown MPI '$mpi' in WSC_TEST_MPIS" >&2; exit 2 ;;
   esac
   echo "test.sh: $mpi build in $dir (WSC_ARCH=$WSC_ARCH)"

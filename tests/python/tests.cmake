@@ -65,3 +65,9 @@ wsc_add_python_test(e2e_tail_more_permutations test_tail.py 2 more_permutations)
 # scheme does not; whole blocks of several sizes.
 wsc_add_python_test(e2e_tree_null_uniform test_exchangeability_tree.py 2 tree_null)
 wsc_add_python_test(e2e_blocks_unequal_sizes test_exchangeability_tree.py 2 blocks_unequal)
+# The Python side (package, example, reports) does not depend on the MPI
+# wsc was built with: the MPICH build of tools/test.sh leaves these out.
+set_property(TEST e2e_report_run e2e_report_no_permutations e2e_report_sweep e2e_report_demo_folder
+             e2e_report_errors e2e_report_figures e2e_report_sweep_figures e2e_python_write_model_round_trip
+             e2e_python_write_model_rejects e2e_python_validate_like_inspect e2e_python_package_install
+             e2e_pytorch_example APPEND PROPERTY LABELS python_side)
