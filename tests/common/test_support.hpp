@@ -13,12 +13,24 @@
 #include <cstdint>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 namespace wsc_test {
+
+/// The message of the std::invalid_argument that f throws ("" if none).
+template <typename F>
+std::string invalid_argument_message(F f) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
+}
 
 using wsc::core::Index;
 using wsc::core::Labels;

@@ -3,6 +3,8 @@
 // trees are refused naming the block.
 #include "wsc/core/exchangeability.hpp"
 
+#include "test_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -19,18 +21,9 @@
 namespace wsc::core {
 namespace {
 
-using Ids = std::vector<std::int64_t>;
+using wsc_test::invalid_argument_message;
 
-/// The message of the std::invalid_argument that f throws ("" if none).
-template <typename F>
-std::string invalid_argument_message(F f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
-}
+using Ids = std::vector<std::int64_t>;
 
 // ------------------------------------------------------------------------
 // The test's own reading of a tree: PALM's rules written out directly.

@@ -3,6 +3,8 @@
 
 #include "wsc/core/permutation.hpp"
 
+#include "test_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -16,6 +18,8 @@
 namespace wsc::core {
 namespace {
 
+using wsc_test::invalid_argument_message;
+
 bool is_permutation_of_iota(const std::vector<std::int64_t>& p) {
   std::vector<std::int64_t> sorted = p;
   std::sort(sorted.begin(), sorted.end());
@@ -23,17 +27,6 @@ bool is_permutation_of_iota(const std::vector<std::int64_t>& p) {
     if (sorted[i] != static_cast<std::int64_t>(i)) return false;
   }
   return true;
-}
-
-/// The message of the std::invalid_argument that f throws ("" if none).
-template <typename F>
-std::string invalid_argument_message(F f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
 }
 
 /// Pearson chi-square of counts against equal expected frequencies.
