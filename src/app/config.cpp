@@ -604,12 +604,14 @@ const std::vector<Key<MetadataSpec>>& metadata_keys() {
   static const std::vector<Key<M>> table = {
       key<M>("name", [](auto& m) -> auto& { return m.name; }, kRequired, kNotEmpty),
       key<M>("bins", [](auto& m) -> auto& { return m.bins; }, kOmitDefault,
-             {[](const int& v) { return v == 0 || v >= 2; }, "must be >= 2"}),
+             {[](const int& v) { return v == 0 || (v >= 2 && v <= engine::kMaxClasses); },
+              "must be >= 2 and <= 65536"}),
       // Binned labels spell out their binning, even the default one.
       written_if(key<M>("binning", [](auto& m) -> auto& { return m.binning; }, kOmitDefault),
                  +[](const M& m) { return m.bins != 0 || m.binning != core::BinMethod::EqualWidth; }),
       key<M>("classes", [](auto& m) -> auto& { return m.classes; }, kOmitDefault,
-             {[](const int& v) { return v == 0 || v >= 2; }, "must be 0 (from the labels) or >= 2"}),
+             {[](const int& v) { return v == 0 || (v >= 2 && v <= engine::kMaxClasses); },
+              "must be 0 (from the labels) or in [2, 65536]"}),
   };
   return table;
 }
@@ -662,7 +664,8 @@ const std::vector<Section>& sections() {
       {"permutation",
        {
            key<C>("count", [](auto& c) -> auto& { return c.analysis.permutation.count; }, kDefaulted,
-                  {[](const std::int64_t& v) { return v >= 0; }, "must be >= 0"}),
+                  {[](const std::int64_t& v) { return v >= 0 && v <= engine::kMaxResamples; },
+                   "must be >= 0 and <= 2^40"}),
            key<C>("seed", [](auto& c) -> auto& { return c.analysis.permutation.seed; }, kDefaulted, kSeedRule),
            key<C>("scheme", [](auto& c) -> auto& { return c.analysis.permutation.scheme; }, kDefaulted),
            key<C>("stop", [](auto& c) -> auto& { return c.analysis.permutation.stop; }, kDefaulted),
@@ -672,7 +675,7 @@ const std::vector<Section>& sections() {
                   {[](const std::vector<std::string>& v) { return engine::decisions_problem(v).empty(); },
                    "must list one or more of \"p_fwer\", \"q_fdr\", \"p_perm\", each once"}),
            key<C>("look", [](auto& c) -> auto& { return c.analysis.permutation.look; }, kDefaulted,
-                  {[](const std::int64_t& v) { return v >= 0 && v <= (std::int64_t{1} << 40); },
+                  {[](const std::int64_t& v) { return v >= 0 && v <= engine::kMaxResamples; },
                    "must be >= 0 (0: automatic) and <= 2^40"}),
            key<C>("strata", [](auto& c) -> auto& { return c.permutation.strata; }, kOptional),
            key<C>("blocks", [](auto& c) -> auto& { return c.permutation.blocks; }, kOptional),
@@ -681,14 +684,16 @@ const std::vector<Section>& sections() {
       {"encodability",
        {
            key<C>("permutations", [](auto& c) -> auto& { return c.analysis.encodability.permutations; },
-                  kDefaulted, {[](const std::int64_t& v) { return v >= 0; }, "must be >= 0 (0: no test)"}),
+                  kDefaulted, {[](const std::int64_t& v) { return v >= 0 && v <= engine::kMaxResamples; },
+                               "must be >= 0 (0: no test) and <= 2^40"}),
            key<C>("alpha", [](auto& c) -> auto& { return c.analysis.encodability.alpha; }, kDefaulted,
                   {[](const double& v) { return v > 0.0 && v < 1.0; }, "must be in (0, 1)"}),
        }},
       {"bootstrap",
        {
            key<C>("count", [](auto& c) -> auto& { return c.analysis.bootstrap.count; }, kDefaulted,
-                  {[](const std::int64_t& v) { return v >= 0; }, "must be >= 0 (0: none)"}),
+                  {[](const std::int64_t& v) { return v >= 0 && v <= engine::kMaxResamples; },
+                   "must be >= 0 (0: none) and <= 2^40"}),
            key<C>("seed", [](auto& c) -> auto& { return c.analysis.bootstrap.seed; }, kDefaulted, kSeedRule),
            key<C>("level", [](auto& c) -> auto& { return c.analysis.bootstrap.level; }, kDefaulted,
                   {[](const double& v) { return v > 0.0 && v < 1.0; }, "must be in (0, 1)"}),
