@@ -186,6 +186,12 @@ std::string condense_syntax_error(const std::string& what, const std::string& or
   return message;
 }
 
+/// "<origin>:<line>: tables and arrays nested deeper than 8 levels".
+std::string nesting_message(const std::string& where, int line) {
+  return where + ":" + std::to_string(line) + ": tables and arrays nested deeper than " +
+         std::to_string(kMaxTomlNesting) + " levels";
+}
+
 // ---------------------------------------------------------------------------
 // Overrides
 // ---------------------------------------------------------------------------
@@ -229,6 +235,11 @@ void apply_override(toml::value& root, const std::string& spec, const std::strin
     if (segment.empty()) fail("empty component in key '" + key + "'");
   }
 
+  if (toml_nesting_overflow_line(text) != 0) {
+    const std::string shown = spec.size() > 60 ? spec.substr(0, 60) + "..." : spec;
+    throw ConfigError(display_origin(origin) + ": --set " + shown + ": tables and arrays nested deeper than " +
+                      std::to_string(kMaxTomlNesting) + " levels");
+  }
   const toml::value value = parse_override_value(text);
   toml::value* current = &root;
   std::string path;
@@ -841,8 +852,82 @@ std::optional<core::BinMethod> bin_method_from(const std::string& name) {
 // Public API
 // ---------------------------------------------------------------------------
 
+int toml_nesting_overflow_line(const std::string& text) {
+  int depth = 0;
+  int dots = 0;          // of the key being read
+  bool in_key = true;    // reading a key (line start, table header, inline table)
+  std::string open;      // the open brackets, innermost last (at most kMaxTomlNesting)
+  int line = 1;
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  const auto starts = [&](std::size_t at, const char* what) { return text.compare(at, 3, what) == 0; };
+  while (i < n) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      ++i;
+    } else if (c == '#') {
+      while (i < n && text[i] != '\n') ++i;
+    } else if (c == '"' || c == '\'') {
+      const bool basic = c == '"';
+      const bool multi = starts(i, basic ? "\"\"\"" : "'''");
+      i += multi ? 3 : 1;
+      while (i < n) {
+        if (basic && text[i] == '\\') {
+          if (i + 1 < n && text[i + 1] == '\n') ++line;
+          i += 2;
+          continue;
+        }
+        if (text[i] == '\n') {
+          if (!multi) break;  // an unterminated one-line string: the parser reports it
+          ++line;
+        }
+        if (text[i] == c && (!multi || starts(i, basic ? "\"\"\"" : "'''"))) {
+          i += multi ? 3 : 1;
+          // A multi-line string may end with up to two more quotes.
+          while (multi && i < n && text[i] == c) ++i;
+          break;
+        }
+        ++i;
+      }
+    } else {
+      if (c == '[' || c == '{') {
+        if (++depth + dots > kMaxTomlNesting) return line;
+        open.push_back(c);
+        // A table header's key, an inline table's first key; an array holds values.
+        in_key = c == '{' || (in_key && (open.size() == 1 || open == "[["));
+        if (c == '{') dots = 0;
+      } else if ((c == ']' || c == '}') && depth > 0) {
+        --depth;
+        open.pop_back();
+        if (c == '}') in_key = false;
+        if (open.empty()) dots = 0;
+      } else if (c == '=' && in_key) {
+        in_key = false;
+      } else if (c == ',' && !open.empty() && open.back() == '{') {
+        in_key = true;
+        dots = 0;
+      } else if (c == '.' && in_key) {
+        // Each dot of a key opens one more table.
+        if (depth + ++dots > kMaxTomlNesting) return line;
+      }
+      ++i;
+      continue;
+    }
+    // After a newline, comment or string: a new key starts on a new line outside any bracket.
+    if (c == '\n' && open.empty()) {
+      in_key = true;
+      dots = 0;
+    }
+  }
+  return 0;
+}
+
 Config parse_config(const std::string& toml_text, const std::string& origin, const std::string& base_dir,
                     const std::vector<std::string>& overrides) {
+  if (const int line = toml_nesting_overflow_line(toml_text); line != 0) {
+    throw ConfigError(nesting_message(display_origin(origin), line));
+  }
   toml::value document;
   try {
     std::istringstream stream(toml_text);

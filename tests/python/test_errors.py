@@ -195,6 +195,23 @@ def groups_missing(tmp):
 
 
 
+def deep_toml(tmp):
+    """Arrays and inline tables nested 1000 deep: refused before the parser
+    recurses (it overflowed the stack), in a file and in --set."""
+    model = os.path.join(tmp, "model.h5")
+    make_model(model, n=60, d=6)
+    out = os.path.join(tmp, "out")
+    for name, value in (("arrays", "[" * 1000 + "1" + "]" * 1000),
+                        ("tables", "{a = " * 1000 + "1" + "}" * 1000)):
+        cfg = write_config(os.path.join(tmp, name + ".toml"), model, out, permutations=3,
+                           extra="\n[parallel]\nx = %s\n" % value)
+        for ranks in (0, 2):
+            expect_error(tmp, ["run", cfg], "nested deeper than 8 levels", ranks=ranks, out=out)
+    cfg = write_config(os.path.join(tmp, "c.toml"), model, out, permutations=3)
+    expect_error(tmp, ["run", cfg, "--set", "pca.sensitivity=" + "[" * 1000 + "1" + "]" * 1000],
+                 "nested deeper than 8 levels", out=out)
+
+
 TESTS = {
     "missing_file": missing_file,
     "not_hdf5": not_hdf5,
@@ -223,6 +240,7 @@ TESTS = {
     "bootstrap_null_too_large": config_case("bootstrap.count=1099511627776",
                                             "bootstrap.count = 1099511627776 needs about"),
     "bins_huge": config_case("metadata.1.bins=2147483647", "bins must be >= 2 and <= 65536"),
+    "deep_toml": deep_toml,
     "stratum_of_one": model_case(set_value("labels/sex", 5, 7), "stratum 7 has a single member",
                                  sets=("permutation.scheme=within", "permutation.strata=sex")),
     "blocks_all_sizes_differ": model_case(replace("groups/patient", np.repeat(np.arange(10), list(range(1, 10)) + [15])),
