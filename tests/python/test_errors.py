@@ -195,6 +195,25 @@ def groups_missing(tmp):
 
 
 
+def chunked(name, shape, written):
+    """Replaces `name` by a chunked float dataset declaring `shape` with only
+    its first `written` rows stored (h5py allocates no more)."""
+    def mutate(path):
+        with h5py.File(path, "a") as f:
+            if name in f:
+                del f[name]
+            d = f.create_dataset(name, shape=shape, dtype="f8", chunks=(1,) + tuple(shape[1:]))
+            d[0:written] = np.ones((written,) + tuple(shape[1:]))
+    return mutate
+
+
+def chunked_tree(path):
+    """A block tree declaring 10^9 levels, one chunk written."""
+    with h5py.File(path, "a") as f:
+        d = f.create_dataset("groups/tree", shape=(60, 10**9), dtype="i8", chunks=(1, 1024))
+        d[0, 0:1024] = np.ones(1024, dtype=np.int64)
+
+
 def deep_toml(tmp):
     """Arrays and inline tables nested 1000 deep: refused before the parser
     recurses (it overflowed the stack), in a file and in --set."""
@@ -241,6 +260,15 @@ TESTS = {
                                             "bootstrap.count = 1099511627776 needs about"),
     "bins_huge": config_case("metadata.1.bins=2147483647", "bins must be >= 2 and <= 65536"),
     "deep_toml": deep_toml,
+    "head_declares_1e7_rows": model_case(chunked("heads/plane/weight", (10**7, 6), 3),
+                                         "/heads/plane/weight declares 10000000 rows"),
+    "head_declares_1e12_rows": model_case(chunked("heads/plane/weight", (10**12, 6), 3),
+                                          "/heads/plane/weight declares 1000000000000 rows"),
+    "bias_declares_1e12": model_case(chunked("heads/plane/bias", (10**12,), 3),
+                                     "/heads/plane/bias has 1000000000000 entries, expected C = 3"),
+    "tree_declares_1e9_levels": model_case(
+        chunked_tree,
+        "/groups/tree declares 1000000000 levels", sets=("permutation.scheme=tree", "permutation.tree=tree")),
     "stratum_of_one": model_case(set_value("labels/sex", 5, 7), "stratum 7 has a single member",
                                  sets=("permutation.scheme=within", "permutation.strata=sex")),
     "blocks_all_sizes_differ": model_case(replace("groups/patient", np.repeat(np.arange(10), list(range(1, 10)) + [15])),
