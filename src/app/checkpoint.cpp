@@ -46,10 +46,36 @@ class DecodeError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Reads from a byte range without copying it.
+class MemorySource : public std::streambuf {
+ public:
+  MemorySource(const char* data, std::size_t size) {
+    char* begin = const_cast<char*>(data);  // never written through: get area only
+    setg(begin, begin, begin + size);
+  }
+  std::size_t remaining() const { return static_cast<std::size_t>(egptr() - gptr()); }
+};
+
+/// The payload being decoded on this thread (set by decode()): what a
+/// sequence's count is checked against.
+inline thread_local const MemorySource* decoding = nullptr;
+
+/// Refuses a count of `count` items of at least `item_bytes` bytes each that
+/// the rest of the payload cannot hold, before anything is allocated.
+inline void check_count(std::uint64_t count, std::uint64_t item_bytes, const char* what) {
+  if (decoding == nullptr) return;
+  const std::uint64_t left = decoding->remaining();
+  if (count > left / item_bytes) {
+    throw DecodeError(std::string(what) + " of " + std::to_string(count) + " claims more than the " +
+                      std::to_string(left) + " bytes left in the payload");
+  }
+}
+
 // Sequences are stored as a uint64 element count followed by the elements.
-// Loading grows the container in bounded steps, so a count that disagrees
-// with the data runs into the end of the payload (an archive exception)
-// instead of allocating whatever the count claims.
+// A count is checked against the bytes left in the payload before anything is
+// allocated; loading also grows the container in bounded steps, so even an
+// unchecked count would run into the end of the payload (an archive
+// exception) instead of allocating whatever it claims.
 constexpr std::uint64_t kLoadStep = std::uint64_t{1} << 16;
 
 template <class Archive, class T>
@@ -58,6 +84,7 @@ void io_array(Archive& ar, std::vector<T>& v) {
   if constexpr (Archive::is_loading::value) {
     std::uint64_t count = 0;
     ar & count;
+    check_count(count, sizeof(T), "an array");
     v.clear();
     while (v.size() < count) {
       const std::size_t old = v.size();
@@ -77,6 +104,7 @@ void io_string(Archive& ar, std::string& s) {
   if constexpr (Archive::is_loading::value) {
     std::uint64_t count = 0;
     ar & count;
+    check_count(count, 1, "a string");
     s.clear();
     while (s.size() < count) {
       const std::size_t old = s.size();
@@ -96,6 +124,7 @@ void io_nested(Archive& ar, std::vector<std::vector<T>>& v) {
   if constexpr (Archive::is_loading::value) {
     std::uint64_t count = 0;
     ar & count;
+    check_count(count, sizeof(std::uint64_t), "a list of arrays");  // each at least its own count
     v.clear();
     while (v.size() < count) {
       const std::size_t old = v.size();
@@ -196,15 +225,7 @@ class StringSink : public std::streambuf {
   std::string& out_;
 };
 
-/// Reads from a byte range without copying it.
-class MemorySource : public std::streambuf {
- public:
-  MemorySource(const char* data, std::size_t size) {
-    char* begin = const_cast<char*>(data);  // never written through: get area only
-    setg(begin, begin, begin + size);
-  }
-  std::size_t remaining() const { return static_cast<std::size_t>(egptr() - gptr()); }
-};
+using detail::MemorySource;
 
 void put_le(unsigned char* out, std::uint64_t value, int bytes) {
   for (int i = 0; i < bytes; ++i) out[i] = static_cast<unsigned char>(value >> (8 * i));
@@ -399,6 +420,12 @@ engine::RunState decode(const std::string& payload, const std::string& path) {
     MemorySource source(payload.data(), payload.size());
     {
       boost::archive::binary_iarchive archive(source, kArchiveFlags);
+      struct Decoding {
+        explicit Decoding(const MemorySource* s) { detail::decoding = s; }
+        ~Decoding() { detail::decoding = nullptr; }
+        Decoding(const Decoding&) = delete;
+        Decoding& operator=(const Decoding&) = delete;
+      } decoding(&source);
       archive >> state;
     }
     if (source.remaining() != 0)

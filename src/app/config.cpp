@@ -186,6 +186,12 @@ std::string condense_syntax_error(const std::string& what, const std::string& or
   return message;
 }
 
+/// "<origin>:<line>: tables and arrays nested deeper than 8 levels".
+std::string nesting_message(const std::string& where, int line) {
+  return where + ":" + std::to_string(line) + ": tables and arrays nested deeper than " +
+         std::to_string(kMaxTomlNesting) + " levels";
+}
+
 // ---------------------------------------------------------------------------
 // Overrides
 // ---------------------------------------------------------------------------
@@ -229,6 +235,11 @@ void apply_override(toml::value& root, const std::string& spec, const std::strin
     if (segment.empty()) fail("empty component in key '" + key + "'");
   }
 
+  if (toml_nesting_overflow_line(text) != 0) {
+    const std::string shown = spec.size() > 60 ? spec.substr(0, 60) + "..." : spec;
+    throw ConfigError(display_origin(origin) + ": --set " + shown + ": tables and arrays nested deeper than " +
+                      std::to_string(kMaxTomlNesting) + " levels");
+  }
   const toml::value value = parse_override_value(text);
   toml::value* current = &root;
   std::string path;
@@ -604,12 +615,14 @@ const std::vector<Key<MetadataSpec>>& metadata_keys() {
   static const std::vector<Key<M>> table = {
       key<M>("name", [](auto& m) -> auto& { return m.name; }, kRequired, kNotEmpty),
       key<M>("bins", [](auto& m) -> auto& { return m.bins; }, kOmitDefault,
-             {[](const int& v) { return v == 0 || v >= 2; }, "must be >= 2"}),
+             {[](const int& v) { return v == 0 || (v >= 2 && v <= engine::kMaxClasses); },
+              "must be >= 2 and <= 65536"}),
       // Binned labels spell out their binning, even the default one.
       written_if(key<M>("binning", [](auto& m) -> auto& { return m.binning; }, kOmitDefault),
                  +[](const M& m) { return m.bins != 0 || m.binning != core::BinMethod::EqualWidth; }),
       key<M>("classes", [](auto& m) -> auto& { return m.classes; }, kOmitDefault,
-             {[](const int& v) { return v == 0 || v >= 2; }, "must be 0 (from the labels) or >= 2"}),
+             {[](const int& v) { return v == 0 || (v >= 2 && v <= engine::kMaxClasses); },
+              "must be 0 (from the labels) or in [2, 65536]"}),
   };
   return table;
 }
@@ -662,7 +675,8 @@ const std::vector<Section>& sections() {
       {"permutation",
        {
            key<C>("count", [](auto& c) -> auto& { return c.analysis.permutation.count; }, kDefaulted,
-                  {[](const std::int64_t& v) { return v >= 0; }, "must be >= 0"}),
+                  {[](const std::int64_t& v) { return v >= 0 && v <= engine::kMaxResamples; },
+                   "must be >= 0 and <= 2^40"}),
            key<C>("seed", [](auto& c) -> auto& { return c.analysis.permutation.seed; }, kDefaulted, kSeedRule),
            key<C>("scheme", [](auto& c) -> auto& { return c.analysis.permutation.scheme; }, kDefaulted),
            key<C>("stop", [](auto& c) -> auto& { return c.analysis.permutation.stop; }, kDefaulted),
@@ -672,7 +686,7 @@ const std::vector<Section>& sections() {
                   {[](const std::vector<std::string>& v) { return engine::decisions_problem(v).empty(); },
                    "must list one or more of \"p_fwer\", \"q_fdr\", \"p_perm\", each once"}),
            key<C>("look", [](auto& c) -> auto& { return c.analysis.permutation.look; }, kDefaulted,
-                  {[](const std::int64_t& v) { return v >= 0 && v <= (std::int64_t{1} << 40); },
+                  {[](const std::int64_t& v) { return v >= 0 && v <= engine::kMaxResamples; },
                    "must be >= 0 (0: automatic) and <= 2^40"}),
            key<C>("strata", [](auto& c) -> auto& { return c.permutation.strata; }, kOptional),
            key<C>("blocks", [](auto& c) -> auto& { return c.permutation.blocks; }, kOptional),
@@ -681,14 +695,16 @@ const std::vector<Section>& sections() {
       {"encodability",
        {
            key<C>("permutations", [](auto& c) -> auto& { return c.analysis.encodability.permutations; },
-                  kDefaulted, {[](const std::int64_t& v) { return v >= 0; }, "must be >= 0 (0: no test)"}),
+                  kDefaulted, {[](const std::int64_t& v) { return v >= 0 && v <= engine::kMaxResamples; },
+                               "must be >= 0 (0: no test) and <= 2^40"}),
            key<C>("alpha", [](auto& c) -> auto& { return c.analysis.encodability.alpha; }, kDefaulted,
                   {[](const double& v) { return v > 0.0 && v < 1.0; }, "must be in (0, 1)"}),
        }},
       {"bootstrap",
        {
            key<C>("count", [](auto& c) -> auto& { return c.analysis.bootstrap.count; }, kDefaulted,
-                  {[](const std::int64_t& v) { return v >= 0; }, "must be >= 0 (0: none)"}),
+                  {[](const std::int64_t& v) { return v >= 0 && v <= engine::kMaxResamples; },
+                   "must be >= 0 (0: none) and <= 2^40"}),
            key<C>("seed", [](auto& c) -> auto& { return c.analysis.bootstrap.seed; }, kDefaulted, kSeedRule),
            key<C>("level", [](auto& c) -> auto& { return c.analysis.bootstrap.level; }, kDefaulted,
                   {[](const double& v) { return v > 0.0 && v < 1.0; }, "must be in (0, 1)"}),
@@ -836,8 +852,82 @@ std::optional<core::BinMethod> bin_method_from(const std::string& name) {
 // Public API
 // ---------------------------------------------------------------------------
 
+int toml_nesting_overflow_line(const std::string& text) {
+  int depth = 0;
+  int dots = 0;          // of the key being read
+  bool in_key = true;    // reading a key (line start, table header, inline table)
+  std::string open;      // the open brackets, innermost last (at most kMaxTomlNesting)
+  int line = 1;
+  const std::size_t n = text.size();
+  std::size_t i = 0;
+  const auto starts = [&](std::size_t at, const char* what) { return text.compare(at, 3, what) == 0; };
+  while (i < n) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      ++i;
+    } else if (c == '#') {
+      while (i < n && text[i] != '\n') ++i;
+    } else if (c == '"' || c == '\'') {
+      const bool basic = c == '"';
+      const bool multi = starts(i, basic ? "\"\"\"" : "'''");
+      i += multi ? 3 : 1;
+      while (i < n) {
+        if (basic && text[i] == '\\') {
+          if (i + 1 < n && text[i + 1] == '\n') ++line;
+          i += 2;
+          continue;
+        }
+        if (text[i] == '\n') {
+          if (!multi) break;  // an unterminated one-line string: the parser reports it
+          ++line;
+        }
+        if (text[i] == c && (!multi || starts(i, basic ? "\"\"\"" : "'''"))) {
+          i += multi ? 3 : 1;
+          // A multi-line string may end with up to two more quotes.
+          while (multi && i < n && text[i] == c) ++i;
+          break;
+        }
+        ++i;
+      }
+    } else {
+      if (c == '[' || c == '{') {
+        if (++depth + dots > kMaxTomlNesting) return line;
+        open.push_back(c);
+        // A table header's key, an inline table's first key; an array holds values.
+        in_key = c == '{' || (in_key && (open.size() == 1 || open == "[["));
+        if (c == '{') dots = 0;
+      } else if ((c == ']' || c == '}') && depth > 0) {
+        --depth;
+        open.pop_back();
+        if (c == '}') in_key = false;
+        if (open.empty()) dots = 0;
+      } else if (c == '=' && in_key) {
+        in_key = false;
+      } else if (c == ',' && !open.empty() && open.back() == '{') {
+        in_key = true;
+        dots = 0;
+      } else if (c == '.' && in_key) {
+        // Each dot of a key opens one more table.
+        if (depth + ++dots > kMaxTomlNesting) return line;
+      }
+      ++i;
+      continue;
+    }
+    // After a newline, comment or string: a new key starts on a new line outside any bracket.
+    if (c == '\n' && open.empty()) {
+      in_key = true;
+      dots = 0;
+    }
+  }
+  return 0;
+}
+
 Config parse_config(const std::string& toml_text, const std::string& origin, const std::string& base_dir,
                     const std::vector<std::string>& overrides) {
+  if (const int line = toml_nesting_overflow_line(toml_text); line != 0) {
+    throw ConfigError(nesting_message(display_origin(origin), line));
+  }
   toml::value document;
   try {
     std::istringstream stream(toml_text);

@@ -6,6 +6,7 @@
 #include "wsc/par/row_partition.hpp"
 
 #include "wsc/core/batched_newton.hpp"
+#include "wsc/core/checked.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -51,6 +52,19 @@ void check_memory(std::int64_t rows, std::int64_t dim, const engine::LayoutPlan&
   }
 }
 
+/// Refuses nulls (permutation.count, encodability.permutations,
+/// bootstrap.count) that cannot fit beside the rows, naming the key.
+void check_null_memory(const Config& config, std::int64_t cells, const engine::LayoutPlan& layout,
+                       int ranks_on_node) {
+  const double available = static_cast<double>(available_memory_bytes());
+  if (!(available > 0)) return;
+  const double budget = 0.9 * available / std::max(ranks_on_node, 1) - static_cast<double>(layout.bytes_per_rank);
+  const std::string problem = engine::null_memory_problem(config.analysis, cells,
+                                                          static_cast<int>(config.metadata.size()),
+                                                          std::max(budget, 1.0));
+  if (!problem.empty()) throw std::invalid_argument(problem);
+}
+
 }  // namespace
 
 std::int64_t parallel_items(const Config& config) {
@@ -58,9 +72,11 @@ std::int64_t parallel_items(const Config& config) {
   // resamples: what groups can share.
   const engine::AnalysisSettings& s = config.analysis;
   const std::int64_t batch = std::max<std::int64_t>(s.batch, 1);
-  const std::int64_t perms = (s.permutation.count + batch - 1) / batch;
-  const std::int64_t enc = (s.encodability.permutations * s.cv.folds + batch - 1) / batch;
-  const std::int64_t boot = (s.bootstrap.count + batch - 1) / batch;
+  // Counts are >= 0 and bounded (kMaxResamples); the product saturates anyway.
+  const std::int64_t perms = core::ceil_div(std::max<std::int64_t>(s.permutation.count, 0), batch);
+  const std::int64_t enc = core::ceil_div(
+      std::max<std::int64_t>(core::saturating_mul(s.encodability.permutations, std::max(s.cv.folds, 0)), 0), batch);
+  const std::int64_t boot = core::ceil_div(std::max<std::int64_t>(s.bootstrap.count, 0), batch);
   return std::max<std::int64_t>({perms, enc, boot, 1});
 }
 
@@ -256,6 +272,8 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm, RunP
     model.layout = engine::plan_layout(layout_request(config, in, file.embeddings_float32(), comm.size(),
                                                       ranks_on_node, costs));
     check_memory(in.rows, in.dim, model.layout, ranks_on_node, file_name(path));
+    // Every task and the primary have >= 2 classes: a lower bound on the cells.
+    check_null_memory(config, 4 * static_cast<std::int64_t>(config.metadata.size()), model.layout, ranks_on_node);
 
     std::unique_ptr<io::ModelFile> separate;
     if (label_path != path) separate = std::make_unique<io::ModelFile>(label_path, nullptr, false);
@@ -270,6 +288,12 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm, RunP
     model.layout = engine::plan_layout(layout_request(config, in, file.embeddings_float32(), comm.size(),
                                                       ranks_on_node, costs, classes));
     check_memory(in.rows, in.dim, model.layout, ranks_on_node, file_name(path));
+    std::int64_t task_classes = 0;
+    for (const engine::TaskLabels& task : in.metadata) task_classes += task.classes;
+    const std::int64_t primary_classes =
+        in.primary_from_file ? static_cast<std::int64_t>(in.primary_head.classes())
+                             : (in.primary_labels ? in.primary_labels->classes : 2);
+    check_null_memory(config, primary_classes * task_classes, model.layout, ranks_on_node);
   });
 
   // Phase 2, collective: each rank reads the block of rows of its place in

@@ -81,6 +81,10 @@ std::string text_of(const fs::path& file) {
 Manifest load_manifest(const std::string& path) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) throw ConfigError("cannot read manifest '" + path + "': no such file");
+  if (const int line = toml_nesting_overflow_line(text_of(path)); line != 0) {
+    throw ConfigError(path + ":" + std::to_string(line) + ": tables and arrays nested deeper than " +
+                      std::to_string(kMaxTomlNesting) + " levels");
+  }
   toml::value doc;
   try {
     doc = toml::parse(path);

@@ -3,6 +3,7 @@
 #include "phases.hpp"
 
 #include "wsc/core/batched_newton.hpp"
+#include "wsc/core/checked.hpp"
 #include "wsc/core/exchangeability.hpp"
 #include "wsc/core/permutation.hpp"
 #include "wsc/engine/finalise.hpp"
@@ -71,12 +72,13 @@ ItemSizes item_sizes(const AnalysisInput& input, const AnalysisSettings& setting
   // A resample's weights and labels (12 bytes per row of the block) are held
   // for every head of a batch: at most about 128 MiB of them.
   s.bootstrap = std::max<std::int64_t>(
-      1, std::min<std::int64_t>(batch, (std::int64_t{128} << 20) / std::max<std::int64_t>(1, 12 * largest_block)));
+      1, std::min<std::int64_t>(
+             batch, (std::int64_t{128} << 20) / std::max<std::int64_t>(1, core::saturating_mul(12, largest_block))));
   // About a batch of fold heads, with held-out probabilities of at most ~4M
   // doubles per item.
   const std::int64_t by_batch = std::max<std::int64_t>(1, batch / std::max(settings.cv.folds, 1));
   const std::int64_t by_memory =
-      std::max<std::int64_t>(1, 4'000'000 / std::max<std::int64_t>(1, input.rows * max_classes));
+      std::max<std::int64_t>(1, 4'000'000 / std::max<std::int64_t>(1, core::saturating_mul(input.rows, max_classes)));
   s.encodability = std::min(by_batch, by_memory);
   return s;
 }
@@ -85,7 +87,7 @@ std::int64_t look_step(const AnalysisSettings& settings, const ItemSizes& items)
   if (settings.permutation.stop != PermutationStop::Decisions) return 0;
   if (settings.permutation.look > 0) return settings.permutation.look;
   const std::int64_t item = std::max<std::int64_t>(1, items.permutations);
-  return item * ((100 + item - 1) / item);
+  return item * core::ceil_div(100, item);
 }
 
 std::vector<std::int64_t> permutation_for(const AnalysisInput& input, const PermutationSettings& permutation,

@@ -41,6 +41,94 @@ MemoryEstimate estimate_rank_memory(const LayoutRequest& request, int group_size
   return m;
 }
 
+namespace {
+
+/// "512.0 MiB", "32.0 GiB", "16.0 TiB".
+std::string binary_bytes(double bytes) {
+  const char* unit = "MiB";
+  double value = bytes / (1024.0 * 1024.0);
+  if (value >= 1024.0) {
+    value /= 1024.0;
+    unit = "GiB";
+  }
+  if (value >= 1024.0) {
+    value /= 1024.0;
+    unit = "TiB";
+  }
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(1) << value << " " << unit;
+  return out.str();
+}
+
+/// Bytes per item of each count (the copies included, see NullEstimate).
+struct NullPerItem {
+  double permutation = 0.0, encodability = 0.0, bootstrap = 0.0;
+};
+
+NullPerItem null_per_item(const AnalysisSettings& settings, std::int64_t cells_in, int tasks) {
+  const double cells = static_cast<double>(std::max<std::int64_t>(cells_in, 0));
+  const double ks = static_cast<double>(settings.sensitivity.size());
+  const double count = static_cast<double>(std::max<std::int64_t>(settings.permutation.count, 0));
+  NullPerItem per;
+  per.permutation = 8.0 * (1.0 + ks);
+  if (count * cells <= static_cast<double>(settings.keep_null_limit)) per.permutation += 8.0 * cells;
+  if (settings.permutation.stop == PermutationStop::Decisions) {
+    // Two int64 counts per cell (and per k and cell) per look; an automatic look is >= 100.
+    const double look = settings.permutation.look > 0 ? static_cast<double>(settings.permutation.look) : 100.0;
+    per.permutation += 16.0 * cells * (1.0 + ks) / look;
+  }
+  per.encodability = 8.0 * std::max(tasks, 1);
+  per.bootstrap = 8.0 * cells;
+  per.permutation *= 2.0;
+  per.encodability *= 2.0;
+  per.bootstrap *= 2.0;
+  return per;
+}
+
+}  // namespace
+
+NullEstimate estimate_null_memory(const AnalysisSettings& settings, std::int64_t cells, int tasks) {
+  const NullPerItem per = null_per_item(settings, cells, tasks);
+  NullEstimate e;
+  e.permutations = per.permutation * static_cast<double>(std::max<std::int64_t>(settings.permutation.count, 0));
+  e.encodability = per.encodability * static_cast<double>(std::max<std::int64_t>(settings.encodability_count(), 0));
+  e.bootstrap = per.bootstrap * static_cast<double>(std::max<std::int64_t>(settings.bootstrap.count, 0));
+  return e;
+}
+
+std::string null_memory_problem(const AnalysisSettings& settings, std::int64_t cells, int tasks,
+                                double budget_bytes) {
+  if (!(budget_bytes > 0.0)) return {};
+  const NullEstimate e = estimate_null_memory(settings, cells, tasks);
+  if (e.total() <= budget_bytes) return {};
+  const NullPerItem per = null_per_item(settings, cells, tasks);
+  struct Share {
+    const char* key;
+    std::int64_t count;
+    double bytes, per_item;
+  };
+  const Share shares[3] = {
+      {"permutation.count", settings.permutation.count, e.permutations, per.permutation},
+      {"encodability.permutations", settings.encodability.permutations, e.encodability, per.encodability},
+      {"bootstrap.count", settings.bootstrap.count, e.bootstrap, per.bootstrap}};
+  const Share* worst = &shares[0];
+  for (const Share& s : shares) {
+    if (s.bytes > worst->bytes) worst = &s;
+  }
+  const double left = std::max(0.0, budget_bytes - (e.total() - worst->bytes));
+  const double fit = worst->per_item > 0.0 ? std::floor(left / worst->per_item) : 0.0;
+  std::ostringstream out;
+  out << worst->key << " = " << worst->count << " needs about " << binary_bytes(worst->bytes)
+      << " per rank for the null; at most " << static_cast<std::int64_t>(std::min(fit, 9.0e18)) << " fit ("
+      << binary_bytes(budget_bytes) << " per rank left after the rows";
+  // The other nulls, when they take a noticeable part (>= 1 MiB).
+  if (budget_bytes - left >= 1024.0 * 1024.0) {
+    out << ", " << binary_bytes(budget_bytes - left) << " of it taken by the other nulls";
+  }
+  out << ")";
+  return out.str();
+}
+
 double predicted_heads_per_second(const LayoutRequest& request, int groups) {
   if (!(request.gemm_rate > 0.0)) return 0.0;
   const int ranks = std::max(request.ranks, 1);

@@ -1,5 +1,7 @@
 #include "rounds.hpp"
 
+#include "wsc/core/checked.hpp"
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -119,26 +121,31 @@ RunState start_state(const PhaseRanges& ranges, const std::vector<double>& obser
   local.encodability = ranges.encodability;
   local.bootstrap = ranges.bootstrap;
   local.cells = cells;
-  local.keep_cells = ranges.permutations.size() * cells <= keep_null_limit;
+  local.keep_cells = core::saturating_mul(ranges.permutations.size(), cells) <= keep_null_limit;
   local.observed_abs = observed_abs;
   local.exceed_cell.assign(observed_abs.size(), 0);
   local.exceed_max.assign(observed_abs.size(), 0);
-  local.null_max.assign(static_cast<std::size_t>(ranges.permutations.size()), 0.0);
-  if (local.keep_cells) local.null_cells.assign(static_cast<std::size_t>(ranges.permutations.size() * cells), 0.0);
-  local.score_null.assign(tasks, std::vector<double>(static_cast<std::size_t>(ranges.encodability.size()), 0.0));
-  if (cells > 0) local.boot_cells.assign(static_cast<std::size_t>(ranges.bootstrap.size() * cells), 0.0);
+  local.null_max.assign(core::size_from_count(ranges.permutations.size(), 1, 8, "permutation.count"), 0.0);
+  if (local.keep_cells) {
+    local.null_cells.assign(core::size_from_count(ranges.permutations.size(), cells, 8, "permutation.count"), 0.0);
+  }
+  const std::size_t encodability = core::size_from_count(ranges.encodability.size(), 1, 8, "encodability.permutations");
+  local.score_null.assign(tasks, std::vector<double>(encodability, 0.0));
+  if (cells > 0) {
+    local.boot_cells.assign(core::size_from_count(ranges.bootstrap.size(), cells, 8, "bootstrap.count"), 0.0);
+  }
   local.sensitivity_ks = ks;
   local.sensitivity_observed_abs = sensitivity_abs;
   local.sensitivity_exceed_cell.assign(sensitivity_abs.size(), 0);
   local.sensitivity_exceed_max.assign(sensitivity_abs.size(), 0);
-  local.sensitivity_null_max.assign(static_cast<std::size_t>(ranges.permutations.size() * ks), 0.0);
+  local.sensitivity_null_max.assign(core::size_from_count(ranges.permutations.size(), ks, 8, "permutation.count"), 0.0);
   local.look = look;
   if (look > 0) {
     if (ranges.permutations.begin % look != 0) {
       throw std::invalid_argument("the permutation range does not start at a look (every " + std::to_string(look) +
                                   " permutations)");
     }
-    const auto segments = static_cast<std::size_t>((ranges.permutations.size() + look - 1) / look);
+    const auto segments = static_cast<std::size_t>(core::ceil_div(ranges.permutations.size(), look));
     local.segment_exceed_cell.assign(segments * observed_abs.size(), 0);
     local.segment_exceed_max.assign(segments * observed_abs.size(), 0);
     local.segment_sensitivity_exceed_cell.assign(segments * sensitivity_abs.size(), 0);

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <new>
+#include <optional>
 #include <utility>
 
 namespace wsc::io {
@@ -297,6 +298,10 @@ std::vector<std::int64_t> ModelFile::read_group_levels(const std::string& name, 
     throw HdfError(row_count_message(fname, dpath, info.dims[0], expected_rows));
   }
   if (info.dims[1] < 1) throw HdfError(fname + ": " + dpath + " has 0 columns, expected L >= 1 (one per level)");
+  if (info.dims[1] > model_h5::kMaxTreeLevels) {
+    throw HdfError(fname + ": " + dpath + " declares " + std::to_string(info.dims[1]) + " levels, at most " +
+                   std::to_string(model_h5::kMaxTreeLevels));
+  }
   dset.require_storage(info);
   levels = info.dims[1];
   return dset.read_ints();
@@ -331,14 +336,15 @@ core::ProbeHead ModelFile::read_head(const std::string& task, std::int64_t expec
     throw HdfError(fname + ": " + wpath + " has " + std::to_string(dim) +
                    " columns, expected d = " + std::to_string(expected_dim));
   }
-  weight_set.require_storage(winfo);
-  const std::vector<double> wdata = read_finite(weight_set, fname, wpath);
-  core::Matrix weight = Eigen::Map<const core::RowMatrix>(wdata.data(), classes, dim);
-
-  core::Vector bias = core::Vector::Zero(classes);
+  if (classes > model_h5::kMaxHeadClasses) {
+    throw HdfError(fname + ": " + wpath + " declares " + std::to_string(classes) + " rows (classes), at most " +
+                   std::to_string(model_h5::kMaxHeadClasses));
+  }
+  // Both shapes are checked before either dataset is read.
+  std::optional<Hdf5Dataset> bias_set;
   if (file_.exists(bpath)) {
-    const Hdf5Dataset bias_set = file_.dataset(bpath);
-    const DatasetInfo binfo = bias_set.info();
+    bias_set.emplace(file_.dataset(bpath));
+    const DatasetInfo binfo = bias_set->info();
     if (binfo.dims.size() != 1) {
       throw HdfError(rank_message(fname, bpath, binfo.dims.size(), 1, "[C]"));
     }
@@ -350,8 +356,14 @@ core::ProbeHead ModelFile::read_head(const std::string& task, std::int64_t expec
                      " entries, expected C = " + std::to_string(classes) +
                      " (one per row of " + wpath + ")");
     }
-    bias_set.require_storage(binfo);
-    const std::vector<double> bdata = read_finite(bias_set, fname, bpath);
+    bias_set->require_storage(binfo);
+  }
+  weight_set.require_storage(winfo);
+  const std::vector<double> wdata = read_finite(weight_set, fname, wpath);
+  core::Matrix weight = Eigen::Map<const core::RowMatrix>(wdata.data(), classes, dim);
+  core::Vector bias = core::Vector::Zero(classes);
+  if (bias_set) {
+    const std::vector<double> bdata = read_finite(*bias_set, fname, bpath);
     bias = Eigen::Map<const core::Vector>(bdata.data(), classes);
   }
 

@@ -195,6 +195,42 @@ def groups_missing(tmp):
 
 
 
+def chunked(name, shape, written):
+    """Replaces `name` by a chunked float dataset declaring `shape` with only
+    its first `written` rows stored (h5py allocates no more)."""
+    def mutate(path):
+        with h5py.File(path, "a") as f:
+            if name in f:
+                del f[name]
+            d = f.create_dataset(name, shape=shape, dtype="f8", chunks=(1,) + tuple(shape[1:]))
+            d[0:written] = np.ones((written,) + tuple(shape[1:]))
+    return mutate
+
+
+def chunked_tree(path):
+    """A block tree declaring 10^9 levels, one chunk written."""
+    with h5py.File(path, "a") as f:
+        d = f.create_dataset("groups/tree", shape=(60, 10**9), dtype="i8", chunks=(1, 1024))
+        d[0, 0:1024] = np.ones(1024, dtype=np.int64)
+
+
+def deep_toml(tmp):
+    """Arrays and inline tables nested 1000 deep: refused before the parser
+    recurses (it overflowed the stack), in a file and in --set."""
+    model = os.path.join(tmp, "model.h5")
+    make_model(model, n=60, d=6)
+    out = os.path.join(tmp, "out")
+    for name, value in (("arrays", "[" * 1000 + "1" + "]" * 1000),
+                        ("tables", "{a = " * 1000 + "1" + "}" * 1000)):
+        cfg = write_config(os.path.join(tmp, name + ".toml"), model, out, permutations=3,
+                           extra="\n[parallel]\nx = %s\n" % value)
+        for ranks in (0, 2):
+            expect_error(tmp, ["run", cfg], "nested deeper than 8 levels", ranks=ranks, out=out)
+    cfg = write_config(os.path.join(tmp, "c.toml"), model, out, permutations=3)
+    expect_error(tmp, ["run", cfg, "--set", "pca.sensitivity=" + "[" * 1000 + "1" + "]" * 1000],
+                 "nested deeper than 8 levels", out=out)
+
+
 TESTS = {
     "missing_file": missing_file,
     "not_hdf5": not_hdf5,
@@ -209,6 +245,30 @@ TESTS = {
     "folds_above_samples": config_case("cv.folds=500", "folds", ranks_list=(0, 2)),
     "bins_below_2": config_case("metadata.1.bins=1", "bins"),
     "negative_count": config_case("permutation.count=-5", "permutation.count"),
+    # Counts near 2^63 overflowed in the planning arithmetic; 2^40 permutations
+    # cannot fit in any node's memory for the null (16 bytes each at least).
+    "count_near_int64_max": config_case("permutation.count=9223372036854775807",
+                                        "'permutation.count' must be >= 0 and <= 2^40"),
+    "encodability_near_int64_max": config_case("encodability.permutations=9223372036854775807",
+                                               "'encodability.permutations' must be >= 0"),
+    "bootstrap_near_int64_max": config_case("bootstrap.count=9223372036854775807", "'bootstrap.count' must be >= 0"),
+    "null_too_large": config_case("permutation.count=1099511627776",
+                                  "permutation.count = 1099511627776 needs about", ranks_list=(0, 2)),
+    "encodability_null_too_large": config_case("encodability.permutations=1099511627776",
+                                               "encodability.permutations = 1099511627776 needs about"),
+    "bootstrap_null_too_large": config_case("bootstrap.count=1099511627776",
+                                            "bootstrap.count = 1099511627776 needs about"),
+    "bins_huge": config_case("metadata.1.bins=2147483647", "bins must be >= 2 and <= 65536"),
+    "deep_toml": deep_toml,
+    "head_declares_1e7_rows": model_case(chunked("heads/plane/weight", (10**7, 6), 3),
+                                         "/heads/plane/weight declares 10000000 rows"),
+    "head_declares_1e12_rows": model_case(chunked("heads/plane/weight", (10**12, 6), 3),
+                                          "/heads/plane/weight declares 1000000000000 rows"),
+    "bias_declares_1e12": model_case(chunked("heads/plane/bias", (10**12,), 3),
+                                     "/heads/plane/bias has 1000000000000 entries, expected C = 3"),
+    "tree_declares_1e9_levels": model_case(
+        chunked_tree,
+        "/groups/tree declares 1000000000 levels", sets=("permutation.scheme=tree", "permutation.tree=tree")),
     "stratum_of_one": model_case(set_value("labels/sex", 5, 7), "stratum 7 has a single member",
                                  sets=("permutation.scheme=within", "permutation.strata=sex")),
     "blocks_all_sizes_differ": model_case(replace("groups/patient", np.repeat(np.arange(10), list(range(1, 10)) + [15])),

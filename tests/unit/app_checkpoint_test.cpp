@@ -422,12 +422,52 @@ TEST(Checkpoint, RefusesAPayloadThatDoesNotDecode) {
   ASSERT_NE(text, std::string::npos);
   ASSERT_GE(text, 8u);
   ASSERT_EQ(GetLe(small_payload, text - 8, 8), 4u);
-  for (std::uint64_t count : {std::uint64_t{1} << 40, std::uint64_t{1} << 62, ~std::uint64_t{0}}) {
+  const std::size_t left = small_payload.size() - text;  // the bytes after the description's count
+  for (std::uint64_t count : {std::uint64_t{1} << 40, (std::uint64_t{1} << 61) - 1, std::uint64_t{1} << 61,
+                              std::uint64_t{1} << 62, ~std::uint64_t{0}, std::uint64_t{left + 1}}) {
     std::string absurd = small_payload;
     PutLe(absurd, text - 8, count, 8);
     WriteBytes(path, WithHeader(absurd));
-    // Decoding runs out of payload; it does not run out of memory.
-    EXPECT_EQ(ReadError(path), prefix + "input stream error") << "count " << count;
+    // Refused against the bytes left before anything is allocated.
+    EXPECT_EQ(ReadError(path), prefix + "a string of " + std::to_string(count) + " claims more than the " +
+                                   std::to_string(left) + " bytes left in the payload")
+        << "count " << count;
+  }
+  // Every array and the list of encodability nulls: a full state with each
+  // count in turn replaced by lengths near 2^61 (counts found by their values).
+  RunState counted;
+  counted.observed_abs.assign(3, 0.5);
+  counted.null_max.assign(5, 0.25);
+  counted.score_null.assign(7, std::vector<double>(2, 0.125));
+  counted.boot_cells.assign(11, 1.0);
+  write_checkpoint(path, counted);
+  const std::string counted_payload = ReadBytes(path).substr(kCheckpointHeaderSize);
+  struct Counted {
+    std::uint64_t count;
+    std::uint64_t after;  // a value that follows the count
+    const char* kind;
+  };
+  const double half = 0.5, quarter = 0.25, one = 1.0;
+  std::uint64_t half_bits = 0, quarter_bits = 0, one_bits = 0;
+  std::memcpy(&half_bits, &half, 8);
+  std::memcpy(&quarter_bits, &quarter, 8);
+  std::memcpy(&one_bits, &one, 8);
+  for (const Counted& c : {Counted{3, half_bits, "an array"}, Counted{5, quarter_bits, "an array"},
+                           Counted{7, 2, "a list of arrays"}, Counted{11, one_bits, "an array"}}) {
+    std::string marker(16, '\0');
+    PutLe(marker, 0, c.count, 8);
+    PutLe(marker, 8, c.after, 8);
+    const std::size_t at = counted_payload.find(marker);
+    ASSERT_NE(at, std::string::npos) << "count " << c.count;
+    for (std::uint64_t count : {(std::uint64_t{1} << 61) - 1, std::uint64_t{1} << 61, (std::uint64_t{1} << 61) + 1}) {
+      std::string absurd = counted_payload;
+      PutLe(absurd, at, count, 8);
+      WriteBytes(path, WithHeader(absurd));
+      const std::string message = ReadError(path);
+      EXPECT_EQ(message.rfind(prefix + c.kind + " of " + std::to_string(count) + " claims more than the ", 0), 0u)
+          << message;
+      EXPECT_EQ(message.find('\n'), std::string::npos);
+    }
   }
 
   // An invalid boolean (keep_cells): a state with a single vector field

@@ -1,6 +1,7 @@
 // Unit tests of the configuration layer: TOML parsing, strictness, validation,
 // overrides, path resolution, and the to_toml -> parse_config round trip.
 #include "wsc/app/config.hpp"
+#include "wsc/app/sweep.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -559,15 +560,28 @@ TEST(AppConfig, RangeAndCombinationErrors) {
       {"[probe]\ntol = 0\n", "'probe.tol' must be > 0"},
       {"[probe]\nmax_iter = 0\n", "'probe.max_iter' must be >= 1, got 0"},
       {"[cv]\nfolds = 1\n", "'cv.folds' must be >= 2, got 1"},
-      {"[[metadata]]\nname = \"spacing\"\nbins = 1\n", "metadata 'spacing': bins must be >= 2, got 1"},
-      {"[[metadata]]\nname = \"spacing\"\nbins = -2\n", "metadata 'spacing': bins must be >= 2, got -2"},
+      {"[[metadata]]\nname = \"spacing\"\nbins = 1\n", "metadata 'spacing': bins must be >= 2 and <= 65536, got 1"},
+      {"[[metadata]]\nname = \"spacing\"\nbins = -2\n", "metadata 'spacing': bins must be >= 2 and <= 65536, got -2"},
       {"[[metadata]]\nname = \"spacing\"\nbins = 4\nbinning = \"log\"\n", "metadata 'spacing': binning must be"},
       {"[[metadata]]\nname = \"site\"\nbinning = \"quantile\"\n", "metadata 'site': binning given without bins"},
       {"[[metadata]]\nname = \"site\"\nbinning = \"equal\"\n", "metadata 'site': binning given without bins"},
       {"[[metadata]]\nname = \"site\"\nbins = 0\nbinning = \"equal\"\n", "binning given without bins"},
       {"[[metadata]]\nname = \"site\"\nclasses = 1\n", "metadata 'site': classes must be 0"},
       {"[[metadata]]\nname = \"site\"\nbins = 4\nclasses = 3\n", "metadata 'site': classes (3) contradicts bins (4)"},
-      {"[permutation]\ncount = -1\n", "'permutation.count' must be >= 0, got -1"},
+      {"[permutation]\ncount = -1\n", "'permutation.count' must be >= 0 and <= 2^40, got -1"},
+      // Counts near 2^63 are refused before any arithmetic on them (a documented hard limit).
+      {"[permutation]\ncount = 9223372036854775807\n",
+       "'permutation.count' must be >= 0 and <= 2^40, got 9223372036854775807"},
+      {"[permutation]\ncount = 1099511627777\n", "'permutation.count' must be >= 0 and <= 2^40, got 1099511627777"},
+      {"[encodability]\npermutations = 9223372036854775807\n",
+       "'encodability.permutations' must be >= 0 (0: no test) and <= 2^40, got 9223372036854775807"},
+      {"[bootstrap]\ncount = 9223372036854775807\n",
+       "'bootstrap.count' must be >= 0 (0: none) and <= 2^40, got 9223372036854775807"},
+      {"[permutation]\nlook = 9223372036854775807\n", "'permutation.look' must be >= 0 (0: automatic) and <= 2^40"},
+      {"[[metadata]]\nname = \"spacing\"\nbins = 2147483647\n",
+       "metadata 'spacing': bins must be >= 2 and <= 65536, got 2147483647"},
+      {"[[metadata]]\nname = \"site\"\nclasses = 2147483647\n",
+       "metadata 'site': classes must be 0 (from the labels) or in [2, 65536], got 2147483647"},
       {"[permutation]\nscheme = \"shuffle\"\n", "'permutation.scheme' must be"},
       {"[permutation]\nscheme = \"within\"\n", "requires 'permutation.strata'"},
       {"[permutation]\nscheme = \"blocks\"\n", "requires 'permutation.blocks'"},
@@ -990,6 +1004,89 @@ TEST(AppConfig, TheEngineSettingsAreTheConfigs) {
   EXPECT_EQ(c.analysis.probe.solver.max_iter, 50);
   EXPECT_EQ(c.analysis.probe.solver.float_hessian, defaults.probe.solver.float_hessian);
   EXPECT_EQ(c.analysis.keep_null_limit, defaults.keep_null_limit);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Hostile nesting: refused before the recursive parser sees it
+// ---------------------------------------------------------------------------
+
+namespace {
+
+std::string nested(int depth, const std::string& open, const std::string& close, const std::string& inner) {
+  std::string text;
+  for (int i = 0; i < depth; ++i) text += open;
+  text += inner;
+  for (int i = 0; i < depth; ++i) text += close;
+  return text;
+}
+
+TEST(AppConfig, NestingDepthIsScannedOutsideStringsAndComments) {
+  using wsc::app::toml_nesting_overflow_line;
+  EXPECT_EQ(toml_nesting_overflow_line(kExample), 0);
+  EXPECT_EQ(toml_nesting_overflow_line("x = " + nested(8, "[", "]", "1") + "\n"), 0);
+  EXPECT_EQ(toml_nesting_overflow_line("x = " + nested(9, "[", "]", "1") + "\n"), 1);
+  EXPECT_EQ(toml_nesting_overflow_line("a = 1\n\nx = " + nested(5, "[", "]", nested(5, "{y = ", "}", "1")) + "\n"),
+            3);
+  // Brackets in strings (every form) and comments do not count.
+  const std::string brackets = nested(20, "[", "]", "");
+  EXPECT_EQ(toml_nesting_overflow_line("a = \"" + brackets + "\"\n"), 0);
+  EXPECT_EQ(toml_nesting_overflow_line("a = '" + brackets + "'\n"), 0);
+  EXPECT_EQ(toml_nesting_overflow_line("a = \"\"\"\n" + brackets + "\n\"\"\"\n"), 0);
+  EXPECT_EQ(toml_nesting_overflow_line("a = '''" + brackets + "'''\n"), 0);
+  EXPECT_EQ(toml_nesting_overflow_line("a = \"\\\"" + brackets + "\"\n"), 0);  // an escaped quote
+  EXPECT_EQ(toml_nesting_overflow_line("# " + brackets + "\n"), 0);
+  // Dotted keys: each dot is one more table; dots in values and quoted keys do not count.
+  EXPECT_EQ(toml_nesting_overflow_line("a.b.c.d.e.f.g.h.i = 1\n"), 0);
+  EXPECT_EQ(toml_nesting_overflow_line("x = 1\na.b.c.d.e.f.g.h.i.j = 1\n"), 2);
+  EXPECT_EQ(toml_nesting_overflow_line("[a.b.c.d.e.f.g.h.i.j]\n"), 1);
+  EXPECT_EQ(toml_nesting_overflow_line("[[a.b.c.d.e.f.g.h.i]]\n"), 1);
+  EXPECT_EQ(toml_nesting_overflow_line("[[a.b.c.d.e.f.g]]\n"), 0);
+  EXPECT_EQ(toml_nesting_overflow_line("x = {a.b.c.d = 1, e.f.g.h.i.j.k.l.m = 2}\n"), 1);
+  EXPECT_EQ(toml_nesting_overflow_line("x = {a.b.c.d = 1, e.f.g.h = 2}\n"), 0);
+  EXPECT_EQ(toml_nesting_overflow_line("x = [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 1.0]\n"
+                                       "t = 1979-05-27T07:32:00.999\n"),
+            0);
+  EXPECT_EQ(toml_nesting_overflow_line("\"a.b.c.d.e.f.g.h.i.j\".k = 1\n"), 0);
+  EXPECT_EQ(toml_nesting_overflow_line("x = [\n  1.5,\n  2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5, 9.5, 1.5\n]\n"), 0);
+  // Lines inside multi-line strings are counted.
+  EXPECT_EQ(toml_nesting_overflow_line("a = \"\"\"\n\n\"\"\"\nx = " + nested(9, "[", "]", "") + "\n"), 4);
+}
+
+TEST(AppConfig, DeepNestingIsRefusedWithoutCrashing) {
+  // 1000 levels overflowed the parser's stack before they were refused.
+  const std::string arrays = "x = " + nested(1000, "[", "]", "1") + "\n";
+  expect_message(parse_error(std::string(kMinimal) + arrays),
+                 {"config.toml:8:", "nested deeper than 8 levels"});
+  const std::string tables = "x = " + nested(1000, "{a = ", "}", "1") + "\n";
+  expect_message(parse_error(std::string(kMinimal) + tables), {"config.toml:8:", "nested deeper than 8 levels"});
+  // Dotted keys 100000 deep (the parser took minutes over them).
+  std::string dotted = "a";
+  for (int i = 0; i < 100000; ++i) dotted += ".a";
+  expect_message(parse_error(std::string(kMinimal) + "[x]\n" + dotted + " = 1\n"),
+                 {"config.toml:9:", "nested deeper than 8 levels"});
+  expect_message(parse_error(std::string(kMinimal) + "[" + dotted + "]\n"), {"config.toml:8:", "nested deeper"});
+  // An unterminated deep array is refused the same way.
+  expect_message(parse_error(std::string(kMinimal) + "x = " + std::string(100000, '[') + "\n"),
+                 {"config.toml:8:", "nested deeper than 8 levels"});
+  // The same in an override value (not taken as a string).
+  expect_message(parse_error(kMinimal, {"pca.sensitivity=" + nested(1000, "[", "]", "1")}),
+                 {"--set pca.sensitivity=[[[", "nested deeper than 8 levels"});
+  expect_message(parse_error(kMinimal, {"metadata.0=" + nested(1000, "{name = ", "}", "\"a\"")}),
+                 {"--set metadata.0={name = ", "nested deeper than 8 levels"});
+  // Real nesting still parses.
+  const Config c = parse(kMinimal, {"metadata.0={name = \"site\", bins = 3}"});
+  EXPECT_EQ(c.metadata[0].bins, 3);
+  // A config file read from disk, and a sweep manifest.
+  const TempDir dir;
+  const fs::path file = dir.write("deep.toml", std::string(kMinimal) + arrays);
+  expect_message(error_of([&] { wsc::app::load_config(file.string(), {}); }),
+                 {":8:", "nested deeper than 8 levels"}, file.string());
+  const fs::path manifest =
+      dir.write("sweep.toml", "config = \"c.toml\"\nmodels = " + nested(1000, "[", "]", "") + "\n");
+  expect_message(error_of([&] { wsc::app::load_manifest(manifest.string()); }),
+                 {manifest.string() + ":2: tables and arrays nested deeper than 8 levels"}, manifest.string());
 }
 
 }  // namespace

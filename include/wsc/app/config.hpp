@@ -87,6 +87,18 @@ struct Config {
 /// value is read as a TOML value; if it is not one, as a string. Relative
 /// paths in input.* and output.dir are resolved against the config's folder.
 /// Throws ConfigError with a one-line message naming file and key.
+/// Arrays, inline tables and the tables of dotted keys nest at most this
+/// deep in a config, an override value or a sweep manifest (a real config
+/// needs 3): the TOML parser recurses once per level (and slows down with
+/// every dotted level), so deeper text is refused before it is parsed.
+constexpr int kMaxTomlNesting = 8;
+
+/// The 1-based line of `text` where brackets and braces, plus the dots of
+/// the key being read (in a table header, at a line's start, in an inline
+/// table), first nest deeper than kMaxTomlNesting (strings and comments
+/// skipped); 0 when they never do.
+int toml_nesting_overflow_line(const std::string& text);
+
 Config load_config(const std::string& path, const std::vector<std::string>& overrides);
 
 /// Same, from TOML text (`origin` names it in messages; `base_dir` resolves paths).

@@ -5,6 +5,7 @@
 // disjoint sets of permutation indices, and what they found is combined over
 // all ranks. Permutation b is drawn from (seed, b) alone, so the result does
 // not depend on the layout.
+#include "wsc/engine/settings.hpp"
 #include "wsc/par/communicator.hpp"
 
 #include <cstdint>
@@ -59,6 +60,32 @@ MemoryEstimate estimate_rank_memory(const LayoutRequest& request, int group_size
 /// block of n = N / S rows, plus, when S > 1, one allreduce of a batch's
 /// sums (B C (d + 1) doubles) per pass. 0 when the costs were not measured.
 double predicted_heads_per_second(const LayoutRequest& request, int groups);
+
+/// What every rank holds of a run's nulls (bytes), whatever the layout: per
+/// permutation its max statistic (and one per sensitivity k), its cell values
+/// while permutations x cells <= keep_null_limit, the exceedance counts of
+/// each look; per encodability permutation a score per task; per bootstrap
+/// resample its cell values. Twice that: the run state and the result (or a
+/// checkpoint's payload) hold a copy each. Doubles, so counts up to
+/// kMaxResamples never overflow.
+struct NullEstimate {
+  double permutations = 0.0;  ///< permutation.count's share
+  double encodability = 0.0;  ///< encodability.permutations's share
+  double bootstrap = 0.0;     ///< bootstrap.count's share
+  double total() const { return permutations + encodability + bootstrap; }
+};
+
+/// `cells`: primary classes x the sum of the tasks' classes (a lower bound
+/// when these are not yet known).
+NullEstimate estimate_null_memory(const AnalysisSettings& settings, std::int64_t cells, int tasks);
+
+/// "" when the nulls fit in `budget_bytes` per rank (<= 0: unknown, always
+/// fits); otherwise one line naming the count that takes the most, e.g.
+/// "permutation.count = 2147483647 needs about 32.0 GiB per rank for the
+/// null; at most 268435456 fit (4.0 GiB per rank left after the rows)",
+/// naming the part the other counts' nulls take when it is 1 MiB or more.
+std::string null_memory_problem(const AnalysisSettings& settings, std::int64_t cells, int tasks,
+                                double budget_bytes);
 
 /// The layout: a forced group count is checked (1 <= G <= R, G divides R);
 /// otherwise, among the group counts G (divisors of R, at most one group

@@ -49,6 +49,14 @@ std::string decisions_problem(const std::vector<std::string>& decisions);
 std::string sensitivity_problem(const std::vector<int>& ks);
 constexpr std::size_t kMaxSensitivity = 64;
 
+/// Hard limits on counts from a config, checked before any arithmetic on
+/// them: permutation.count, encodability.permutations, bootstrap.count and
+/// permutation.look at most 2^40 (far beyond any null that fits in memory;
+/// the memory plan bounds them further), metadata bins and classes at most
+/// 65536.
+constexpr std::int64_t kMaxResamples = std::int64_t{1} << 40;
+constexpr int kMaxClasses = 65536;
+
 /// The list in the order outputs use: ascending k, no projection (0) last.
 std::vector<int> sensitivity_order(std::vector<int> ks);
 

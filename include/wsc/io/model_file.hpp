@@ -33,6 +33,11 @@ inline std::string head_weight(const std::string& task) { return head(task) + "/
 inline std::string head_bias(const std::string& task) { return head(task) + "/bias"; }
 inline std::string labels(const std::string& name) { return std::string(kLabels) + "/" + name; }
 inline std::string groups(const std::string& name) { return std::string(kGroups) + "/" + name; }
+/// Declared shapes beyond these are refused before anything is read: the
+/// classes of a head (as metadata bins and classes in a config) and the
+/// levels of a block tree.
+inline constexpr std::int64_t kMaxHeadClasses = 65536;
+inline constexpr std::int64_t kMaxTreeLevels = 64;
 }  // namespace model_h5
 
 /// The shape of /embeddings, validated.
@@ -121,12 +126,13 @@ class ModelFile {
   std::vector<std::int64_t> read_groups(const std::string& name, std::int64_t expected_rows) const;
 
   /// Reads /groups/<name> as a block tree (FSL PALM's -eb layout): rank 2,
-  /// [N, L] with L >= 1 columns, integer; row-major ids, L in `levels`.
+  /// [N, L] with 1 <= L <= kMaxTreeLevels columns, integer; row-major ids, L in `levels`.
   std::vector<std::int64_t> read_group_levels(const std::string& name, std::int64_t expected_rows,
                                               std::int64_t& levels) const;
 
   /// Reads /heads/<task>: weight [C, d] (or [1, d], expanded to the two-class
-  /// head), optional bias [C]; checks d (expected_dim < 0: any) and
+  /// head), optional bias [C]; checks d (expected_dim < 0: any), C <=
+  /// kMaxHeadClasses and the bias's C before reading anything, and
   /// finiteness. Class names from the weight's optional `class_names`
   /// attribute.
   core::ProbeHead read_head(const std::string& task, std::int64_t expected_dim,
