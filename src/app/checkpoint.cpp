@@ -448,7 +448,10 @@ engine::RunState read_checkpoint(const std::string& path) {
   const PayloadHeader header = read_header(fd.get(), path, file_size);
   const std::string payload = read_payload(fd.get(), path, header);
   check_archive_signature(payload, path);
-  return decode(payload, path);
+  engine::RunState state = decode(payload, path);
+  const std::string problem = engine::state_problem(state);
+  if (!problem.empty()) throw CheckpointError("checkpoint " + path + " is inconsistent: " + problem);
+  return state;
 }
 
 }  // namespace wsc::app

@@ -1,4 +1,5 @@
 #include "wsc/app/run_identity.hpp"
+#include "wsc/core/checked.hpp"
 
 #include <xxhash.h>
 
@@ -192,6 +193,10 @@ engine::RunState merge_chunk_states(const std::vector<engine::RunState>& chunks,
         !same_bits(c.sensitivity_observed_abs, m.sensitivity_observed_abs)) {
       throw std::invalid_argument(name(i) + " disagrees on the observed statistic (run with another rank layout?)");
     }
+    if (c.score_null.size() != m.score_null.size()) {
+      throw std::invalid_argument(name(i) + " has encodability scores of " + std::to_string(c.score_null.size()) +
+                                  " tasks, " + name(0) + " of " + std::to_string(m.score_null.size()));
+    }
     if (i == 0) continue;
     const engine::RunState& prev = chunks[i - 1];
     if (c.permutations.begin != prev.permutations.end || c.encodability.begin != prev.encodability.end ||
@@ -232,7 +237,7 @@ engine::RunState merge_chunk_states(const std::vector<engine::RunState>& chunks,
   m.permutations_done = m.permutations.size();
   m.encodability_done = m.encodability.size();
   m.bootstrap_done = m.bootstrap.size();
-  if (!m.keep_cells || m.permutations.size() * m.cells > keep_limit) {
+  if (!m.keep_cells || core::saturating_mul(m.permutations.size(), m.cells) > keep_limit) {
     m.keep_cells = false;
     m.null_cells.clear();
   }

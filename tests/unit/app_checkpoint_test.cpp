@@ -80,40 +80,53 @@ const double kInf = std::numeric_limits<double>::infinity();
 const double kNegZero = -0.0;
 const double kDenormal = std::numeric_limits<double>::denorm_min();
 
+/// n values in [lo, lo + span), a few of them the awkward doubles (-0.0, a
+/// denormal, the ends).
+std::vector<double> Spread(std::size_t n, double lo, double span) {
+  std::vector<double> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = lo + span * static_cast<double>((i * 37) % 101) / 101.0;
+  if (n > 0) v[0] = kNegZero;
+  if (n > 1) v[1] = kDenormal;
+  if (n > 2) v[2] = lo + span;
+  return v;
+}
+
+/// A consistent state (state_problem() finds nothing) with every field set
+/// to something other than its default, and awkward doubles where allowed.
 RunState MakeFull() {
   RunState s;
   s.fingerprint = 0xF00D'CAFE'1234'5678ULL;
   s.description = std::string("model m.h5, config \"c.toml\"\n\t\xc3\xa9") + std::string(1, '\0') + "end";
   s.permutations = {3, 11};
-  s.encodability = {-5, 7};
+  s.encodability = {2, 7};
   s.bootstrap = {100, 250};
   s.permutations_done = 6;
-  s.encodability_done = 9;
+  s.encodability_done = 4;
   s.bootstrap_done = 150;
-  s.observed_abs = {0.5, kQuietNan, kInf, -kInf, kNegZero, kDenormal, 1.0 / 3.0};
-  s.exceed_cell = {0, 1, -2, std::numeric_limits<std::int64_t>::max(), std::numeric_limits<std::int64_t>::min()};
-  s.exceed_max = {7, 8, 9};
-  s.null_max = {0.25, kNanWithPayload, 0.0, 1e-300, 1e300};
-  s.null_cells = {0.1, 0.2, 0.3, 0.4, -kInf, kQuietNan};
   s.cells = 3;
+  s.observed_abs = {1.0 / 3.0, kNegZero, kDenormal};
+  s.exceed_cell = {0, 1, 6};
+  s.exceed_max = {6, 5, 4};
+  s.null_max = {0.25, 0.0, 1e-300, 1.0, kDenormal, 0.5, 0.0, 0.0};
   s.keep_cells = true;
+  s.null_cells = Spread(8 * 3, -1.0, 2.0);
   s.sensitivity_ks = 2;
-  s.sensitivity_observed_abs = {0.25, kQuietNan, 1.0, 0.5, kNegZero, 0.75};
-  s.sensitivity_exceed_cell = {1, 2, 3, 4, 5, std::numeric_limits<std::int64_t>::max()};
+  s.sensitivity_observed_abs = {0.25, 0.0, 1.0, 0.5, kNegZero, 0.75};
+  s.sensitivity_exceed_cell = {1, 2, 3, 4, 5, 6};
   s.sensitivity_exceed_max = {6, 5, 4, 3, 2, 1};
-  s.sensitivity_null_max = {0.5, kNanWithPayload, 1e-300, 0.0};
-  s.look = 128;
-  s.segment_exceed_cell = {1, 0, 3};
-  s.segment_exceed_max = {2, 2, std::numeric_limits<std::int64_t>::min()};
-  s.segment_sensitivity_exceed_cell = {4, 5};
-  s.segment_sensitivity_exceed_max = {6};
+  s.sensitivity_null_max = Spread(8 * 2, 0.0, 1.0);
+  s.look = 4;  // 2 segments of the 8 permutations
+  s.segment_exceed_cell = {1, 0, 3, 4, 2, 2};
+  s.segment_exceed_max = {2, 2, 4, 0, 1, 3};
+  s.segment_sensitivity_exceed_cell = {4, 3, 2, 1, 0, 4, 1, 1, 2, 2, 3, 3};
+  s.segment_sensitivity_exceed_max = {0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1};
   s.permutation_fits = 123456789012LL;
   s.permutation_unconverged = 4;
   s.permutation_max_iterations = 1000;
   s.permutation_max_grad = 3.5e-9;
-  s.score_null = {{0.5, 0.75, kNanWithPayload}, {}, {kInf}, {1.0, 2.0}};
+  s.score_null = {{0.5, 0.75, kNanWithPayload, 0.0, 1.0}, {kQuietNan, 0.25, 0.125, 1.0 / 3.0, kDenormal}};
   s.encodability_fits = 42;
-  s.boot_cells = {-0.125, 0.125, kNegZero, kQuietNan};
+  s.boot_cells = Spread(150 * 3, -1.0, 2.0);
   return s;
 }
 
@@ -211,7 +224,7 @@ TEST(Checkpoint, RoundTripKeepsEveryFieldExactly) {
   const RunState back = read_checkpoint(path);
   ExpectSame(original, back);
   // The NaN payload survived, not just "some NaN".
-  EXPECT_EQ(bits(back.null_max[1]), 0xFFF8'0000'DEAD'BEEFULL);
+  EXPECT_EQ(bits(back.score_null[0][2]), 0xFFF8'0000'DEAD'BEEFULL);
 }
 
 TEST(Checkpoint, RoundTripOfDefaultState) {
@@ -219,6 +232,46 @@ TEST(Checkpoint, RoundTripOfDefaultState) {
   const std::string path = dir.file("empty.ckpt");
   write_checkpoint(path, RunState{});
   ExpectSame(RunState{}, read_checkpoint(path));
+}
+
+TEST(Checkpoint, RefusesInconsistentStatesNamingTheField) {
+  // A state whose checksum matches but whose sizes, counts or values cannot
+  // come from a run: refused on reading, before any size from it is used.
+  const std::vector<std::pair<std::string, void (*)(RunState&)>> cases = {
+      {"exceed_cell[2] = 7 is outside [0, 6]", [](RunState& s) { s.exceed_cell[2] = 7; }},
+      {"exceed_max[0] = -1 is outside [0, 6]", [](RunState& s) { s.exceed_max[0] = -1; }},
+      {"null_max holds 7 values, 8 expected", [](RunState& s) { s.null_max.pop_back(); }},
+      {"null_cells holds 25 values, 24 expected", [](RunState& s) { s.null_cells.push_back(0.0); }},
+      {"observed_abs holds 3 values, 4 expected", [](RunState& s) { s.cells = 4; }},
+      {"cells = -1 is impossible", [](RunState& s) { s.cells = -1; }},
+      {"permutations done = 9 is outside [0, 8]", [](RunState& s) { s.permutations_done = 9; }},
+      {"encodability range [7, 2) is impossible", [](RunState& s) { s.encodability = {7, 2}; }},
+      {"bootstrap range [0, 1099511627777) is impossible",
+       [](RunState& s) { s.bootstrap = {0, (std::int64_t{1} << 40) + 1}; }},
+      {"null_max[1] = nan is outside [0, 1]",
+       [](RunState& s) { s.null_max[1] = std::numeric_limits<double>::quiet_NaN(); }},
+      {"boot_cells[5] = 2 is outside [-1, 1]", [](RunState& s) { s.boot_cells[5] = 2.0; }},
+      {"segment_exceed_cell[1] = 5 is outside [0, 4]", [](RunState& s) { s.segment_exceed_cell[1] = 5; }},
+      {"segment_sensitivity_exceed_max holds 11 values, 12 expected",
+       [](RunState& s) { s.segment_sensitivity_exceed_max.pop_back(); }},
+      {"sensitivity_null_max holds 16 values, 24 expected", [](RunState& s) { s.sensitivity_ks = 3; s.sensitivity_observed_abs.resize(9); s.sensitivity_exceed_cell.resize(9); s.sensitivity_exceed_max.resize(9); s.segment_sensitivity_exceed_cell.resize(18); s.segment_sensitivity_exceed_max.resize(18); }},
+      {"score_null holds 4 values, 5 expected", [](RunState& s) { s.score_null[1].pop_back(); }},
+      {"score_null[0] = 1.5 is outside [0, 1]", [](RunState& s) { s.score_null[0][0] = 1.5; }},
+      {"a fit counter is negative", [](RunState& s) { s.encodability_fits = -1; }},
+  };
+  TempDir dir;
+  const std::string path = dir.file("run.ckpt");
+  for (const auto& [expected, corrupt] : cases) {
+    RunState s = MakeFull();
+    corrupt(s);
+    write_checkpoint(path, s);
+    try {
+      read_checkpoint(path);
+      ADD_FAILURE() << "accepted: " << expected;
+    } catch (const wsc::app::CheckpointError& e) {
+      EXPECT_EQ(std::string(e.what()), "checkpoint " + path + " is inconsistent: " + expected);
+    }
+  }
 }
 
 TEST(Checkpoint, HeaderLayout) {
@@ -245,7 +298,8 @@ TEST(Checkpoint, ReplacesAnExistingCheckpointAtomically) {
   write_checkpoint(path, first);
   RunState second = MakeFull();
   second.permutations_done = 8;
-  second.null_cells.assign(1000, 0.5);
+  second.bootstrap = {100, 600};
+  second.boot_cells = Spread(500 * 3, -1.0, 2.0);
   second.description = "second";
   write_checkpoint(path, second);
   ExpectSame(second, read_checkpoint(path));

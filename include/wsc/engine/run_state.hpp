@@ -77,4 +77,10 @@ struct RunState {
   std::vector<double> boot_cells;
 };
 
+/// What is inconsistent in a state read from a file (sizes against its
+/// ranges and cells, counts against the permutations done, |cos| in [0, 1],
+/// scores in [0, 1] or NaN); empty when nothing is. Every reader of a saved state
+/// checks it before using any size or index from the state.
+std::string state_problem(const RunState& state);
+
 }  // namespace wsc::engine
