@@ -2,6 +2,7 @@
 naming the problem, a non-zero exit (on every rank under mpiexec), no hang,
 no crash, and no output files."""
 import os
+import resource
 import sys
 
 import h5py
@@ -10,7 +11,12 @@ import numpy as np
 from wsctest import check, main, make_model, run_wsc, write_config
 
 
-def expect_error(tmp, args, pattern, ranks=0, out=None):
+def children_peak_mb():
+    """The largest peak resident set of any finished child (or its children)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+
+
+def expect_error(tmp, args, pattern, ranks=0, out=None, max_mb=None):
     proc = run_wsc(args, ranks=ranks, timeout=120, check_ok=False)
     check(proc.returncode != 0, "expected failure, got exit 0: %s" % proc.stdout)
     check(proc.returncode < 128 and proc.returncode != 134 and proc.returncode != 139,
@@ -23,10 +29,12 @@ def expect_error(tmp, args, pattern, ranks=0, out=None):
     check(proc.seconds < 60, "took %.1f s" % proc.seconds)
     if out is not None and os.path.isdir(out):
         check(os.listdir(out) == [], "output left behind: %s" % os.listdir(out))
+    if max_mb is not None:
+        check(children_peak_mb() < max_mb, "peak memory %.0f MB, expected < %d MB" % (children_peak_mb(), max_mb))
     print("ok (%d ranks, %.1f s): %s" % (ranks or 1, proc.seconds, ours[0]))
 
 
-def model_case(mutate, pattern, ranks_list=(0, 2), metadata=("site",), sets=(), **make):
+def model_case(mutate, pattern, ranks_list=(0, 2), metadata=("site",), sets=(), max_mb=None, **make):
     """Builds a valid fixture, lets `mutate(path)` break it, expects the error."""
     def test(tmp):
         model = os.path.join(tmp, "model.h5")
@@ -37,7 +45,7 @@ def model_case(mutate, pattern, ranks_list=(0, 2), metadata=("site",), sets=(), 
                            permutations=3)
         for ranks in ranks_list:
             expect_error(tmp, ["run", cfg] + [a for v in sets for a in ("--set", v)], pattern,
-                         ranks=ranks, out=out)
+                         ranks=ranks, out=out, max_mb=max_mb)
     return test
 
 
@@ -195,14 +203,14 @@ def groups_missing(tmp):
 
 
 
-def chunked(name, shape, written):
-    """Replaces `name` by a chunked float dataset declaring `shape` with only
-    its first `written` rows stored (h5py allocates no more)."""
+def chunked(name, shape, written, dtype="f8"):
+    """Replaces `name` by a chunked dataset declaring `shape` with only its
+    first `written` rows stored (h5py allocates no more)."""
     def mutate(path):
         with h5py.File(path, "a") as f:
             if name in f:
                 del f[name]
-            d = f.create_dataset(name, shape=shape, dtype="f8", chunks=(1,) + tuple(shape[1:]))
+            d = f.create_dataset(name, shape=shape, dtype=dtype, chunks=(1,) + tuple(shape[1:]))
             d[0:written] = np.ones((written,) + tuple(shape[1:]))
     return mutate
 
@@ -212,6 +220,42 @@ def chunked_tree(path):
     with h5py.File(path, "a") as f:
         d = f.create_dataset("groups/tree", shape=(60, 10**9), dtype="i8", chunks=(1, 1024))
         d[0, 0:1024] = np.ones(1024, dtype=np.int64)
+
+
+def inspect_declared(tmp):
+    """`wsc inspect` on files declaring 10^12 rows with one chunk written:
+    /embeddings beyond the 2^40 bytes the NaN scan reads is reported, not
+    scanned; labels and groups of another length than /embeddings, or
+    (without usable embeddings) larger than the memory available, are
+    reported, not read. In well under a second, whatever the rank count."""
+    declared = os.path.join(tmp, "declared.h5")
+    make_model(declared, n=60, d=6)
+    chunked("embeddings", (10**12, 6), 3)(declared)
+    chunked("labels/site", (10**12,), 3, dtype="i8")(declared)
+    no_rows = os.path.join(tmp, "no_rows.h5")
+    make_model(no_rows, n=60, d=6)
+    delete("embeddings")(no_rows)
+    chunked("labels/site", (10**12,), 3, dtype="i8")(no_rows)
+    chunked("groups/patient", (10**12,), 3, dtype="i8")(no_rows)
+    for path, lines in ((declared, ["declared.h5: /embeddings declares [1000000000000, 6] float64, more than the "
+                                    "1099511627776 bytes (2^40, as float64) wsc inspect scans for NaN and Inf",
+                                    "declared.h5: /labels/sex has 60 entries, expected 1000000000000",
+                                    "declared.h5: /labels/site declares [1000000000000] (8000000000000 bytes), "
+                                    "more than the "]),
+                        (no_rows, ["no_rows.h5: /labels/site declares [1000000000000] (8000000000000 bytes), "
+                                   "more than the ",
+                                   "no_rows.h5: /groups/patient declares [1000000000000] (8000000000000 bytes), "
+                                   "more than the "])):
+        for ranks in (0, 2):
+            proc = run_wsc(["inspect", path], ranks=ranks, timeout=120, check_ok=False)
+            ours = [l for l in proc.stderr.splitlines() if l.startswith("wsc: error:")]
+            check(proc.returncode == 1 and len(ours) == 1 and "problem(s) found" in ours[0],
+                  "inspect exits 1 with one error line: %d\n%s" % (proc.returncode, proc.stderr))
+            for line in lines:
+                check(line in proc.stdout, "inspect report lacks %r:\n%s" % (line, proc.stdout))
+            check(proc.seconds < 10, "took %.1f s" % proc.seconds)
+            check(children_peak_mb() < 500, "peak memory %.0f MB" % children_peak_mb())
+            print("ok (%d ranks, %.1f s)" % (ranks or 1, proc.seconds))
 
 
 def deep_toml(tmp):
@@ -266,6 +310,14 @@ TESTS = {
                                           "/heads/plane/weight declares 1000000000000 rows"),
     "bias_declares_1e12": model_case(chunked("heads/plane/bias", (10**12,), 3),
                                      "/heads/plane/bias has 1000000000000 entries, expected C = 3"),
+    "embeddings_declare_1e7_rows": model_case(chunked("embeddings", (10**7, 6), 3),
+                                              "/labels/plane has 60 entries, expected 10000000", max_mb=500),
+    "labels_declare_1e12": model_case(chunked("labels/site", (10**12,), 3, dtype="i8"),
+                                      "/labels/site has 1000000000000 entries, expected 60", max_mb=500),
+    "groups_declare_1e12": model_case(chunked("groups/patient", (10**12,), 3, dtype="i8"),
+                                      "/groups/patient has 1000000000000 entries, expected 60",
+                                      sets=("cv.groups=patient",), max_mb=500),
+    "inspect_declared_rows": inspect_declared,
     "tree_declares_1e9_levels": model_case(
         chunked_tree,
         "/groups/tree declares 1000000000 levels", sets=("permutation.scheme=tree", "permutation.tree=tree")),
