@@ -222,6 +222,17 @@ def chunked_tree(path):
         d[0, 0:1024] = np.ones(1024, dtype=np.int64)
 
 
+def class_names(name, values):
+    """Rewrites `name` in the latest format (attributes over 64 KiB need it)
+    with attribute class_names = `values`."""
+    def mutate(path):
+        with h5py.File(path, "a", libver="latest") as f:
+            data = f[name][()]
+            del f[name]
+            f.create_dataset(name, data=data).attrs.create("class_names", values)
+    return mutate
+
+
 def inspect_declared(tmp):
     """`wsc inspect` on files declaring 10^12 rows with one chunk written:
     /embeddings beyond the 2^40 bytes the NaN scan reads is reported, not
@@ -318,6 +329,12 @@ TESTS = {
                                       "/groups/patient has 1000000000000 entries, expected 60",
                                       sets=("cv.groups=patient",), max_mb=500),
     "inspect_declared_rows": inspect_declared,
+    "class_names_1mib": model_case(class_names("labels/site", np.array([b"a", b"b", b"c"], dtype="S1048576")),
+                                   "/labels/site: attribute class_names has a fixed string length of 1048576 bytes, "
+                                   "at most 4096", max_mb=500),
+    "class_names_65537": model_case(class_names("heads/plane/weight", np.array([b"c"] * 65537, dtype="S1")),
+                                    "/heads/plane/weight: attribute class_names has 65537 strings, at most 65536",
+                                    max_mb=500),
     "tree_declares_1e9_levels": model_case(
         chunked_tree,
         "/groups/tree declares 1000000000 levels", sets=("permutation.scheme=tree", "permutation.tree=tree")),
