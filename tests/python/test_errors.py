@@ -269,6 +269,39 @@ def inspect_declared(tmp):
             print("ok (%d ranks, %.1f s)" % (ranks or 1, proc.seconds))
 
 
+def deep_summary_json(tmp):
+    """A sweep model's summary.json nested 100000 deep: `wsc merge --sweep`
+    counts the model as incomplete with the reason, `wsc sweep` runs it again
+    (nothing deeper than 32 levels is parsed: no crash, no recursion)."""
+    os.makedirs(os.path.join(tmp, "runs", "a"))
+    make_model(os.path.join(tmp, "runs", "a", "model.h5"), n=60, d=6, seed=1)
+    write_config(os.path.join(tmp, "analysis.toml"), "placeholder.h5", "placeholder", metadata=("site",),
+                 permutations=3)
+    manifest = os.path.join(tmp, "sweep.toml")
+    with open(manifest, "w") as f:
+        f.write('config = "analysis.toml"\noutput = "out"\nmodels = ["runs/*/model.h5"]\n')
+    folder = os.path.join(tmp, "out", "runs_a_model")
+    os.makedirs(folder)
+    summary = os.path.join(folder, "summary.json")
+    for text in ("[" * 100000 + "]" * 100000, '{"config": ' + '{"a": ' * 100000 + "1" + "}" * 100001,
+                 "[" * 33 + "]" * 33):
+        with open(summary, "w") as f:
+            f.write(text)
+        for ranks in (0, 2):
+            proc = run_wsc(["merge", "--sweep", manifest], ranks=ranks, timeout=120, check_ok=False)
+            ours = [l for l in proc.stderr.splitlines() if l.startswith("wsc: error:")]
+            check(proc.returncode == 1 and len(ours) == 1 and "1 of 1 models have no complete results" in ours[0],
+                  "merge --sweep: %d\n%s" % (proc.returncode, proc.stderr))
+            check("runs_a_model: no complete results in %s (%s: JSON nested deeper than 32 levels)"
+                  % (folder, summary) in proc.stderr, "the reason names the file: %s" % proc.stderr)
+            check("MPI_ABORT" not in proc.stderr and "MPI_Abort" not in proc.stderr, proc.stderr)
+            print("ok (%d ranks, %.1f s): %s" % (ranks or 1, proc.seconds, ours[0]))
+    proc = run_wsc(["sweep", manifest], ranks=2, timeout=120)
+    check("runs_a_model: done" in proc.stdout, "the model runs again: %s" % proc.stdout)
+    with open(summary) as f:
+        check(f.read(1) == "{", "summary.json rewritten")
+
+
 def deep_toml(tmp):
     """Arrays and inline tables nested 1000 deep: refused before the parser
     recurses (it overflowed the stack), in a file and in --set."""
@@ -315,6 +348,7 @@ TESTS = {
                                             "bootstrap.count = 1099511627776 needs about"),
     "bins_huge": config_case("metadata.1.bins=2147483647", "bins must be >= 2 and <= 65536"),
     "deep_toml": deep_toml,
+    "deep_summary_json": deep_summary_json,
     "head_declares_1e7_rows": model_case(chunked("heads/plane/weight", (10**7, 6), 3),
                                          "/heads/plane/weight declares 10000000 rows"),
     "head_declares_1e12_rows": model_case(chunked("heads/plane/weight", (10**12, 6), 3),
