@@ -3,6 +3,7 @@
 and "Sweeps"; every missing or malformed file raises ResultsError naming it."""
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
@@ -39,6 +40,23 @@ INT_COLUMNS = {"permutations", "primary_class_index", "metadata_class_index", "f
                "settled_at"}
 # true/false columns ("" where not applicable, e.g. `settled` of a fixed-count run: None).
 BOOL_COLUMNS = {"fit_converged", "settled", "tail_approximate", "perm_tail_approximate"}
+
+
+# JSON read back nests at most this deep (a summary.json holds 6 levels), as
+# in wsc's own reader: deeper text is refused before json recurses into it.
+MAX_JSON_NESTING = 32
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _json_too_deep(text):
+    """Whether arrays and objects (brackets outside strings) nest deeper than MAX_JSON_NESTING."""
+    depth = 0
+    for m in _JSON_BRACKET.finditer(_JSON_STRING.sub("", text)):
+        depth += 1 if m.group() in "[{" else -1
+        if depth > MAX_JSON_NESTING:
+            return True
+    return False
 
 
 class ResultsError(Exception):
@@ -244,7 +262,10 @@ def read_run(path):
         raise ResultsError("%s: no such file" % summary_path)
     try:
         with open(summary_path) as f:
-            summary = json.load(f)
+            text = f.read()
+        if _json_too_deep(text):
+            raise ResultsError("%s: JSON nested deeper than %d levels" % (summary_path, MAX_JSON_NESTING))
+        summary = json.loads(text)
     except (ValueError, UnicodeDecodeError) as e:
         raise ResultsError("%s: not valid JSON (%s)" % (summary_path, e))
     if not isinstance(summary, dict):

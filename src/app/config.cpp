@@ -1031,6 +1031,21 @@ void validate(const Config& config) {
   }
 }
 
+nlohmann::json parse_json(const std::string& text, const std::string& where) {
+  // The callback sees each value's depth before the parser descends into it.
+  const nlohmann::json::parser_callback_t bounded = [&where](int depth, nlohmann::json::parse_event_t event,
+                                                             nlohmann::json&) {
+    const bool opens = event == nlohmann::json::parse_event_t::object_start ||
+                       event == nlohmann::json::parse_event_t::array_start;
+    if (opens && depth >= kMaxJsonNesting) {
+      throw std::invalid_argument(where + ": JSON nested deeper than " + std::to_string(kMaxJsonNesting) +
+                                  " levels");
+    }
+    return true;
+  };
+  return nlohmann::json::parse(text, bounded);
+}
+
 nlohmann::json to_json(const Config& config) {
   nlohmann::json j = {{"config_path", config.config_path}};
   for (const Section& s : sections()) {

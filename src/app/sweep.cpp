@@ -156,18 +156,27 @@ Config model_config(const Manifest& manifest, std::size_t i, const std::vector<s
 
 namespace {
 
-/// Complete when its summary.json exists and was written for this config.
-bool complete(const Config& config) {
+/// Why the model of `config` has no complete results: empty when its
+/// summary.json exists and was written for this config, else "no complete
+/// results in <dir>", with the reason when summary.json cannot be read (not
+/// JSON, nested deeper than kMaxJsonNesting).
+std::string summary_problem(const Config& config) {
   const fs::path summary = fs::path(config.output.dir) / "summary.json";
+  const std::string none = "no complete results in " + config.output.dir;
   std::error_code ec;
-  if (!fs::is_regular_file(summary, ec)) return false;
+  if (!fs::is_regular_file(summary, ec)) return none;
   try {
-    const nlohmann::json j = nlohmann::json::parse(text_of(summary));
-    return j.at("config") == to_json(config);
+    const nlohmann::json j = parse_json(text_of(summary), summary.string());
+    return j.is_object() && j.contains("config") && j.at("config") == to_json(config) ? std::string() : none;
+  } catch (const std::invalid_argument& e) {
+    return none + " (" + e.what() + ")";
   } catch (const std::exception&) {
-    return false;
+    return none + " (" + summary.string() + " is not valid JSON)";
   }
 }
+
+/// Complete when its summary.json exists and was written for this config.
+bool complete(const Config& config) { return summary_problem(config).empty(); }
 
 fs::path failure_file(const Manifest& m, const SweepModel& model) {
   return fs::path(m.output) / "failures" / (model.name + ".txt");
@@ -349,7 +358,7 @@ const std::vector<double> kQuantiles = {0.01, 0.025, 0.05, 0.25, 0.5, 0.75, 0.95
 /// Why a model has no complete results: its failure file's text, or else
 /// that its output folder has none.
 std::string incomplete_reason(const Manifest& manifest, const SweepModel& model, const Config& config) {
-  std::string reason = "no complete results in " + config.output.dir;
+  std::string reason = summary_problem(config);
   std::error_code ec;
   if (fs::is_regular_file(failure_file(manifest, model), ec)) {
     reason = text_of(failure_file(manifest, model));

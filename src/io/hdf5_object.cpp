@@ -151,9 +151,17 @@ std::vector<std::string> read_string_elements(hid_t type, hid_t space, const Rea
                    ", expected a string or a 1-D array of strings");
   }
   const std::size_t count = element_count(space, what);
+  if (count > kMaxStrings) {
+    throw HdfError(what + " has " + std::to_string(count) + " strings, at most " +
+                   std::to_string(kMaxStrings));
+  }
   std::vector<std::string> out;
   out.reserve(count);
   if (count == 0) return out;
+  auto too_long = [&](const char* described, std::size_t bytes) {
+    return HdfError(what + " has " + described + std::to_string(bytes) + " bytes, at most " +
+                    std::to_string(kMaxStringBytes));
+  };
 
   const htri_t variable = check_h5(H5Tis_variable_str(type), "H5Tis_variable_str", what);
   const H5T_cset_t cset = H5Tget_cset(type);
@@ -165,7 +173,11 @@ std::vector<std::string> read_string_elements(hid_t type, hid_t space, const Rea
     std::vector<char*> pointers(count, nullptr);
     read(memory_type.get(), pointers.data());
     try {
-      for (char* p : pointers) out.emplace_back(p != nullptr ? p : "");
+      for (char* p : pointers) {
+        const std::size_t length = p != nullptr ? std::strlen(p) : 0;
+        if (length > kMaxStringBytes) throw too_long("a string of ", length);
+        out.emplace_back(p != nullptr ? p : "", length);
+      }
     } catch (...) {
       // Already failing: the strings are freed as far as possible.
       static_cast<void>(H5Dvlen_reclaim(memory_type.get(), space, H5P_DEFAULT, pointers.data()));
@@ -175,6 +187,7 @@ std::vector<std::string> read_string_elements(hid_t type, hid_t space, const Rea
              "H5Dvlen_reclaim", what);
   } else {
     const std::size_t size = type_size(type, what);
+    if (size > kMaxStringBytes) throw too_long("a fixed string length of ", size);
     const H5T_str_t pad = H5Tget_strpad(type);
     if (pad == H5T_STR_ERROR) throw HdfError(what + ": H5Tget_strpad failed");
     check_h5(H5Tset_size(memory_type.get(), size), "H5Tset_size", what);

@@ -3,6 +3,8 @@
 #include "wsc/io/model_file.hpp"
 #include "wsc/io/text_output.hpp"
 
+#include "wsc/core/checked.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -49,9 +51,11 @@ std::vector<std::string> read_class_names(const Hdf5Dataset& dset) {
 
 /// Opens a rank-1 dataset of the contract and checks its element kind (one
 /// of `kinds`, else "<file>: <path> has type <t>, expected <expected>"), its
-/// length (unless expected_rows < 0) and its storage.
+/// length (unless expected_rows < 0), that it fits in `memory_limit` bytes
+/// and its storage.
 Hdf5Dataset open_column(const Hdf5File& file, const std::string& dpath,
-                        std::int64_t expected_rows, bool accept_float, DatasetInfo& info) {
+                        std::int64_t expected_rows, bool accept_float, std::int64_t memory_limit,
+                        DatasetInfo& info) {
   Hdf5Dataset dset = file.dataset(dpath);
   const std::string& fname = file.label();
   info = dset.info();
@@ -67,6 +71,7 @@ Hdf5Dataset open_column(const Hdf5File& file, const std::string& dpath,
   if (expected_rows >= 0 && info.dims[0] != expected_rows) {
     throw HdfError(row_count_message(fname, dpath, info.dims[0], expected_rows));
   }
+  require_memory_for(fname, dpath, info.dims, 8, memory_limit);
   dset.require_storage(info);
   return dset;
 }
@@ -82,6 +87,26 @@ std::vector<double> read_finite(const Hdf5Dataset& dset, const std::string& fnam
 }
 
 }  // namespace
+
+std::string shape_text(const std::vector<std::int64_t>& dims) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += std::to_string(dims[i]);
+  }
+  return out + "]";
+}
+
+void require_memory_for(const std::string& file, const std::string& dataset,
+                        const std::vector<std::int64_t>& dims, std::int64_t value_bytes,
+                        std::int64_t limit) {
+  std::optional<std::int64_t> bytes = value_bytes;
+  for (const std::int64_t n : dims) bytes = bytes ? core::checked_mul(*bytes, n) : std::nullopt;
+  if (bytes && *bytes <= limit) return;
+  throw HdfError(file + ": " + dataset + " declares " + shape_text(dims) + " (" +
+                 (bytes ? std::to_string(*bytes) + " bytes" : std::string("more than 2^63 bytes")) +
+                 "), more than the " + std::to_string(limit) + " bytes available");
+}
 
 std::string row_count_message(const std::string& file, const std::string& dataset,
                               std::int64_t got, std::int64_t expected) {
@@ -264,7 +289,7 @@ core::EmbeddingRows ModelFile::read_rows_as(const par::RowBlock& block, std::int
 LabelColumn ModelFile::read_labels(const std::string& name, std::int64_t expected_rows) const {
   DatasetInfo info;
   const Hdf5Dataset dset =
-      open_column(file_, model_h5::labels(name), expected_rows, /*accept_float=*/true, info);
+      open_column(file_, model_h5::labels(name), expected_rows, /*accept_float=*/true, memory_limit_, info);
   LabelColumn column;
   column.name = name;
   if (info.kind == ElementKind::Integer) {
@@ -280,7 +305,7 @@ LabelColumn ModelFile::read_labels(const std::string& name, std::int64_t expecte
 std::vector<std::int64_t> ModelFile::read_groups(const std::string& name,
                                                  std::int64_t expected_rows) const {
   DatasetInfo info;
-  return open_column(file_, model_h5::groups(name), expected_rows, /*accept_float=*/false, info)
+  return open_column(file_, model_h5::groups(name), expected_rows, /*accept_float=*/false, memory_limit_, info)
       .read_ints();
 }
 
@@ -302,6 +327,7 @@ std::vector<std::int64_t> ModelFile::read_group_levels(const std::string& name, 
     throw HdfError(fname + ": " + dpath + " declares " + std::to_string(info.dims[1]) + " levels, at most " +
                    std::to_string(model_h5::kMaxTreeLevels));
   }
+  require_memory_for(fname, dpath, info.dims, 8, memory_limit_);
   dset.require_storage(info);
   levels = info.dims[1];
   return dset.read_ints();
@@ -340,6 +366,7 @@ core::ProbeHead ModelFile::read_head(const std::string& task, std::int64_t expec
     throw HdfError(fname + ": " + wpath + " declares " + std::to_string(classes) + " rows (classes), at most " +
                    std::to_string(model_h5::kMaxHeadClasses));
   }
+  require_memory_for(fname, wpath, winfo.dims, 8, memory_limit_);
   // Both shapes are checked before either dataset is read.
   std::optional<Hdf5Dataset> bias_set;
   if (file_.exists(bpath)) {

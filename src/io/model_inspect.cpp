@@ -2,6 +2,7 @@
 // every problem instead of stopping at the first.
 #include "wsc/io/model_inspect.hpp"
 
+#include "wsc/core/checked.hpp"
 #include "wsc/core/exchangeability.hpp"
 #include "wsc/io/model_file.hpp"
 #include "wsc/io/text_output.hpp"
@@ -18,15 +19,6 @@
 
 namespace wsc::io {
 namespace {
-
-std::string shape_text(const std::vector<std::int64_t>& dims) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < dims.size(); ++i) {
-    if (i > 0) out += ", ";
-    out += std::to_string(dims[i]);
-  }
-  return out + "]";
-}
 
 std::string format_number(double value) {
   char buffer[64];
@@ -64,6 +56,24 @@ void inspect_embeddings(const ModelFile& file, std::ostream& out,
   dim = shape.dim;
   out << "embeddings: N = " << rows << " rows, d = " << dim << " columns, "
       << shape.info.type_name << "\n";
+
+  // The scan reads every value: refused beyond kInspectScanBytes, and when
+  // one row (the least it reads at a time) does not fit in memory.
+  const auto declared = core::checked_mul(rows, dim);
+  const auto bytes = declared ? core::checked_mul(*declared, 8) : std::nullopt;
+  if (!bytes || *bytes > kInspectScanBytes) {
+    problems.push_back(file.file_name() + ": " + model_h5::kEmbeddings + " declares " +
+                       shape_text(shape.info.dims) + " " + shape.info.type_name +
+                       ", more than the " + std::to_string(kInspectScanBytes) +
+                       " bytes (2^40, as float64) wsc inspect scans for NaN and Inf");
+    return;
+  }
+  try {
+    require_memory_for(file.file_name(), model_h5::kEmbeddings, {1, dim}, 8, file.memory_limit());
+  } catch (const std::exception& e) {
+    problems.emplace_back(std::string(e.what()) + " (one row of the scan)");
+    return;
+  }
 
   // Scan for non-finite values in bounded chunks of rows (about 8 MiB).
   try {
@@ -241,7 +251,7 @@ void inspect_label(const ModelFile& file, const std::string& name, std::int64_t 
   out << "  " << name << ": ";
   try {
     out << describe_line(file, dpath);
-    const LabelColumn column = file.read_labels(name, -1);
+    const LabelColumn column = file.read_labels(name, rows);
     const std::int64_t length =
         static_cast<std::int64_t>(column.continuous ? column.values.size() : column.codes.size());
     if (rows >= 0 && length != rows) {
@@ -287,7 +297,7 @@ void inspect_groups(const ModelFile& file, std::int64_t rows, std::ostream& out,
       if (file.info(dpath).dims.size() == 2) {
         // An N x L block tree for permutation.scheme = "tree".
         std::int64_t levels = 0;
-        std::vector<std::int64_t> ids = file.read_group_levels(name, -1, levels);
+        std::vector<std::int64_t> ids = file.read_group_levels(name, rows, levels);
         const std::int64_t length = static_cast<std::int64_t>(ids.size()) / std::max<std::int64_t>(levels, 1);
         if (rows >= 0 && length != rows) {
           problems.push_back(row_count_message(file.file_name(), dpath, length, rows));
@@ -302,7 +312,7 @@ void inspect_groups(const ModelFile& file, std::int64_t rows, std::ostream& out,
         }
         continue;
       }
-      const std::vector<std::int64_t> ids = file.read_groups(name, -1);
+      const std::vector<std::int64_t> ids = file.read_groups(name, rows);
       const std::int64_t length = static_cast<std::int64_t>(ids.size());
       if (rows >= 0 && length != rows) {
         problems.push_back(row_count_message(file.file_name(), dpath, length, rows));
@@ -318,13 +328,14 @@ void inspect_groups(const ModelFile& file, std::int64_t rows, std::ostream& out,
 
 }  // namespace
 
-int inspect_model_file(const std::string& path, std::string& report) {
+int inspect_model_file(const std::string& path, std::int64_t memory_bytes, std::string& report) {
   std::ostringstream out;
   std::vector<std::string> problems;
   try {
     out << "file: " << path << "\n";
     // Serial, and /embeddings is checked below like everything else.
-    const ModelFile file(path, nullptr, /*require_embeddings=*/false);
+    ModelFile file(path, nullptr, /*require_embeddings=*/false);
+    if (memory_bytes > 0) file.set_memory_limit(memory_bytes);
     std::string name;
     try {
       name = file.model_attribute();

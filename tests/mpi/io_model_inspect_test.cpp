@@ -24,7 +24,7 @@ TEST(IoInspect, CleanFileHasNoProblems) {
     w.ints("/groups/patient", {1, 1, 2, 2, 3, 3});
   });
   std::string report;
-  const int problems = wsc::io::inspect_model_file(path, report);
+  const int problems = wsc::io::inspect_model_file(path, 0, report);
   EXPECT_EQ(problems, 0) << report;
   for (const char* part : {"tiny", "N = 6", "d = 2", "float32", "site", "age", "patient",
                            "3 distinct groups", "missing 1", "min 1.5", "max 90", "problems: none"}) {
@@ -56,7 +56,7 @@ TEST(IoInspect, ReportsEveryProblem) {
     w.doubles("/groups/fractional", {4000}, std::vector<double>(4000, 0.5));  // type
   });
   std::string report;
-  const int problems = wsc::io::inspect_model_file(path, report);
+  const int problems = wsc::io::inspect_model_file(path, 0, report);
   EXPECT_EQ(problems, 7) << report;
   for (const char* part :
        {"broken.h5: /embeddings has 2 row(s) containing NaN or Inf (first: row 17)",
@@ -75,14 +75,14 @@ TEST(IoInspect, ReportsEveryProblem) {
 TEST(IoInspect, UnopenableFileIsOneProblem) {
   LocalTempDir dir;
   std::string report;
-  EXPECT_EQ(wsc::io::inspect_model_file(dir.path("absent.h5"), report), 1);
+  EXPECT_EQ(wsc::io::inspect_model_file(dir.path("absent.h5"), 0, report), 1);
   EXPECT_NE(report.find("absent.h5: cannot open: no such file"), std::string::npos) << report;
   const std::string text = dir.path("notes.txt");
   if (std::FILE* f = std::fopen(text.c_str(), "w")) {
     std::fputs("hello\n", f);
     std::fclose(f);
   }
-  EXPECT_EQ(wsc::io::inspect_model_file(text, report), 1);
+  EXPECT_EQ(wsc::io::inspect_model_file(text, 0, report), 1);
   EXPECT_NE(report.find("notes.txt: not an HDF5 file"), std::string::npos) << report;
 }
 

@@ -2,6 +2,7 @@
 naming the problem, a non-zero exit (on every rank under mpiexec), no hang,
 no crash, and no output files."""
 import os
+import resource
 import sys
 
 import h5py
@@ -10,7 +11,12 @@ import numpy as np
 from wsctest import check, main, make_model, run_wsc, write_config
 
 
-def expect_error(tmp, args, pattern, ranks=0, out=None):
+def children_peak_mb():
+    """The largest peak resident set of any finished child (or its children)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+
+
+def expect_error(tmp, args, pattern, ranks=0, out=None, max_mb=None):
     proc = run_wsc(args, ranks=ranks, timeout=120, check_ok=False)
     check(proc.returncode != 0, "expected failure, got exit 0: %s" % proc.stdout)
     check(proc.returncode < 128 and proc.returncode != 134 and proc.returncode != 139,
@@ -23,10 +29,12 @@ def expect_error(tmp, args, pattern, ranks=0, out=None):
     check(proc.seconds < 60, "took %.1f s" % proc.seconds)
     if out is not None and os.path.isdir(out):
         check(os.listdir(out) == [], "output left behind: %s" % os.listdir(out))
+    if max_mb is not None:
+        check(children_peak_mb() < max_mb, "peak memory %.0f MB, expected < %d MB" % (children_peak_mb(), max_mb))
     print("ok (%d ranks, %.1f s): %s" % (ranks or 1, proc.seconds, ours[0]))
 
 
-def model_case(mutate, pattern, ranks_list=(0, 2), metadata=("site",), sets=(), **make):
+def model_case(mutate, pattern, ranks_list=(0, 2), metadata=("site",), sets=(), max_mb=None, **make):
     """Builds a valid fixture, lets `mutate(path)` break it, expects the error."""
     def test(tmp):
         model = os.path.join(tmp, "model.h5")
@@ -37,7 +45,7 @@ def model_case(mutate, pattern, ranks_list=(0, 2), metadata=("site",), sets=(), 
                            permutations=3)
         for ranks in ranks_list:
             expect_error(tmp, ["run", cfg] + [a for v in sets for a in ("--set", v)], pattern,
-                         ranks=ranks, out=out)
+                         ranks=ranks, out=out, max_mb=max_mb)
     return test
 
 
@@ -195,14 +203,14 @@ def groups_missing(tmp):
 
 
 
-def chunked(name, shape, written):
-    """Replaces `name` by a chunked float dataset declaring `shape` with only
-    its first `written` rows stored (h5py allocates no more)."""
+def chunked(name, shape, written, dtype="f8"):
+    """Replaces `name` by a chunked dataset declaring `shape` with only its
+    first `written` rows stored (h5py allocates no more)."""
     def mutate(path):
         with h5py.File(path, "a") as f:
             if name in f:
                 del f[name]
-            d = f.create_dataset(name, shape=shape, dtype="f8", chunks=(1,) + tuple(shape[1:]))
+            d = f.create_dataset(name, shape=shape, dtype=dtype, chunks=(1,) + tuple(shape[1:]))
             d[0:written] = np.ones((written,) + tuple(shape[1:]))
     return mutate
 
@@ -212,6 +220,86 @@ def chunked_tree(path):
     with h5py.File(path, "a") as f:
         d = f.create_dataset("groups/tree", shape=(60, 10**9), dtype="i8", chunks=(1, 1024))
         d[0, 0:1024] = np.ones(1024, dtype=np.int64)
+
+
+def class_names(name, values):
+    """Rewrites `name` in the latest format (attributes over 64 KiB need it)
+    with attribute class_names = `values`."""
+    def mutate(path):
+        with h5py.File(path, "a", libver="latest") as f:
+            data = f[name][()]
+            del f[name]
+            f.create_dataset(name, data=data).attrs.create("class_names", values)
+    return mutate
+
+
+def inspect_declared(tmp):
+    """`wsc inspect` on files declaring 10^12 rows with one chunk written:
+    /embeddings beyond the 2^40 bytes the NaN scan reads is reported, not
+    scanned; labels and groups of another length than /embeddings, or
+    (without usable embeddings) larger than the memory available, are
+    reported, not read. In well under a second, whatever the rank count."""
+    declared = os.path.join(tmp, "declared.h5")
+    make_model(declared, n=60, d=6)
+    chunked("embeddings", (10**12, 6), 3)(declared)
+    chunked("labels/site", (10**12,), 3, dtype="i8")(declared)
+    no_rows = os.path.join(tmp, "no_rows.h5")
+    make_model(no_rows, n=60, d=6)
+    delete("embeddings")(no_rows)
+    chunked("labels/site", (10**12,), 3, dtype="i8")(no_rows)
+    chunked("groups/patient", (10**12,), 3, dtype="i8")(no_rows)
+    for path, lines in ((declared, ["declared.h5: /embeddings declares [1000000000000, 6] float64, more than the "
+                                    "1099511627776 bytes (2^40, as float64) wsc inspect scans for NaN and Inf",
+                                    "declared.h5: /labels/sex has 60 entries, expected 1000000000000",
+                                    "declared.h5: /labels/site declares [1000000000000] (8000000000000 bytes), "
+                                    "more than the "]),
+                        (no_rows, ["no_rows.h5: /labels/site declares [1000000000000] (8000000000000 bytes), "
+                                   "more than the ",
+                                   "no_rows.h5: /groups/patient declares [1000000000000] (8000000000000 bytes), "
+                                   "more than the "])):
+        for ranks in (0, 2):
+            proc = run_wsc(["inspect", path], ranks=ranks, timeout=120, check_ok=False)
+            ours = [l for l in proc.stderr.splitlines() if l.startswith("wsc: error:")]
+            check(proc.returncode == 1 and len(ours) == 1 and "problem(s) found" in ours[0],
+                  "inspect exits 1 with one error line: %d\n%s" % (proc.returncode, proc.stderr))
+            for line in lines:
+                check(line in proc.stdout, "inspect report lacks %r:\n%s" % (line, proc.stdout))
+            check(proc.seconds < 10, "took %.1f s" % proc.seconds)
+            check(children_peak_mb() < 500, "peak memory %.0f MB" % children_peak_mb())
+            print("ok (%d ranks, %.1f s)" % (ranks or 1, proc.seconds))
+
+
+def deep_summary_json(tmp):
+    """A sweep model's summary.json nested 100000 deep: `wsc merge --sweep`
+    counts the model as incomplete with the reason, `wsc sweep` runs it again
+    (nothing deeper than 32 levels is parsed: no crash, no recursion)."""
+    os.makedirs(os.path.join(tmp, "runs", "a"))
+    make_model(os.path.join(tmp, "runs", "a", "model.h5"), n=60, d=6, seed=1)
+    write_config(os.path.join(tmp, "analysis.toml"), "placeholder.h5", "placeholder", metadata=("site",),
+                 permutations=3)
+    manifest = os.path.join(tmp, "sweep.toml")
+    with open(manifest, "w") as f:
+        f.write('config = "analysis.toml"\noutput = "out"\nmodels = ["runs/*/model.h5"]\n')
+    folder = os.path.join(tmp, "out", "runs_a_model")
+    os.makedirs(folder)
+    summary = os.path.join(folder, "summary.json")
+    for text in ("[" * 100000 + "]" * 100000, '{"config": ' + '{"a": ' * 100000 + "1" + "}" * 100001,
+                 "[" * 33 + "]" * 33):
+        with open(summary, "w") as f:
+            f.write(text)
+        for ranks in (0, 2):
+            proc = run_wsc(["merge", "--sweep", manifest], ranks=ranks, timeout=120, check_ok=False)
+            ours = [l for l in proc.stderr.splitlines() if l.startswith("wsc: error:")]
+            check(proc.returncode == 1 and len(ours) == 1 and "1 of 1 models have no complete results" in ours[0],
+                  "merge --sweep: %d\n%s" % (proc.returncode, proc.stderr))
+            check("runs_a_model: no complete results in %s (%s: JSON nested deeper than 32 levels)"
+                  % (folder, summary) in proc.stderr, "the reason names the file: %s" % proc.stderr)
+            check("MPI_ABORT" not in proc.stderr and "MPI_Abort" not in proc.stderr, proc.stderr)
+            print("ok (%d ranks, %.1f s): %s" % (ranks or 1, proc.seconds, ours[0]))
+    proc = run_wsc(["sweep", manifest], ranks=2, timeout=120)
+    check("runs_a_model: done" in proc.stdout, "the model runs again: %s" % proc.stdout)
+    with open(summary) as f:
+        check(f.read(1) == "{", "summary.json rewritten")
 
 
 def deep_toml(tmp):
@@ -260,12 +348,27 @@ TESTS = {
                                             "bootstrap.count = 1099511627776 needs about"),
     "bins_huge": config_case("metadata.1.bins=2147483647", "bins must be >= 2 and <= 65536"),
     "deep_toml": deep_toml,
+    "deep_summary_json": deep_summary_json,
     "head_declares_1e7_rows": model_case(chunked("heads/plane/weight", (10**7, 6), 3),
                                          "/heads/plane/weight declares 10000000 rows"),
     "head_declares_1e12_rows": model_case(chunked("heads/plane/weight", (10**12, 6), 3),
                                           "/heads/plane/weight declares 1000000000000 rows"),
     "bias_declares_1e12": model_case(chunked("heads/plane/bias", (10**12,), 3),
                                      "/heads/plane/bias has 1000000000000 entries, expected C = 3"),
+    "embeddings_declare_1e7_rows": model_case(chunked("embeddings", (10**7, 6), 3),
+                                              "/labels/plane has 60 entries, expected 10000000", max_mb=500),
+    "labels_declare_1e12": model_case(chunked("labels/site", (10**12,), 3, dtype="i8"),
+                                      "/labels/site has 1000000000000 entries, expected 60", max_mb=500),
+    "groups_declare_1e12": model_case(chunked("groups/patient", (10**12,), 3, dtype="i8"),
+                                      "/groups/patient has 1000000000000 entries, expected 60",
+                                      sets=("cv.groups=patient",), max_mb=500),
+    "inspect_declared_rows": inspect_declared,
+    "class_names_1mib": model_case(class_names("labels/site", np.array([b"a", b"b", b"c"], dtype="S1048576")),
+                                   "/labels/site: attribute class_names has a fixed string length of 1048576 bytes, "
+                                   "at most 4096", max_mb=500),
+    "class_names_65537": model_case(class_names("heads/plane/weight", np.array([b"c"] * 65537, dtype="S1")),
+                                    "/heads/plane/weight: attribute class_names has 65537 strings, at most 65536",
+                                    max_mb=500),
     "tree_declares_1e9_levels": model_case(
         chunked_tree,
         "/groups/tree declares 1000000000 levels", sets=("permutation.scheme=tree", "permutation.tree=tree")),

@@ -309,6 +309,11 @@ def test_errors(tmp):
     with open(os.path.join(nojson, "summary.json"), "w") as f:
         f.write("{ truncated")
     cases.append((nojson, "nojson/summary.json: not valid JSON"))
+    deep = os.path.join(tmp, "deep")
+    shutil.copytree(out, deep)
+    with open(os.path.join(deep, "summary.json"), "w") as f:
+        f.write("[" * 100000 + "]" * 100000)  # json recursed out of the stack: a traceback
+    cases.append((deep, "deep/summary.json: JSON nested deeper than 32 levels"))
     noh5 = os.path.join(tmp, "noh5")
     shutil.copytree(out, noh5)
     os.remove(os.path.join(noh5, "results.h5"))

@@ -1054,6 +1054,24 @@ TEST(AppConfig, NestingDepthIsScannedOutsideStringsAndComments) {
   EXPECT_EQ(toml_nesting_overflow_line("a = \"\"\"\n\n\"\"\"\nx = " + nested(9, "[", "]", "") + "\n"), 4);
 }
 
+TEST(AppConfig, JsonReadBackNestsAtMost32Levels) {
+  using wsc::app::parse_json;
+  EXPECT_EQ(parse_json(nested(32, "[", "]", "1"), "s.json").dump(), nested(32, "[", "]", "1"));
+  EXPECT_EQ(parse_json("{\"a\": " + nested(31, "{\"b\":", "}", "1") + "}", "s.json").size(), 1u);
+  // Brackets in strings do not count.
+  EXPECT_EQ(parse_json("[\"" + nested(40, "[", "]", "") + "\"]", "s.json").size(), 1u);
+  for (const std::string& deep : {nested(33, "[", "]", "1"), nested(100000, "[", "]", ""),
+                                  "{\"config\": " + nested(100000, "{\"a\": ", "}", "1") + "}"}) {
+    std::string message;
+    try {
+      (void)parse_json(deep, "s.json");
+    } catch (const std::invalid_argument& e) {
+      message = e.what();
+    }
+    EXPECT_EQ(message, "s.json: JSON nested deeper than 32 levels");
+  }
+}
+
 TEST(AppConfig, DeepNestingIsRefusedWithoutCrashing) {
   // 1000 levels overflowed the parser's stack before they were refused.
   const std::string arrays = "x = " + nested(1000, "[", "]", "1") + "\n";

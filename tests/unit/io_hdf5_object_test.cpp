@@ -152,6 +152,82 @@ TEST_F(IoHdf5ObjectRead, AttributesAreReadWithTheirObjectsName) {
                           {"f.h5: /group/names: attribute absent: H5Aopen failed"});
 }
 
+/// A file of string datasets and attributes beyond kMaxStrings and
+/// kMaxStringBytes, declared (chunked, no chunk written) or real.
+void write_string_limits(const std::string& path) {
+  // The latest format: attributes larger than 64 KiB live in dense storage.
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+  hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  ASSERT_GE(file, 0);
+  auto chunked = [&](const char* name, hid_t type, hsize_t count) {
+    const hsize_t chunk = 1;
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    EXPECT_GE(H5Pset_chunk(dcpl, 1, &chunk), 0);
+    hid_t space = H5Screate_simple(1, &count, nullptr);
+    hid_t dset = H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    EXPECT_GE(dset, 0) << name;
+    if (dset >= 0) H5Dclose(dset);
+    H5Sclose(space);
+    H5Pclose(dcpl);
+  };
+  hid_t variable = H5Tcopy(H5T_C_S1);
+  H5Tset_size(variable, H5T_VARIABLE);
+  chunked("/billion_names", variable, 1000000000);
+  hid_t huge = H5Tcopy(H5T_C_S1);
+  H5Tset_size(huge, std::size_t{1} << 31);
+  chunked("/huge_names", huge, 2);
+  H5Tclose(huge);
+  // One variable-length string one byte over the limit.
+  const std::string long_text(wsc::io::kMaxStringBytes + 1, 'x');
+  const char* long_pointer = long_text.c_str();
+  const hsize_t one = 1;
+  hid_t space = H5Screate_simple(1, &one, nullptr);
+  hid_t dset = H5Dcreate2(file, "/long_name", variable, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  EXPECT_GE(H5Dwrite(dset, variable, H5S_ALL, H5S_ALL, H5P_DEFAULT, &long_pointer), 0);
+  // Attributes: 2^20-byte fixed-length strings, and 65537 one-byte strings.
+  hid_t wide = H5Tcopy(H5T_C_S1);
+  H5Tset_size(wide, std::size_t{1} << 20);
+  std::vector<char> wide_value(std::size_t{1} << 20, 'a');
+  hid_t attr = H5Acreate2(dset, "wide", wide, space, H5P_DEFAULT, H5P_DEFAULT);
+  EXPECT_GE(H5Awrite(attr, wide, wide_value.data()), 0);
+  H5Aclose(attr);
+  H5Tclose(wide);
+  const hsize_t many = wsc::io::kMaxStrings + 1;
+  hid_t many_space = H5Screate_simple(1, &many, nullptr);
+  hid_t narrow = H5Tcopy(H5T_C_S1);
+  H5Tset_size(narrow, 1);
+  std::vector<char> many_values(many, 'c');
+  attr = H5Acreate2(dset, "many", narrow, many_space, H5P_DEFAULT, H5P_DEFAULT);
+  EXPECT_GE(H5Awrite(attr, narrow, many_values.data()), 0);
+  H5Aclose(attr);
+  H5Tclose(narrow);
+  H5Sclose(many_space);
+  H5Dclose(dset);
+  H5Sclose(space);
+  H5Tclose(variable);
+  H5Fclose(file);
+  H5Pclose(fapl);
+}
+
+TEST(IoHdf5Object, StringsBeyondTheLimitsAreRefusedBeforeReading) {
+  LocalTempDir dir;
+  const std::string path = dir.path("s.h5");
+  write_string_limits(path);
+  const Hdf5File file = Hdf5File::open_read_only(path, "s.h5");
+  expect_throw_containing([&] { file.dataset("/billion_names").read_strings(); },
+                          {"s.h5: dataset /billion_names has 1000000000 strings, at most 65536"});
+  expect_throw_containing([&] { file.dataset("/huge_names").read_strings(); },
+                          {"s.h5: dataset /huge_names has a fixed string length of 2147483648 bytes, at most 4096"});
+  expect_throw_containing([&] { file.dataset("/long_name").read_strings(); },
+                          {"s.h5: dataset /long_name has a string of 4097 bytes, at most 4096"});
+  const Hdf5Dataset named = file.dataset("/long_name");
+  expect_throw_containing([&] { named.read_string_attribute("wide"); },
+                          {"s.h5: /long_name: attribute wide has a fixed string length of 1048576 bytes, at most 4096"});
+  expect_throw_containing([&] { named.read_string_attribute("many"); },
+                          {"s.h5: /long_name: attribute many has 65537 strings, at most 65536"});
+}
+
 TEST(IoHdf5Object, WritesGroupsDatasetsAndAttributes) {
   LocalTempDir dir;
   const std::string path = dir.path("w.h5");

@@ -230,7 +230,7 @@ TEST(IoResultsFile, WritesModelFilesThatModelFileReads) {
     ADD_FAILURE() << e.what();
   }
   std::string report;
-  EXPECT_EQ(wsc::io::inspect_model_file(path, report), 0) << report;
+  EXPECT_EQ(wsc::io::inspect_model_file(path, 0, report), 0) << report;
 }
 
 TEST(IoResultsFile, DestructorWithoutCloseDoesNotThrow) {

@@ -112,6 +112,17 @@ void validate(const Config& config);
 /// The config as run, for summary.json.
 nlohmann::json to_json(const Config& config);
 
+/// Arrays and objects nest at most this deep in JSON read back (a
+/// summary.json holds 6 levels).
+constexpr int kMaxJsonNesting = 32;
+
+/// Parses JSON text read back from a file, refusing (std::invalid_argument
+/// "<where>: JSON nested deeper than 32 levels") nesting beyond
+/// kMaxJsonNesting as the parser reaches it, so that no value held or
+/// compared afterwards is deeper; a syntax error throws nlohmann's
+/// parse_error.
+nlohmann::json parse_json(const std::string& text, const std::string& where);
+
 /// The config as TOML text (what `wsc demo` writes beside its data).
 std::string to_toml(const Config& config);
 

@@ -32,6 +32,13 @@ struct DatasetInfo {
   std::string type_name;  ///< e.g. "float32", "int64", "enum(int8)", "string"
 };
 
+/// Strings read from a file (names: classes, models, metadata): at most
+/// kMaxStrings in one attribute or dataset (the class limit of a config)
+/// and kMaxStringBytes bytes each. The count and a fixed length are checked
+/// before anything is allocated, a variable length as each string is read.
+inline constexpr std::size_t kMaxStrings = 65536;
+inline constexpr std::size_t kMaxStringBytes = 4096;
+
 /// "/a/b" for "a/b", "/a//b/" or "/a/b"; "/" for "" and "/".
 std::string absolute_object_name(const std::string& path);
 
@@ -125,7 +132,8 @@ class Hdf5Object {
   bool has_attribute(const std::string& name) const;
   /// A string attribute, scalar (one string) or 1-d, of fixed or variable
   /// length (space padding trimmed). Throws "<file>: <path>: attribute <name>
-  /// has type <type>, expected string" and the like.
+  /// has type <type>, expected string" and the like, and beyond kMaxStrings
+  /// or kMaxStringBytes "... has 1000000 strings, at most 65536".
   std::vector<std::string> read_string_attribute(const std::string& name) const;
   /// A scalar numeric attribute, as double.
   double read_number_attribute(const std::string& name) const;
@@ -163,7 +171,8 @@ class Hdf5Dataset : public Hdf5Object {
   /// The whole dataset, any rank, row-major, converted by HDF5.
   std::vector<double> read_doubles() const;
   std::vector<std::int64_t> read_ints() const;
-  /// A scalar or 1-d string dataset (fixed or variable length).
+  /// A scalar or 1-d string dataset (fixed or variable length), within
+  /// kMaxStrings and kMaxStringBytes.
   std::vector<std::string> read_strings() const;
 
   /// Reads rows [begin, begin + count) x all `cols` columns of this 2-d

@@ -141,6 +141,14 @@ class ModelFile {
   /// The file's objects, for what the contract's readers do not cover.
   const Hdf5File& hdf5() const { return file_; }
 
+  /// Whole reads (labels, groups, heads) declaring more bytes than this, at
+  /// 8 bytes per value, are refused before anything is allocated: "<file>:
+  /// <dataset> declares <shape> (<b> bytes), more than the <limit> bytes
+  /// available". Default: what an address space could ever hold
+  /// (2^47); `wsc inspect` sets the memory this machine has available.
+  void set_memory_limit(std::int64_t bytes) { memory_limit_ = bytes; }
+  std::int64_t memory_limit() const { return memory_limit_; }
+
  private:
   template <typename T>
   core::EmbeddingRows read_rows_as(const par::RowBlock& block, std::int64_t piece_bytes,
@@ -155,7 +163,18 @@ class ModelFile {
   bool embeddings_float32_ = false;
   const par::Communicator* comm_ = nullptr;
   mutable std::string last_read_mode_ = "none";
+  std::int64_t memory_limit_ = std::int64_t{1} << 47;
 };
+
+/// "[d0, d1, ...]".
+std::string shape_text(const std::vector<std::int64_t>& dims);
+
+/// Throws HdfError "<file>: <dataset> declares <shape> (<b> bytes), more than
+/// the <limit> bytes available" when reading all of `dims` at
+/// `value_bytes` bytes per value would need more than `limit` bytes.
+void require_memory_for(const std::string& file, const std::string& dataset,
+                        const std::vector<std::int64_t>& dims, std::int64_t value_bytes,
+                        std::int64_t limit);
 
 /// "<file>: <dataset> has <got> entries, expected <expected> (one per
 /// embedding row)".
