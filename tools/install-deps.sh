@@ -19,6 +19,7 @@ PACKAGES=(
   python3 python3-numpy python3-h5py python3-sklearn   # reference checks in tests
   python3-setuptools python3-venv python3-torch         # the Python package's install test, examples/pytorch
   python3-matplotlib python3-pandas     # wsc report: figures and readers
+  python3-xxhash                        # the fuzz harness rewrites checkpoint checksums (XXH3)
   chromium                              # the report tests load report.html in a headless browser
   slurm-wlm munge                       # the local SLURM cluster of cluster/
   lmod                                  # to test the installed module file

@@ -13,8 +13,16 @@ execute_process(COMMAND ${WSC_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_er
 if(NOT WSC_ERROR_LIST_RC EQUAL 0)
   message(FATAL_ERROR "cannot list the error cases (python3-h5py installed?)")
 endif()
+# The second MPI's build (tools/test.sh) runs a few of them, one per way a
+# refusal reaches the ranks (file, config, agreed row check, decoded state);
+# the rest (label error_cases) exercise the same paths with other inputs.
+set(WSC_ERROR_CASES_EVERY_MPI missing_file truncated toml_syntax null_too_large deep_toml embeddings_nan
+    labels_declare_1e12 tree_two_roots label_length head_width)
 foreach(case ${WSC_ERROR_CASES})
   wsc_add_python_test(error_${case} test_errors.py 2 ${case})
+  if(NOT case IN_LIST WSC_ERROR_CASES_EVERY_MPI)
+    set_property(TEST error_${case} APPEND PROPERTY LABELS error_cases)
+  endif()
 endforeach()
 wsc_add_python_test(e2e_probe_primary_grouped_folds test_demo_and_outputs.py 2 probe_primary)
 wsc_add_python_test(e2e_unconverged_is_loud test_demo_and_outputs.py 1 unconverged)
@@ -71,3 +79,10 @@ set_property(TEST e2e_report_run e2e_report_no_permutations e2e_report_sweep e2e
              e2e_report_errors e2e_report_figures e2e_report_sweep_figures e2e_python_write_model_round_trip
              e2e_python_write_model_rejects e2e_python_validate_like_inspect e2e_python_package_install
              e2e_pytorch_example APPEND PROPERTY LABELS python_side)
+# Hostile inputs: the fuzz harness's classification catches planted faults,
+# then a fixed-seed subset of its campaign (tests/python/fuzz.py; the full
+# campaign and its table are in the README).
+wsc_add_python_test(e2e_fuzz_self_check fuzz.py 1 --self-check --work fuzz-self-check)
+wsc_add_python_test(e2e_fuzz_fixed_seed fuzz.py 2 --configs 120 --models 60 --states 60 --ranks 1,2
+                    --several-ranks-every 4 --timeout 30 --jobs 2 --seed 7 --work fuzz-fixed-seed)
+set_property(TEST e2e_fuzz_self_check e2e_fuzz_fixed_seed APPEND PROPERTY LABELS fuzz)
