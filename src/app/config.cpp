@@ -609,6 +609,12 @@ Key<Owner> written_if(Key<Owner> k, bool (*written)(const Owner&)) {
   return k;
 }
 
+/// probe.max_iter's hard limit: Newton's method on these convex problems
+/// converges in tens of iterations; more only repeats iterations that
+/// cannot meet an unreachable tolerance, and a round (the unit a stop
+/// request waits for) must stay short.
+constexpr int kMaxIterations = 100000;
+
 /// The keys of a [[metadata]] entry.
 const std::vector<Key<MetadataSpec>>& metadata_keys() {
   using M = MetadataSpec;
@@ -663,7 +669,7 @@ const std::vector<Section>& sections() {
            key<C>("tol", [](auto& c) -> auto& { return c.analysis.probe.solver.tol; }, kDefaulted,
                   {[](const double& v) { return v > 0.0 && std::isfinite(v); }, "must be > 0 and finite"}),
            key<C>("max_iter", [](auto& c) -> auto& { return c.analysis.probe.solver.max_iter; }, kDefaulted,
-                  {[](const int& v) { return v >= 1; }, "must be >= 1"}),
+                  {[](const int& v) { return v >= 1 && v <= kMaxIterations; }, "must be in [1, 100000]"}),
        }},
       {"cv",
        {
