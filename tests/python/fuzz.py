@@ -8,7 +8,7 @@ Outcomes. Fine: `accepted` (exit 0), `refused` (a non-zero exit below 128
 with exactly one `wsc: error:` line on stderr, no MPI_Abort banner, and the
 case's folder as it was: no output written, no saved state touched), `slow`
 (still computing at the time limit: SIGTERM to the ranks ends it with the
-state saved, status 75). Findings: `crash` (a signal, a status >= 128, a
+state saved, status 75; a run that finishes as SIGTERM comes is accepted). Findings: `crash` (a signal, a status >= 128, a
 C++ terminate), `hang` (did not end within the time limit and 20 s after
 SIGTERM), `sanitizer` (an AddressSanitizer or UndefinedBehaviorSanitizer
 report), `memory` (the case's processes above the memory limit, or killed
@@ -722,6 +722,8 @@ def classify(result, before, after, limit):
     if result["timed_out"]:
         if status == 75 and "stopped by signal" in err:
             return "slow", "stopped at the time limit, state saved"
+        if status == 0:  # done before it met the stop request
+            return "accepted", "finished at the time limit"
         return "hang", "status %s after SIGTERM at the time limit" % status
     if status == 0:
         return "accepted", ""
@@ -944,18 +946,24 @@ def self_check(args):
         ("unclear", [py, "-c", "import sys; sys.stderr.write('wsc: error: something went wrong\\n'); sys.exit(1)"]),
         ("left-output", [py, "-c", "import sys; open('written', 'w').write('x'); sys.stderr.write('wsc: error: c.toml: no\\n'); sys.exit(1)"]),
         ("hang", [py, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"]),
+        ("slow", [py, "-c", "import signal, sys, time\n"
+                  "def stop(*a):\n    sys.stderr.write('wsc: stopped by signal 15; state saved\\n'); sys.exit(75)\n"
+                  "signal.signal(signal.SIGTERM, stop); time.sleep(600)"]),
+        ("accepted", [py, "-c", "import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(0)); "
+                      "time.sleep(600)"]),
         ("refused", [py, "-c", "import sys; sys.stderr.write('wsc: error: c.toml: bad\\n'); sys.exit(1)"]),
         ("accepted", [py, "-c", "pass"]),
     ]
     wrong = 0
     for expected, cmd in planted:
-        case = os.path.join(folder, "planted-%s" % expected)
+        case = os.path.join(folder, "planted-%d-%s" % (len(cmd[-1]), expected))
         shutil.rmtree(case, ignore_errors=True)
         os.makedirs(case)
         before = snapshot(case)
-        # The hang is sent SIGTERM at 2 s (ignored) and killed 3 s later.
-        result = execute(cmd, case, 2.0 if expected == "hang" else 60.0, memory, slot, env,
-                         os.path.basename(os.path.realpath(py)) if expected == "hang" else "none", grace=3.0)
+        # The waiting ones are sent SIGTERM at 2 s; the hang ignores it and is killed 3 s later.
+        waits = "time.sleep(600)" in cmd[-1]  # sent SIGTERM at the time limit
+        result = execute(cmd, case, 2.0 if waits else 60.0, memory, slot, env,
+                         os.path.basename(os.path.realpath(py)) if waits else "none", grace=3.0)
         if expected == "memory" and memory.kind is None:
             print("fuzz: self-check: no memory cgroup here; the memory case is polled")
         outcome, detail = classify(result, before, snapshot(case), memory.limit)
