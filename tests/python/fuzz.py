@@ -46,7 +46,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wsctest import make_model  # noqa: E402
+from wsctest import make_model, session_members  # noqa: E402
 
 FINE = ("accepted", "refused", "slow")
 FINDINGS = ("crash", "hang", "sanitizer", "memory", "unclear", "left-output", "harness")
@@ -604,16 +604,12 @@ class Memory:
                 pass
 
 
-def session_pids(sid):
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.getsid(int(entry)) == sid:
-                    pids.append(int(entry))
-            except OSError:
-                pass
-    return pids
+def signal_all(pids, signum):
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except OSError:
+            pass
 
 
 def rss_of(pid):
@@ -626,7 +622,7 @@ def rss_of(pid):
 
 def wsc_ranks(sid, wsc_name):
     ranks = []
-    for pid in session_pids(sid):
+    for pid in session_members(sid):
         try:
             if os.path.basename(os.readlink("/proc/%d/exe" % pid)) == wsc_name:
                 ranks.append(pid)
@@ -663,34 +659,22 @@ def execute(cmd, cwd, timeout, memory, cgroup, env, wsc_name, grace=20.0):
     polled, timed_out, stopped = 0, False, False
     while proc.poll() is None:
         if memory.kind is None:
-            polled = max([polled] + [rss_of(p) for p in session_pids(proc.pid)])
+            polled = max([polled] + [rss_of(p) for p in session_members(proc.pid)])
             if polled > memory.limit:
                 os.killpg(proc.pid, signal.SIGKILL)
         if time.time() - start > timeout and not timed_out:
             timed_out = True
             # Still computing? The ranks save their state and end on SIGTERM.
-            for pid in wsc_ranks(proc.pid, wsc_name):
-                try:
-                    os.kill(pid, signal.SIGTERM)
-                except OSError:
-                    pass
+            signal_all(wsc_ranks(proc.pid, wsc_name), signal.SIGTERM)
         if timed_out and time.time() - start > timeout + grace:
             stopped = True
-            for pid in session_pids(proc.pid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+            signal_all(session_members(proc.pid), signal.SIGKILL)
             break
         time.sleep(0.05)
     proc.wait()
     reader.join(timeout=10)
     # Whatever the session left (an orphaned rank) goes too.
-    for pid in session_pids(proc.pid):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+    signal_all(session_members(proc.pid), signal.SIGKILL)
     peak, hit = memory.peak(cgroup)
     stderr = b"".join(c for c in chunks if c).decode("utf-8", "replace")
     return dict(status=proc.returncode, stderr=stderr, seconds=time.time() - start, timed_out=timed_out,

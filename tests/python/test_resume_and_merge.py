@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from wsctest import WSC, Failure, check, main, make_model, read_summary, run_wsc, write_config
-from wsctest import MPIEXEC, mpiexec
+from wsctest import MPIEXEC, mpiexec, session_members
 
 EXIT_RESUMABLE = 75
 OUTPUTS = ("wsc.csv", "probes.csv", "summary.json", "results.h5", "wsc_k.csv")
@@ -170,20 +170,6 @@ def ranks_of(pid):
             continue
         todo += children(kid)
     return found
-
-
-def session_members(sid):
-    """The processes of session `sid` (mpiexec puts each rank in its own
-    process group, but they stay in the session we started)."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.getsid(int(entry)) == sid:
-                    members.append(int(entry))
-            except OSError:
-                pass
-    return members
 
 
 def kill_session(proc):

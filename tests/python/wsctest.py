@@ -44,6 +44,20 @@ def run_wsc(args, ranks=0, timeout=600, check_ok=True):
     return proc
 
 
+def session_members(sid):
+    """The processes of session `sid` (mpiexec puts each rank in its own
+    process group, but they stay in the session we started)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.getsid(int(entry)) == sid:
+                    members.append(int(entry))
+            except OSError:
+                pass
+    return members
+
+
 def make_model(path, n=400, d=16, seed=0, primary_classes=3, dtype=np.float64,
                with_primary_labels=True, extra=None):
     """A model file with signal for a primary task and two metadata tasks

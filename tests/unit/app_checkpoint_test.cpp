@@ -254,7 +254,15 @@ TEST(Checkpoint, RefusesInconsistentStatesNamingTheField) {
       {"segment_exceed_cell[1] = 5 is outside [0, 4]", [](RunState& s) { s.segment_exceed_cell[1] = 5; }},
       {"segment_sensitivity_exceed_max holds 11 values, 12 expected",
        [](RunState& s) { s.segment_sensitivity_exceed_max.pop_back(); }},
-      {"sensitivity_null_max holds 16 values, 24 expected", [](RunState& s) { s.sensitivity_ks = 3; s.sensitivity_observed_abs.resize(9); s.sensitivity_exceed_cell.resize(9); s.sensitivity_exceed_max.resize(9); s.segment_sensitivity_exceed_cell.resize(18); s.segment_sensitivity_exceed_max.resize(18); }},
+      {"sensitivity_null_max holds 16 values, 24 expected",
+       [](RunState& s) {  // a third k everywhere but in the per-permutation maxima
+         s.sensitivity_ks = 3;
+         s.sensitivity_observed_abs.resize(9);
+         s.sensitivity_exceed_cell.resize(9);
+         s.sensitivity_exceed_max.resize(9);
+         s.segment_sensitivity_exceed_cell.resize(18);
+         s.segment_sensitivity_exceed_max.resize(18);
+       }},
       {"score_null holds 4 values, 5 expected", [](RunState& s) { s.score_null[1].pop_back(); }},
       {"score_null[0] = 1.5 is outside [0, 1]", [](RunState& s) { s.score_null[0][0] = 1.5; }},
       {"a fit counter is negative", [](RunState& s) { s.encodability_fits = -1; }},
