@@ -16,10 +16,11 @@
 # Environment: WSC_CLUSTER_DIR (state folder, absolute), WSC_CLUSTER_TIMEOUT
 # (seconds to wait for the node, default 30), WSC_CLUSTER_MEM_MARGIN_MB (memory
 # kept out of RealMemory, default 1024), WSC_CLUSTER_PORT (slurmctld's port,
-# default 6817; slurmd uses the next one, node k of N>1 uses PORT+k).
+# default 6817; slurmd uses the next one, node k of N>1 uses PORT+k),
+# WSC_CLUSTER_NODES (the default of --nodes).
 set -euo pipefail
 
-NODES=1
+NODES="${WSC_CLUSTER_NODES:-1}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) [ $# -ge 2 ] || { echo "cluster/start: ERROR: --nodes needs a number" >&2; exit 1; }; NODES="$2"; shift 2 ;;
