@@ -8,10 +8,28 @@
 #   eval "$(cluster/start.sh)"
 # starts the cluster and sets up the current shell. `. cluster/env.sh` does the latter too.
 #
+# Options: --nodes N (default 1): N node daemons (slurmd -N n1 ... nN) on this machine,
+# each with its own port, spool, TmpFS, pid and log file; the machine's CPUs and
+# memory are split between them (see cluster/README.md). --nodes 1 is the single
+# node named after this host.
+#
 # Environment: WSC_CLUSTER_DIR (state folder, absolute), WSC_CLUSTER_TIMEOUT
 # (seconds to wait for the node, default 30), WSC_CLUSTER_MEM_MARGIN_MB (memory
-# kept out of RealMemory, default 1024).
+# kept out of RealMemory, default 1024), WSC_CLUSTER_PORT (slurmctld's port,
+# default 6817; slurmd uses the next one, node k of N>1 uses PORT+k),
+# WSC_CLUSTER_NODES (the default of --nodes).
 set -euo pipefail
+
+NODES="${WSC_CLUSTER_NODES:-1}"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --nodes) [ $# -ge 2 ] || { echo "cluster/start: ERROR: --nodes needs a number" >&2; exit 1; }; NODES="$2"; shift 2 ;;
+    --nodes=*) NODES="${1#--nodes=}"; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2; exit 0 ;;
+    *) echo "cluster/start: ERROR: unknown option '$1' (use --nodes N)" >&2; exit 1 ;;
+  esac
+done
+[[ "$NODES" =~ ^[1-9][0-9]*$ ]] && ((NODES <= 16)) || { echo "cluster/start: ERROR: --nodes must be 1..16 (got '$NODES')" >&2; exit 1; }
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=cluster/env.sh
@@ -26,6 +44,9 @@ RUN="$STATE/run"
 LOG="$STATE/log"
 CTLD_PID="$RUN/slurmctld.pid"
 SLURMD_PID="$RUN/slurmd.pid"
+NODES_FILE="$RUN/nodes"
+CTLD_PORT="${WSC_CLUSTER_PORT:-6817}"
+[[ "$CTLD_PORT" =~ ^[0-9]+$ ]] && ((CTLD_PORT >= 1024 && CTLD_PORT + NODES <= 65535)) || { echo "cluster/start: ERROR: WSC_CLUSTER_PORT must be a port 1024..65535 (got '$CTLD_PORT')" >&2; exit 1; }
 MUNGE_MARKER="$RUN/munged.started-by-wsc"
 MUNGE_PIDFILE=/run/munge/munged.pid
 
@@ -42,6 +63,18 @@ id munge >/dev/null 2>&1 || die "user 'munge' missing: (re)install munge (tools/
 
 HOST="$(hostname -s)"
 [ -n "$HOST" ] || die "hostname -s printed nothing"
+
+# The node names: this host for one node, n1..nN for several (slurmd -N <name>).
+# Per node: slurmd pid file and log (one node: slurmd.pid, slurmd.log as always).
+if ((NODES == 1)); then
+  NODE_NAMES=("$HOST")
+else
+  NODE_NAMES=()
+  for ((k = 1; k <= NODES; k++)); do NODE_NAMES+=("n$k"); done
+fi
+NODE="${NODE_NAMES[0]}"   # the node the functions below look at
+slurmd_pidfile() { if ((NODES == 1)); then echo "$SLURMD_PID"; else echo "$RUN/slurmd-$1.pid"; fi; }
+slurmd_logfile() { if ((NODES == 1)); then echo "$LOG/slurmd.log"; else echo "$LOG/slurmd-$1.log"; fi; }
 
 # alive PID: the process exists and is not a zombie waiting to be reaped.
 alive() { kill -0 "$1" 2>/dev/null && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
@@ -79,7 +112,7 @@ munge_ok() { munge -n 2>/dev/null | unmunge >/dev/null 2>&1; }
 
 log_tails() {
   local f
-  for f in "$LOG/slurmctld.log" "$LOG/slurmd.log"; do
+  for f in "$LOG/slurmctld.log" "$(slurmd_logfile "$NODE")"; do
     if [ -s "$f" ]; then
       echo "----- last 20 lines of $f -----" >&2
       tail -n 20 "$f" >&2
@@ -89,7 +122,7 @@ log_tails() {
   done
 }
 
-node_state() { sinfo -h -n "$HOST" -o '%T' 2>/dev/null | head -n 1; }
+node_state() { sinfo -h -n "$NODE" -o '%T' 2>/dev/null | head -n 1; }
 
 node_usable() {
   case "$(node_state)" in
@@ -100,11 +133,11 @@ node_usable() {
 
 # node_field NAME: one field (State, Reason, SlurmdStartTime, ...) of 'scontrol show node'.
 node_field() {
-  scontrol show node -o "$HOST" 2>/dev/null | grep -o " $1=.*" | sed -E "s/^ $1=//; s/ [A-Z][A-Za-z]+=.*//" || true
+  scontrol show node -o "$NODE" 2>/dev/null | grep -o " $1=.*" | sed -E "s/^ $1=//; s/ [A-Z][A-Za-z]+=.*//" || true
 }
 
 show_node_problem() {
-  scontrol show node "$HOST" 2>&1 | grep -E 'State=|Reason=' >&2 || true
+  scontrol show node "$NODE" 2>&1 | grep -E 'State=|Reason=' >&2 || true
   log_tails
 }
 
@@ -118,7 +151,7 @@ wait_for_node() {
   local deadline=$((SECONDS + TIMEOUT)) st="" state reason registered t
   while ((SECONDS < deadline)); do
     pid_of "$CTLD_PID" slurmctld >/dev/null || { say "slurmctld exited"; log_tails; die "slurmctld is not running (see $LOG/slurmctld.log)"; }
-    pid_of "$SLURMD_PID" slurmd >/dev/null || { say "slurmd exited"; log_tails; die "slurmd is not running (see $LOG/slurmd.log)"; }
+    pid_of "$(slurmd_pidfile "$NODE")" slurmd >/dev/null || { say "slurmd of node $NODE exited"; log_tails; die "slurmd is not running (see $(slurmd_logfile "$NODE"))"; }
     st="$(node_state)"
     case "$st" in
       idle | mixed | allocated | completing) return 0 ;;
@@ -132,34 +165,54 @@ wait_for_node() {
       reason="$(node_field Reason)"
       case "$state" in
         *INVALID_REG* | *INVAL*)
-          say "node $HOST rejected its registration (slurm.conf does not fit this machine):"
+          say "node $NODE rejected its registration (slurm.conf does not fit this machine):"
           show_node_problem
-          die "node $HOST is '$st'; see the reason above; $HERE/stop.sh stops the daemons"
+          die "node $NODE is '$st'; see the reason above; $HERE/stop.sh stops the daemons"
           ;;
         *DRAIN*)
           if ((RESUME_STALE_DRAIN)) && [[ "$reason" == *"[slurm@"* ]]; then
-            say "node $HOST is still drained from an earlier run (reason: $reason); it registered fine now, so resuming it"
-            scontrol update nodename="$HOST" state=resume >&2 || die "scontrol update nodename=$HOST state=resume failed"
+            say "node $NODE is still drained from an earlier run (reason: $reason); it registered fine now, so resuming it"
+            scontrol update nodename="$NODE" state=resume >&2 || die "scontrol update nodename=$NODE state=resume failed"
             RESUME_STALE_DRAIN=0
           else
-            say "node $HOST is '$st':"
+            say "node $NODE is '$st':"
             show_node_problem
-            die "node $HOST is drained; fix the cause, then: SLURM_CONF=$CONF scontrol update nodename=$HOST state=resume"
+            die "node $NODE is drained; fix the cause, then: SLURM_CONF=$CONF scontrol update nodename=$NODE state=resume"
           fi
           ;;
       esac
     fi
     sleep 0.3
   done
-  say "node $HOST did not become idle within ${TIMEOUT}s (last state: '${st:-no answer from slurmctld}')"
+  say "node $NODE did not become idle within ${TIMEOUT}s (last state: '${st:-no answer from slurmctld}')"
   show_node_problem
   die "cluster did not come up (logs in $LOG); $HERE/stop.sh stops the daemons"
 }
 
+# all_nodes CMD: runs CMD with NODE set to each node in turn; fails at the first failure.
+all_nodes() {
+  local n
+  for n in "${NODE_NAMES[@]}"; do
+    NODE="$n"
+    "$@" || return 1
+  done
+}
+
+# all_slurmd_running: every node's slurmd is alive (by its pid file).
+all_slurmd_running() {
+  local n
+  for n in "${NODE_NAMES[@]}"; do pid_of "$(slurmd_pidfile "$n")" slurmd >/dev/null || return 1; done
+}
+
 print_export() {
-  local src=". $HERE/env.sh"
+  local src=". $HERE/env.sh" n states=""
   [ "$STATE" = /tmp/wsc-cluster ] || src="export WSC_CLUSTER_DIR=$STATE; $src"
-  say "ready: node $HOST is $(node_state). Use it with:  $src   (or the line below)"
+  for n in "${NODE_NAMES[@]}"; do NODE="$n"; states+=" $n=$(node_state)"; done
+  if ((NODES == 1)); then
+    say "ready: node $HOST is $(node_state). Use it with:  $src   (or the line below)"
+  else
+    say "ready: $NODES nodes:$states (ports $CTLD_PORT..$((CTLD_PORT + NODES))). Use it with:  $src   (or the line below)"
+  fi
   echo "export SLURM_CONF=$CONF"
 }
 
@@ -168,6 +221,12 @@ install -d -m 0755 "$STATE" "$STATE/etc"
 install -d -o slurm -g slurm -m 0755 "$RUN" "$LOG"
 install -d -o slurm -g slurm -m 0700 "$STATE/ctld-state"
 install -d -o root -g root -m 0755 "$STATE/slurmd-spool"
+if ((NODES > 1)); then
+  for n in "${NODE_NAMES[@]}"; do
+    install -d -o root -g root -m 0755 "$STATE/slurmd-spool/$n"
+    install -d -o root -g root -m 1777 "$STATE/tmp/$n" "$STATE/shm/$n"
+  done
+fi
 
 # --- munge --------------------------------------------------------------------
 if munge_ok; then
@@ -191,26 +250,35 @@ fi
 
 # --- already running? ---------------------------------------------------------
 ctld_pid="$(pid_of "$CTLD_PID" slurmctld || true)"
-slurmd_pid="$(pid_of "$SLURMD_PID" slurmd || true)"
-if [ -n "$ctld_pid" ] && [ -n "$slurmd_pid" ] && [ -s "$CONF" ]; then
-  if ! node_usable; then
-    say "slurmctld (pid $ctld_pid) and slurmd (pid $slurmd_pid) are running; waiting for node $HOST"
-    wait_for_node
+running_nodes="$(cat "$NODES_FILE" 2>/dev/null || echo 1)"
+if [ -n "$ctld_pid" ] && all_slurmd_running && [ -s "$CONF" ] && [ "$running_nodes" = "$NODES" ]; then
+  if ! all_nodes node_usable; then
+    say "slurmctld (pid $ctld_pid) and slurmd are running; waiting for the node(s)"
+    all_nodes wait_for_node
   fi
-  say "cluster already running and healthy (slurmctld pid $ctld_pid, slurmd pid $slurmd_pid, state in $STATE)"
+  say "cluster already running and healthy (slurmctld pid $ctld_pid, $NODES node(s), state in $STATE)"
   print_export
   exit 0
 fi
-if [ -n "$ctld_pid" ] || [ -n "$slurmd_pid" ]; then
-  say "cluster only partly running; restarting its daemons"
-  stop_by_pidfile "$SLURMD_PID" slurmd
+# Anything left of this folder's cluster (also of a run with another --nodes) is stopped.
+leftover=0
+[ -z "$ctld_pid" ] || leftover=1
+for f in "$RUN"/slurmd*.pid; do
+  [ -e "$f" ] || continue
+  if pid_of "$f" slurmd >/dev/null; then leftover=1; fi
+done
+if ((leftover)); then
+  say "cluster only partly running or with another node count; restarting its daemons"
+  for f in "$RUN"/slurmd*.pid; do [ -e "$f" ] && stop_by_pidfile "$f" slurmd; done
   stop_by_pidfile "$CTLD_PID" slurmctld
 fi
-rm -f "$CTLD_PID" "$SLURMD_PID"
+rm -f "$CTLD_PID" "$RUN"/slurmd*.pid
 
-# Another cluster (another WSC_CLUSTER_DIR, or a system one) on the default ports?
-if command -v ss >/dev/null 2>&1 && ss -Hltn 2>/dev/null | awk '{print $4}' | grep -Eq ':(6817|6818)$'; then
-  die "ports 6817/6818 are in use by another slurmctld/slurmd (another WSC_CLUSTER_DIR?): stop that one first"
+# Another cluster (another WSC_CLUSTER_DIR, or a system one) on these ports?
+LAST_PORT=$((CTLD_PORT + (NODES > 1 ? NODES : 1)))
+if command -v ss >/dev/null 2>&1; then
+  busy="$(ss -Hltn 2>/dev/null | awk '{n = split($4, a, ":"); print a[n]}' | awk -v lo="$CTLD_PORT" -v hi="$LAST_PORT" '$1 >= lo && $1 <= hi' | sort -un | tr '\n' ' ')"
+  [ -z "$busy" ] || die "port(s) $busy(of $CTLD_PORT..$LAST_PORT) in use by another slurmctld/slurmd (another WSC_CLUSTER_DIR?): stop that one first or set WSC_CLUSTER_PORT"
 fi
 
 # --- slurm.conf for this host -------------------------------------------------
@@ -218,6 +286,44 @@ CPUS="$(nproc)"
 MEM_MB="$(awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo)"
 REAL_MB=$((MEM_MB - MEM_MARGIN_MB))
 if ((REAL_MB < 256)); then REAL_MB=$((MEM_MB / 2)); fi
+# Several nodes: each node declares all this machine's CPUs (the nodes share them,
+# so `srun -N2 -n4` runs on 2 cores), and gets 1/N of the memory.
+NODE_CPUS="${WSC_CLUSTER_NODE_CPUS:-$CPUS}"
+[[ "$NODE_CPUS" =~ ^[1-9][0-9]*$ ]] || die "WSC_CLUSTER_NODE_CPUS must be a positive integer (got '$NODE_CPUS')"
+NODE_MB=$((REAL_MB / NODES))
+
+if ((NODES == 1)); then
+  NODE_DAEMON_CONF="SlurmdSpoolDir=$STATE/slurmd-spool
+SlurmdPidFile=$SLURMD_PID
+SlurmdLogFile=$LOG/slurmd.log"
+  NODE_LINES="NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$REAL_MB State=UNKNOWN"
+  PART_NODES="$HOST"
+else
+  # %n: the node name, so that each slurmd has its own spool, pid file, log and
+  # TmpFS (PMIx puts its per-job folder there: a shared one aborts the step with
+  # "File exists"). The TaskProlog gives Open MPI a shared-memory folder per node
+  # (both "nodes" have the same host name, so their segment names collide) and
+  # the TCP transport between ranks (shared memory does not reach the other node).
+  prolog="$STATE/etc/task-prolog.sh"
+  cat >"$prolog" <<EOP
+#!/bin/sh
+# Written by cluster/start.sh: environment for each task of a job on this multi-node cluster.
+echo "export OMPI_MCA_btl_vader_backing_directory=$STATE/shm/\$SLURMD_NODENAME"
+echo "export OMPI_MCA_btl=self,tcp"
+EOP
+  chmod 0755 "$prolog"
+  NODE_DAEMON_CONF="SlurmdSpoolDir=$STATE/slurmd-spool/%n
+SlurmdPidFile=$RUN/slurmd-%n.pid
+SlurmdLogFile=$LOG/slurmd-%n.log
+TmpFS=$STATE/tmp/%n
+TaskProlog=$prolog
+SlurmdParameters=config_overrides"
+  NODE_LINES=""
+  for ((k = 1; k <= NODES; k++)); do
+    NODE_LINES+="NodeName=n$k NodeHostname=$HOST NodeAddr=127.0.0.1 Port=$((CTLD_PORT + k)) CPUs=$NODE_CPUS RealMemory=$NODE_MB State=UNKNOWN"$'\n'
+  done
+  PART_NODES="n[1-$NODES]"
+fi
 
 tmp="$(mktemp "$STATE/etc/slurm.conf.XXXXXX")"
 cat >"$tmp" <<EOF
@@ -228,14 +334,12 @@ SlurmUser=slurm
 SlurmdUser=root
 AuthType=auth/munge
 CryptoType=crypto/munge
-SlurmctldPort=6817
-SlurmdPort=6818
+SlurmctldPort=$CTLD_PORT
+SlurmdPort=$((CTLD_PORT + 1))
 StateSaveLocation=$STATE/ctld-state
-SlurmdSpoolDir=$STATE/slurmd-spool
 SlurmctldPidFile=$CTLD_PID
-SlurmdPidFile=$SLURMD_PID
 SlurmctldLogFile=$LOG/slurmctld.log
-SlurmdLogFile=$LOG/slurmd.log
+$NODE_DAEMON_CONF
 SlurmctldDebug=info
 SlurmdDebug=info
 MailProg=/bin/true
@@ -264,12 +368,16 @@ JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/filetxt
 JobCompLoc=$LOG/jobcomp.log
 
-NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$CPUS RealMemory=$REAL_MB State=UNKNOWN
-PartitionName=local Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
+$NODE_LINES
+PartitionName=local Nodes=$PART_NODES Default=YES MaxTime=INFINITE State=UP
 EOF
 chmod 0644 "$tmp"
 mv -f "$tmp" "$CONF"
-say "wrote $CONF (node $HOST: CPUs=$CPUS RealMemory=$REAL_MB)"
+if ((NODES == 1)); then
+  say "wrote $CONF (node $HOST: CPUs=$CPUS RealMemory=$REAL_MB)"
+else
+  say "wrote $CONF ($NODES nodes ${PART_NODES}: CPUs=$NODE_CPUS RealMemory=$NODE_MB each, ports $CTLD_PORT..$LAST_PORT)"
+fi
 
 # --- daemons ------------------------------------------------------------------
 say "starting slurmctld"
@@ -283,11 +391,14 @@ pid_of "$CTLD_PID" slurmctld >/dev/null || { log_tails; die "slurmctld did not s
 say "starting slurmd"
 STARTED_AT="$(date +%s)"
 RESUME_STALE_DRAIN=1
-slurmd -f "$CONF" -N "$HOST" || { log_tails; die "slurmd failed to start"; }
+for NODE in "${NODE_NAMES[@]}"; do
+  slurmd -f "$CONF" -N "$NODE" || { log_tails; die "slurmd of node $NODE failed to start"; }
+done
 for ((i = 0; i < 100; i++)); do
-  pid_of "$SLURMD_PID" slurmd >/dev/null && break
+  all_slurmd_running && break
   sleep 0.1
 done
+echo "$NODES" >"$NODES_FILE"
 
-wait_for_node
+all_nodes wait_for_node
 print_export

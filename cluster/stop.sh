@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stops the local SLURM cluster of cluster/start.sh: cancels its remaining jobs,
-# then stops slurmd and slurmctld by their pid files, and munged only if
+# then stops every node's slurmd (run/slurmd.pid, or run/slurmd-<node>.pid of a
+# --nodes N cluster) and slurmctld by their pid files, and munged only if
 # start.sh started it (marker file). Waits for each to exit. Idempotent.
 # The state folder (${WSC_CLUSTER_DIR:-/tmp/wsc-cluster}) with logs, job state and
 # the jobcomp file is kept; remove it by hand for a clean slate.
@@ -55,7 +56,6 @@ stop_pid() {
 }
 
 ctld_pid="$(pid_of "$CTLD_PID" slurmctld || true)"
-slurmd_pid="$(pid_of "$SLURMD_PID" slurmd || true)"
 
 # Jobs still in the queue would leave their processes (slurmstepd) behind: cancel them.
 if [ -n "$ctld_pid" ] && [ -s "$SLURM_CONF" ]; then
@@ -73,8 +73,17 @@ if [ -n "$ctld_pid" ] && [ -s "$SLURM_CONF" ]; then
   fi
 fi
 
-if [ -n "$slurmd_pid" ]; then stop_pid "$slurmd_pid" slurmd; else say "slurmd not running"; fi
-rm -f "$SLURMD_PID"
+stopped=0
+for f in "$SLURMD_PID" "$RUN"/slurmd-*.pid; do
+  [ -e "$f" ] || continue
+  if slurmd_pid="$(pid_of "$f" slurmd)"; then
+    stop_pid "$slurmd_pid" "slurmd ($(basename "$f" .pid))"
+    stopped=$((stopped + 1))
+  fi
+  rm -f "$f"
+done
+((stopped > 0)) || say "slurmd not running"
+rm -f "$RUN/nodes"
 if [ -n "$ctld_pid" ]; then stop_pid "$ctld_pid" slurmctld; else say "slurmctld not running"; fi
 rm -f "$CTLD_PID"
 

@@ -134,14 +134,27 @@ engine::LayoutRequest layout_request(const Config& config, const engine::Analysi
   return r;
 }
 
-/// Ranks sharing this node's memory (collective).
-int ranks_on_this_node(const par::Communicator& comm) {
+/// The nodes of the ranks (collective): the most ranks sharing one node's
+/// memory (the same on every rank, so that every rank plans the same layout)
+/// and, per world rank, its node (the lowest world rank on that node).
+struct RankNodes {
+  int ranks_on_node = 1;
+  std::vector<int> node_of_rank;
+};
+
+RankNodes rank_nodes(const par::Communicator& comm) {
   MPI_Comm node_comm = MPI_COMM_NULL;
   WSC_MPI_CHECK(MPI_Comm_split_type(comm.get(), MPI_COMM_TYPE_SHARED, comm.rank(), MPI_INFO_NULL, &node_comm));
-  int ranks_on_node = 1;
-  WSC_MPI_CHECK(MPI_Comm_size(node_comm, &ranks_on_node));
+  int here = 1;
+  WSC_MPI_CHECK(MPI_Comm_size(node_comm, &here));
+  int first = comm.rank();
+  WSC_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &first, 1, MPI_INT, MPI_MIN, node_comm));
   WSC_MPI_CHECK(MPI_Comm_free(&node_comm));
-  return ranks_on_node;
+  RankNodes nodes;
+  nodes.ranks_on_node = static_cast<int>(comm.max(static_cast<std::int64_t>(here)));
+  nodes.node_of_rank.assign(static_cast<std::size_t>(comm.size()), 0);
+  WSC_MPI_CHECK(MPI_Allgather(&first, 1, MPI_INT, nodes.node_of_rank.data(), 1, MPI_INT, comm.get()));
+  return nodes;
 }
 
 /// The primary head (from the model file, or to be fitted from its labels)
@@ -249,7 +262,8 @@ std::string reading_line(const std::string& name, const engine::AnalysisInput& i
 }  // namespace
 
 LoadedModel load_model(const Config& config, const par::Communicator& comm, RunProgress* progress) {
-  const int ranks_on_node = ranks_on_this_node(comm);  // collective, before any agreement
+  const RankNodes nodes = rank_nodes(comm);             // collective, before any agreement
+  const int ranks_on_node = nodes.ranks_on_node;
   const MeasuredCosts costs = measure_costs(comm);     // collective too
   LoadedModel model;
   engine::AnalysisInput& in = model.input;
@@ -271,6 +285,7 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm, RunP
     // The layout first: how many ranks share the rows decides what a rank holds.
     model.layout = engine::plan_layout(layout_request(config, in, file.embeddings_float32(), comm.size(),
                                                       ranks_on_node, costs));
+    engine::place_groups(model.layout, nodes.node_of_rank);
     check_memory(in.rows, in.dim, model.layout, ranks_on_node, file_name(path));
     // Every task and the primary have >= 2 classes: a lower bound on the cells.
     check_null_memory(config, 4 * static_cast<std::int64_t>(config.metadata.size()), model.layout, ranks_on_node);
@@ -287,6 +302,7 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm, RunP
     for (const engine::TaskLabels& task : in.metadata) classes = std::max(classes, task.classes);
     model.layout = engine::plan_layout(layout_request(config, in, file.embeddings_float32(), comm.size(),
                                                       ranks_on_node, costs, classes));
+    engine::place_groups(model.layout, nodes.node_of_rank);
     check_memory(in.rows, in.dim, model.layout, ranks_on_node, file_name(path));
     std::int64_t task_classes = 0;
     for (const engine::TaskLabels& task : in.metadata) task_classes += task.classes;
@@ -298,7 +314,7 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm, RunP
 
   // Phase 2, collective: each rank reads the block of rows of its place in
   // its group (every group reads all rows).
-  const int group_rank = comm.rank() % model.layout.group_size;
+  const int group_rank = model.layout.place_in_group(comm.rank());
   const par::RowBlock block = par::block_of(in.rows, model.layout.group_size, group_rank);
   in.row_begin = block.begin;
   if (progress != nullptr) progress->begin("reading", reading_line(file_name(path), in, model));

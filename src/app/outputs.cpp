@@ -470,6 +470,13 @@ nlohmann::json make_summary(const Config& config, const RunInfo& info,
                  {"requested_groups", config.parallel.groups},
                  {"reason", r.layout_reason},
                  {"predicted_heads_per_second", number(r.predicted_heads_per_second)}};
+  if (!r.ranks_per_node.empty()) {
+    j["layout"]["nodes"] = r.ranks_per_node.size();
+    j["layout"]["ranks_per_node"] = r.ranks_per_node;
+    j["layout"]["node_of_rank"] = r.node_of_rank;
+    j["layout"]["group_nodes"] = r.group_nodes;
+    j["layout"]["groups_spanning_nodes"] = r.groups_spanning_nodes;
+  }
   j["warnings"] = r.warnings;
   nlohmann::json timings = nlohmann::json::object();
   for (const auto& [phase, seconds] : r.timings) timings[phase] = seconds;

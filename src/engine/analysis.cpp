@@ -149,6 +149,13 @@ AnalysisResult run_analysis(const AnalysisInput& input, const AnalysisSettings& 
   result.groups = layout.groups();
   result.group_size = layout.plan().group_size;
   result.layout_reason = layout.plan().reason;
+  {
+    const NodePlacement placement = node_placement(layout.plan());
+    result.node_of_rank = layout.plan().node_of_rank;
+    result.ranks_per_node = placement.ranks_per_node;
+    result.group_nodes = placement.group_nodes;
+    result.groups_spanning_nodes = placement.groups_spanning_nodes;
+  }
   result.predicted_heads_per_second = layout.plan().predicted_heads_per_second;
   {
     LayoutRequest shape;

@@ -233,12 +233,72 @@ LayoutPlan plan_layout(const LayoutRequest& request) {
 Layout::Layout(const par::Communicator& world, const LayoutPlan& plan)
     : world_(&world),
       plan_(plan),
-      group_(world.split(world.rank() / plan.group_size, world.rank())) {
+      group_(world.split(plan.group_of(world.rank()), plan.place_in_group(world.rank()))) {
   if (plan.groups * plan.group_size != world.size()) {
     throw std::invalid_argument("layout of " + std::to_string(plan.groups) + " x " +
                                 std::to_string(plan.group_size) + " does not match " +
                                 std::to_string(world.size()) + " ranks");
   }
+}
+
+void place_groups(LayoutPlan& plan, const std::vector<int>& node_of_rank) {
+  const std::size_t ranks = node_of_rank.size();
+  if (plan.group_size < 1 || plan.groups < 1 ||
+      static_cast<std::size_t>(plan.groups) * static_cast<std::size_t>(plan.group_size) != ranks) {
+    throw std::invalid_argument("place_groups: " + std::to_string(ranks) + " ranks for a layout of " +
+                                std::to_string(plan.groups) + " x " + std::to_string(plan.group_size));
+  }
+  // Nodes renumbered in order of their first rank.
+  std::vector<int> ids;
+  std::vector<int> node(ranks);
+  for (std::size_t r = 0; r < ranks; ++r) {
+    const auto it = std::find(ids.begin(), ids.end(), node_of_rank[r]);
+    node[r] = static_cast<int>(it - ids.begin());
+    if (it == ids.end()) ids.push_back(node_of_rank[r]);
+  }
+  std::vector<int> order(ranks);
+  for (std::size_t r = 0; r < ranks; ++r) order[r] = static_cast<int>(r);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    return node[static_cast<std::size_t>(a)] < node[static_cast<std::size_t>(b)];
+  });
+  plan.group_of_rank.assign(ranks, 0);
+  plan.rank_in_group.assign(ranks, 0);
+  for (std::size_t i = 0; i < ranks; ++i) {
+    const auto r = static_cast<std::size_t>(order[i]);
+    plan.group_of_rank[r] = static_cast<int>(i) / plan.group_size;
+  }
+  // Inside a group: world order (order is sorted by node, then world rank,
+  // so a group spanning two nodes is not in world order by itself).
+  for (int g = 0; g < plan.groups; ++g) {
+    int place = 0;
+    for (std::size_t r = 0; r < ranks; ++r) {
+      if (plan.group_of_rank[r] == g) plan.rank_in_group[r] = place++;
+    }
+  }
+  plan.node_of_rank = node;
+}
+
+NodePlacement node_placement(const LayoutPlan& plan) {
+  NodePlacement p;
+  const int ranks = plan.groups * plan.group_size;
+  p.nodes = 1;
+  for (const int n : plan.node_of_rank) p.nodes = std::max(p.nodes, n + 1);
+  p.ranks_per_node.assign(static_cast<std::size_t>(p.nodes), 0);
+  p.group_nodes.assign(static_cast<std::size_t>(plan.groups), {});
+  std::vector<std::vector<int>> members(static_cast<std::size_t>(plan.groups),
+                                        std::vector<int>(static_cast<std::size_t>(plan.group_size), 0));
+  for (int r = 0; r < ranks; ++r) {
+    const int n = plan.node_of_rank.empty() ? 0 : plan.node_of_rank[static_cast<std::size_t>(r)];
+    ++p.ranks_per_node[static_cast<std::size_t>(n)];
+    members[static_cast<std::size_t>(plan.group_of(r))][static_cast<std::size_t>(plan.place_in_group(r))] = n;
+  }
+  for (std::size_t g = 0; g < members.size(); ++g) {
+    p.group_nodes[g] = members[g];
+    if (std::any_of(members[g].begin(), members[g].end(), [&](int n) { return n != members[g].front(); })) {
+      ++p.groups_spanning_nodes;
+    }
+  }
+  return p;
 }
 
 namespace {

@@ -44,3 +44,23 @@ add_test(NAME slurm_installed_job
 set_tests_properties(slurm_installed_job PROPERTIES
                      FIXTURES_REQUIRED slurm_cluster LABELS "slurm" RUN_SERIAL TRUE TIMEOUT 400
                      ENVIRONMENT "WSC_EXE=$<TARGET_FILE:wsc>;WSC_BUILD_DIR=${CMAKE_BINARY_DIR}")
+
+# Several nodes: a 2-node cluster (cluster/start.sh --nodes 2: slurmd n1 and n2 on
+# this machine) in its own state folder and on its own ports, so it never meets
+# the single-node cluster above; its own fixture starts and stops it.
+set(_wsc_nodes_env "WSC_CLUSTER_DIR=/tmp/wsc-nodes-ctest;WSC_CLUSTER_PORT=6927;WSC_CLUSTER_NODES=2")
+add_test(NAME slurm_nodes_cluster_start
+         COMMAND bash ${CMAKE_SOURCE_DIR}/cluster/start.sh --nodes 2)
+set_tests_properties(slurm_nodes_cluster_start PROPERTIES
+                     FIXTURES_SETUP slurm_nodes_cluster LABELS "slurm" RUN_SERIAL TRUE TIMEOUT 120
+                     ENVIRONMENT "${_wsc_nodes_env}")
+add_test(NAME slurm_nodes_cluster_stop
+         COMMAND bash ${CMAKE_SOURCE_DIR}/cluster/stop.sh)
+set_tests_properties(slurm_nodes_cluster_stop PROPERTIES
+                     FIXTURES_CLEANUP slurm_nodes_cluster LABELS "slurm" RUN_SERIAL TRUE TIMEOUT 180
+                     ENVIRONMENT "${_wsc_nodes_env}")
+add_test(NAME slurm_nodes_analyse_job
+         COMMAND bash ${CMAKE_SOURCE_DIR}/tests/slurm/test_nodes_analyse_job.sh)
+set_tests_properties(slurm_nodes_analyse_job PROPERTIES
+                     FIXTURES_REQUIRED slurm_nodes_cluster LABELS "slurm" RUN_SERIAL TRUE TIMEOUT 600
+                     ENVIRONMENT "${_wsc_nodes_env};WSC_EXE=$<TARGET_FILE:wsc>")

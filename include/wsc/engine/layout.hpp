@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace wsc::engine {
 
@@ -48,7 +49,42 @@ struct LayoutPlan {
   MemoryEstimate memory;            ///< its parts
   double predicted_heads_per_second = 0.0;  ///< from the measured costs (0: not measured)
   std::string reason;               ///< one line for summary.json and the log
+  /// Where the groups are (place_groups). Empty: group g is world ranks
+  /// [g S, (g + 1) S), all on one node.
+  std::vector<int> group_of_rank;   ///< per world rank: its group
+  std::vector<int> rank_in_group;   ///< per world rank: its place in its group
+  std::vector<int> node_of_rank;    ///< per world rank: its node (0, 1, ... in order of first rank)
+  /// The group of world rank `rank` and its place in it.
+  int group_of(int rank) const {
+    return group_of_rank.empty() ? rank / group_size : group_of_rank[static_cast<std::size_t>(rank)];
+  }
+  int place_in_group(int rank) const {
+    return rank_in_group.empty() ? rank % group_size : rank_in_group[static_cast<std::size_t>(rank)];
+  }
 };
+
+/// How the groups of a plan sit on the nodes.
+struct NodePlacement {
+  int nodes = 1;
+  std::vector<int> ranks_per_node;          ///< per node
+  std::vector<std::vector<int>> group_nodes;  ///< per group: the nodes of its ranks, in rank order
+  int groups_spanning_nodes = 0;            ///< groups with ranks on more than one node
+};
+
+/// Places the plan's groups on the nodes: `node_of_rank[r]` is the node of
+/// world rank r (any ids; renumbered 0, 1, ... in order of first appearance).
+/// The ranks, ordered by (node, world rank), are cut into consecutive groups
+/// of S, so a group spans nodes only where a node's rank count is not a
+/// multiple of S: every group lies on one node whenever the counts allow it,
+/// and otherwise the fewest groups span nodes (each then across two
+/// neighbouring pieces). Inside a group the ranks keep world order. Sets
+/// plan.group_of_rank, rank_in_group and node_of_rank. Throws
+/// std::invalid_argument when node_of_rank does not have G S entries.
+void place_groups(LayoutPlan& plan, const std::vector<int>& node_of_rank);
+
+/// The nodes, ranks per node and each group's nodes of a placed plan (one
+/// node holding every rank for a plan that was not placed).
+NodePlacement node_placement(const LayoutPlan& plan);
 
 /// Estimated bytes of one rank when groups of `group_size` ranks share the
 /// rows (see MemoryEstimate; the solver's own state is per tile and batch,
@@ -109,7 +145,7 @@ class Layout {
   const par::Communicator& world() const { return *world_; }
   const par::Communicator& group() const { return group_; }
   int groups() const { return plan_.groups; }
-  int group_index() const { return world_->rank() / plan_.group_size; }
+  int group_index() const { return plan_.group_of(world_->rank()); }
   const LayoutPlan& plan() const { return plan_; }
   /// The rank that speaks for its group when results are combined.
   bool group_leader() const { return group_.is_root(); }

@@ -152,6 +152,10 @@ struct AnalysisResult {
   int groups = 1;                      ///< the layout the run used
   int group_size = 1;
   std::string layout_reason;
+  std::vector<int> node_of_rank;               ///< per world rank: its node (0, 1, ...)
+  std::vector<int> ranks_per_node;             ///< the layout's nodes (node_placement)
+  std::vector<std::vector<int>> group_nodes;   ///< per group: the node of each of its ranks
+  int groups_spanning_nodes = 0;
   double predicted_heads_per_second = 0.0;  ///< the layout's prediction (0: not measured)
   /// What world rank 0 holds, estimated from this run's shapes (layout.hpp).
   double memory_rows = 0.0, memory_labels = 0.0, memory_batch = 0.0, memory_fixed = 0.0;
