@@ -48,7 +48,10 @@ set_tests_properties(slurm_installed_job PROPERTIES
 # Several nodes: a 2-node cluster (cluster/start.sh --nodes 2: slurmd n1 and n2 on
 # this machine) in its own state folder and on its own ports, so it never meets
 # the single-node cluster above; its own fixture starts and stops it.
-set(_wsc_nodes_env "WSC_CLUSTER_DIR=/tmp/wsc-nodes-ctest;WSC_CLUSTER_PORT=6927;WSC_CLUSTER_NODES=2")
+# Two builds' suites can run side by side with different folders and ports.
+set(WSC_TEST_NODES_DIR "/tmp/wsc-nodes-ctest" CACHE STRING "state folder of the 2-node test cluster")
+set(WSC_TEST_NODES_PORT "6927" CACHE STRING "slurmctld port of the 2-node test cluster (nodes: +1, +2)")
+set(_wsc_nodes_env "WSC_CLUSTER_DIR=${WSC_TEST_NODES_DIR};WSC_CLUSTER_PORT=${WSC_TEST_NODES_PORT};WSC_CLUSTER_NODES=2")
 add_test(NAME slurm_nodes_cluster_start
          COMMAND bash ${CMAKE_SOURCE_DIR}/cluster/start.sh --nodes 2)
 set_tests_properties(slurm_nodes_cluster_start PROPERTIES
