@@ -115,8 +115,14 @@ MeasuredCosts measure_costs(const par::Communicator& comm) {
 /// The layout request of a run: the file's shape and precision, the
 /// config's tasks, batch and groups, the node's memory, the measured costs.
 engine::LayoutRequest layout_request(const Config& config, const engine::AnalysisInput& in, bool float32, int ranks,
-                                     int ranks_on_node, const MeasuredCosts& costs, int classes = 10) {
+                                     int ranks_on_node, const std::vector<int>& node_of_rank,
+                                     const MeasuredCosts& costs, int classes = 10) {
   engine::LayoutRequest r;
+  // Ranks per node (node ids are each node's lowest world rank).
+  for (std::size_t id = 0; id < node_of_rank.size(); ++id) {
+    const auto n = std::count(node_of_rank.begin(), node_of_rank.end(), static_cast<int>(id));
+    if (n > 0) r.ranks_per_node.push_back(static_cast<int>(n));
+  }
   r.rows = in.rows;
   r.dim = in.dim;
   r.ranks = ranks;
@@ -284,7 +290,7 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm, RunP
     }
     // The layout first: how many ranks share the rows decides what a rank holds.
     model.layout = engine::plan_layout(layout_request(config, in, file.embeddings_float32(), comm.size(),
-                                                      ranks_on_node, costs));
+                                                      ranks_on_node, nodes.node_of_rank, costs));
     engine::place_groups(model.layout, nodes.node_of_rank);
     check_memory(in.rows, in.dim, model.layout, ranks_on_node, file_name(path));
     // Every task and the primary have >= 2 classes: a lower bound on the cells.
@@ -301,7 +307,7 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm, RunP
     int classes = 2;
     for (const engine::TaskLabels& task : in.metadata) classes = std::max(classes, task.classes);
     model.layout = engine::plan_layout(layout_request(config, in, file.embeddings_float32(), comm.size(),
-                                                      ranks_on_node, costs, classes));
+                                                      ranks_on_node, nodes.node_of_rank, costs, classes));
     engine::place_groups(model.layout, nodes.node_of_rank);
     check_memory(in.rows, in.dim, model.layout, ranks_on_node, file_name(path));
     std::int64_t task_classes = 0;

@@ -182,14 +182,27 @@ LayoutPlan plan_layout(const LayoutRequest& request) {
   // Candidates: divisors of R, most groups first, at most one per work item.
   const double budget = request.available_bytes > 0 ? 0.5 * request.available_bytes : 0.0;
   const std::int64_t items = std::max<std::int64_t>(request.parallel_items, 1);
+  // A group of S ranks stays inside a node when S divides every node's count.
+  auto inside_nodes = [&](int group_size) {
+    return std::all_of(request.ranks_per_node.begin(), request.ranks_per_node.end(),
+                       [&](int n) { return n % group_size == 0; });
+  };
   std::vector<LayoutPlan> fitting;
   std::vector<LayoutPlan> too_large;
+  std::vector<LayoutPlan> spanning;  // fit, but their groups would span nodes
   for (int g = ranks; g >= 1; --g) {
     if (ranks % g != 0 || g > items) continue;
     LayoutPlan plan = plan_for(g);
     const double node = static_cast<double>(plan.bytes_per_rank) * std::max(request.ranks_on_node, 1);
-    (budget > 0 && node > budget ? too_large : fitting).push_back(plan);
+    if (budget > 0 && node > budget) {
+      too_large.push_back(plan);
+    } else {
+      (inside_nodes(plan.group_size) ? fitting : spanning).push_back(plan);
+    }
   }
+  // Groups across nodes only when no group inside a node fits.
+  const bool left_spanning = !fitting.empty() && !spanning.empty();
+  if (fitting.empty()) fitting.swap(spanning);
   if (fitting.empty()) {
     LayoutPlan plan = plan_for(1);
     describe(plan, "the rows must be sharded over every rank to fit in memory (and still may not)");
@@ -225,6 +238,13 @@ LayoutPlan plan_layout(const LayoutRequest& request) {
     if (other.predicted_heads_per_second > 0.0) {
       why << " at a predicted " << std::setprecision(3) << other.predicted_heads_per_second << " heads/s";
     }
+  }
+  if (left_spanning) {
+    why << "; group sizes not dividing every node's rank count left out (";
+    for (std::size_t i = 0; i < spanning.size(); ++i) {
+      why << (i == 0 ? "" : ", ") << spanning[i].group_size;
+    }
+    why << ": their groups would span nodes)";
   }
   describe(plan, why.str());
   return plan;

@@ -124,3 +124,51 @@ TEST(EngineNodePlacement, WrongRankCountIsRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+// 6 ranks, memory for groups of 2 (not of 1): 3 ranks per node hold S = 2's share.
+wsc::engine::LayoutRequest six_ranks_needing_groups_of_two() {
+  wsc::engine::LayoutRequest r;
+  r.rows = 2'000'000;
+  r.dim = 256;
+  r.ranks = 6;
+  r.ranks_on_node = 3;
+  r.parallel_items = 100;
+  const double two = wsc::engine::estimate_rank_memory(r, 2).total();
+  const double one = wsc::engine::estimate_rank_memory(r, 1).total();
+  r.available_bytes = 2.0 * 3.0 * two * 1.01;  // half of it: 3 ranks of S = 2
+  EXPECT_GT(3.0 * one, 0.5 * r.available_bytes);
+  return r;
+}
+
+}  // namespace
+
+TEST(EngineNodePlacement, AutomaticLayoutKeepsGroupsInsideNodes) {
+  wsc::engine::LayoutRequest r = six_ranks_needing_groups_of_two();
+  // One node: the most groups that fit, 3 groups of 2.
+  EXPECT_EQ(wsc::engine::plan_layout(r).group_size, 2);
+  // Two nodes of 3 ranks: a group of 2 would span them; groups of 3 fit and stay inside.
+  r.ranks_per_node = {3, 3};
+  const LayoutPlan plan = wsc::engine::plan_layout(r);
+  EXPECT_EQ(plan.group_size, 3);
+  EXPECT_NE(plan.reason.find("left out (2, 6: their groups would span nodes)"), std::string::npos) << plan.reason;
+  LayoutPlan placed = plan;
+  place_groups(placed, {0, 0, 0, 1, 1, 1});
+  EXPECT_EQ(node_placement(placed).groups_spanning_nodes, 0);
+  // Three nodes of 2 ranks: groups of 2 stay inside them.
+  r.ranks_per_node = {2, 2, 2};
+  r.ranks_on_node = 2;
+  EXPECT_EQ(wsc::engine::plan_layout(r).group_size, 2);
+}
+
+TEST(EngineNodePlacement, AutomaticLayoutSpansNodesOnlyWhenNothingElseFits) {
+  wsc::engine::LayoutRequest r = six_ranks_needing_groups_of_two();
+  r.ranks_per_node = {3, 3};
+  // Memory for groups of 6 only: one group across both nodes.
+  r.available_bytes = 2.0 * 3.0 * wsc::engine::estimate_rank_memory(r, 6).total() * 1.01;
+  ASSERT_GT(3.0 * wsc::engine::estimate_rank_memory(r, 3).total(), 0.5 * r.available_bytes);
+  const LayoutPlan plan = wsc::engine::plan_layout(r);
+  EXPECT_EQ(plan.groups, 1);
+  EXPECT_EQ(plan.group_size, 6);
+}

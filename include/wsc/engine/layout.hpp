@@ -20,6 +20,9 @@ struct LayoutRequest {
   std::int64_t dim = 0;            ///< d
   int ranks = 1;                   ///< R
   int ranks_on_node = 1;           ///< ranks sharing one node's memory
+  /// Ranks on each node (empty: one node holding every rank). A group size
+  /// that does not divide every count would put a group across nodes.
+  std::vector<int> ranks_per_node;
   double available_bytes = 0.0;    ///< memory available on the node (0: unknown)
   int requested_groups = 0;        ///< 0: automatic; else forced (must divide R)
   std::int64_t parallel_items = 1; ///< independent work items (permutation batches)
@@ -128,7 +131,10 @@ std::string null_memory_problem(const AnalysisSettings& settings, std::int64_t c
 /// per work item) whose ranks fit in half the node's available memory, the
 /// one of the highest predicted throughput, more groups on a tie (within 2%:
 /// no communication inside a fit); without measured costs the most groups
-/// that fit. The reason names the alternative it was weighed against.
+/// that fit. On several nodes only group sizes dividing every node's rank
+/// count are weighed (each group then stays inside a node, its allreduce in
+/// shared memory) unless none of them fits. The reason names the
+/// alternative it was weighed against.
 /// Throws std::invalid_argument naming `parallel.groups` for an impossible
 /// request.
 LayoutPlan plan_layout(const LayoutRequest& request);
