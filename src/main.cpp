@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
 #include <iostream>
 #include <string>
 #include <unistd.h>
@@ -31,8 +32,13 @@ struct CommandLine {
   std::string demo_dir = "wsc-demo";
   std::int64_t demo_permutations = 100;
   std::string report_dir;
+  std::string done_file;  ///< run, sweep: written by rank 0 once the command ended with status 0
   std::string argv0;  ///< how wsc was started (finds an installed Python package)
 };
+
+const char* const kDoneFileHelp =
+    "write this (empty) file once the command ended with status 0: lets a job script tell a finished run "
+    "from a step that never started (srun can return 0 when a step fails to launch on a node)";
 
 void add_run_and_merge(CLI::App& app, CommandLine& cl) {
   cl.run = app.add_subcommand("run", "the whole analysis of one model");
@@ -43,6 +49,7 @@ void add_run_and_merge(CLI::App& app, CommandLine& cl) {
   cl.run->add_option("--chunk", cl.run_options.chunk,
                      "run chunk I of N of the permutations (I/N, 0-based); its state goes to "
                      "<output.dir>/chunks for `wsc merge`");
+  cl.run->add_option("--done-file", cl.done_file, kDoneFileHelp);
 
   cl.merge_options.merge = true;
   cl.merge = app.add_subcommand(
@@ -64,6 +71,7 @@ void add_sweep_inspect_demo(CLI::App& app, CommandLine& cl) {
   cl.sweep->add_option("--set", cl.sweep_options.overrides, "override an analysis config key: key=value (repeatable)")
       ->allow_extra_args(false);
   cl.sweep->add_flag("--quiet,-q", cl.sweep_options.quiet, "print nothing but failures");
+  cl.sweep->add_option("--done-file", cl.done_file, kDoneFileHelp);
 
   cl.inspect = app.add_subcommand("inspect", "check a model file and print what it holds");
   cl.inspect->add_option("file", cl.inspect_path, "model file (HDF5)")->required();
@@ -138,6 +146,18 @@ void error_line(const std::string& text) {
   }
 }
 
+/// `--done-file PATH`: rank 0 creates PATH (empty) after a command that ended
+/// with status 0. Agreed: a file that cannot be written fails on every rank.
+void write_done_file(const std::string& path, const wsc::par::Communicator& world) {
+  double failed = 0;
+  if (world.is_root()) {
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    if (f == nullptr || std::fclose(f) != 0) failed = 1;
+  }
+  world.broadcast(&failed, 1);
+  if (failed != 0) throw wsc::par::AgreedError("cannot write --done-file " + path);
+}
+
 /// N processes that each see one rank: the launcher (mpiexec, srun --mpi=...)
 /// belongs to another MPI than the one wsc was built with. Each would run
 /// the whole analysis alone and race to write the same outputs.
@@ -166,7 +186,9 @@ int run_wsc(int argc, char** argv, const wsc::par::Communicator& world) {
     return world.is_root() ? app.exit(e) : e.get_exit_code();
   }
   try {
-    return dispatch(cl, world);
+    const int rc = dispatch(cl, world);
+    if (rc == 0 && !cl.done_file.empty()) write_done_file(cl.done_file, world);
+    return rc;
   } catch (const wsc::par::AgreedError& e) {
     if (world.is_root()) std::cerr << "wsc: error: " << e.what() << std::endl;
   } catch (const std::exception& e) {
