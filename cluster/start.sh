@@ -17,7 +17,8 @@
 # (seconds to wait for the node, default 30), WSC_CLUSTER_MEM_MARGIN_MB (memory
 # kept out of RealMemory, default 1024), WSC_CLUSTER_PORT (slurmctld's port,
 # default 6817; slurmd uses the next one, node k of N>1 uses PORT+k),
-# WSC_CLUSTER_NODES (the default of --nodes).
+# WSC_CLUSTER_NODES (the default of --nodes), WSC_CLUSTER_SLURMD_TIMEOUT (seconds
+# after which a silent node of a multi-node cluster is set DOWN, default 20).
 set -euo pipefail
 
 NODES="${WSC_CLUSTER_NODES:-1}"
@@ -39,6 +40,8 @@ export PATH="$PATH:/usr/sbin:/sbin"
 STATE="$WSC_CLUSTER_DIR"
 CONF="$SLURM_CONF"
 TIMEOUT="${WSC_CLUSTER_TIMEOUT:-30}"
+SLURMD_TIMEOUT="${WSC_CLUSTER_SLURMD_TIMEOUT:-20}"
+[[ "$SLURMD_TIMEOUT" =~ ^[0-9]+$ ]] && ((SLURMD_TIMEOUT >= 5)) || { echo "cluster/start: ERROR: WSC_CLUSTER_SLURMD_TIMEOUT must be a number of seconds >= 5 (got '$SLURMD_TIMEOUT')" >&2; exit 1; }
 MEM_MARGIN_MB="${WSC_CLUSTER_MEM_MARGIN_MB:-1024}"
 RUN="$STATE/run"
 LOG="$STATE/log"
@@ -310,6 +313,7 @@ else
 # Written by cluster/start.sh: environment for each task of a job on this multi-node cluster.
 echo "export OMPI_MCA_btl_vader_backing_directory=$STATE/shm/\$SLURMD_NODENAME"
 echo "export OMPI_MCA_btl=self,tcp"
+echo "export OMPI_MCA_btl_tcp_if_include=lo"
 EOP
   chmod 0755 "$prolog"
   NODE_DAEMON_CONF="SlurmdSpoolDir=$STATE/slurmd-spool/%n
@@ -317,7 +321,11 @@ SlurmdPidFile=$RUN/slurmd-%n.pid
 SlurmdLogFile=$LOG/slurmd-%n.log
 TmpFS=$STATE/tmp/%n
 TaskProlog=$prolog
-SlurmdParameters=config_overrides"
+SlurmdParameters=config_overrides
+# A node whose slurmd stops answering is set DOWN after SlurmdTimeout seconds and its
+# jobs end (NODE_FAIL; requeued when they allow it): the bound on how long a job waits
+# for a lost node. SLURM's default is 300 s; a test cluster wants it short.
+SlurmdTimeout=$SLURMD_TIMEOUT"
   NODE_LINES=""
   for ((k = 1; k <= NODES; k++)); do
     NODE_LINES+="NodeName=n$k NodeHostname=$HOST NodeAddr=127.0.0.1 Port=$((CTLD_PORT + k)) CPUs=$NODE_CPUS RealMemory=$NODE_MB State=UNKNOWN"$'\n'
