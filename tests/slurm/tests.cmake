@@ -67,3 +67,11 @@ add_test(NAME slurm_nodes_analyse_job
 set_tests_properties(slurm_nodes_analyse_job PROPERTIES
                      FIXTURES_REQUIRED slurm_nodes_cluster LABELS "slurm" RUN_SERIAL TRUE TIMEOUT 600
                      ENVIRONMENT "${_wsc_nodes_env};WSC_EXE=$<TARGET_FILE:wsc>")
+# Losing a node mid-job: the ranks on n2 killed, then n2 itself crashed
+# (cluster/node.sh); the job is requeued each time and finishes from its
+# checkpoint with results byte-identical to an uninterrupted run.
+add_test(NAME slurm_nodes_lose_node
+         COMMAND bash ${CMAKE_SOURCE_DIR}/tests/slurm/test_nodes_lose_node.sh)
+set_tests_properties(slurm_nodes_lose_node PROPERTIES
+                     FIXTURES_REQUIRED slurm_nodes_cluster LABELS "slurm" RUN_SERIAL TRUE TIMEOUT 900
+                     ENVIRONMENT "${_wsc_nodes_env};WSC_EXE=$<TARGET_FILE:wsc>")
