@@ -7,10 +7,12 @@
 #                                step on it (found by SLURMD_NODENAME and this
 #                                cluster's SLURM_CONF), so nothing on it answers;
 #                                slurmctld sets it DOWN after SlurmdTimeout.
-#   cluster/node.sh start NODE   boots it again: clears its TmpFS (a reboot would;
-#                                a killed step leaves its PMIx folder there and the
-#                                next step of the same job id fails to launch) and
-#                                starts its slurmd; waits until the node is idle.
+#   cluster/node.sh start NODE   boots it again: clears its TmpFS (a reboot would)
+#                                and the PMIx sockets of its killed steps in its
+#                                spool (the requeued job's step, same job and step
+#                                id, fails to launch on the node while they are
+#                                there), starts its slurmd and waits until the
+#                                node is idle.
 # Environment: WSC_CLUSTER_DIR (the cluster's state folder, as for start.sh),
 # WSC_CLUSTER_TIMEOUT (seconds to wait for the node, default 60).
 set -euo pipefail
@@ -72,6 +74,11 @@ case "$action" in
     tmpfs="$STATE/tmp/$node"
     rm -rf "${tmpfs:?}"
     mkdir -p "$tmpfs"
+    # SLURM 22.05's PMIx plugin keeps a socket and a folder per step in the
+    # spool, which a reboot does not clear: the requeued job's step (same job
+    # and step id) then cannot bind its socket and fails to launch on this node.
+    # No step runs on a crashed node, so all of them are stale.
+    rm -rf "$STATE/slurmd-spool/$node/"stepd.slurm.pmix.* "$STATE/slurmd-spool/$node/"pmix.*
     slurmd -f "$CONF" -N "$node" || die "slurmd -N $node failed to start (log: $log)"
     deadline=$((SECONDS + TIMEOUT))
     while :; do

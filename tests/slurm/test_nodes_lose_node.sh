@@ -72,15 +72,29 @@ wait_requeued() {
   t=$((SECONDS - lost_at))
   if [ "$t" -le "$2" ]; then ok "$3: job $id requeued, none of its processes left, $t s after the loss (bound $2 s)"; else bad "$3: requeued only $t s after the loss (bound $2 s)"; fi
 }
-# release: lets the requeued job start now instead of after SLURM's ~2 min hold,
-# once both nodes are idle (the previous start's clean-up done).
+# agent_idle: slurmctld has no RPC queued or in flight (sdiag).
+agent_idle() {
+  local d
+  d="$(sdiag 2>/dev/null)" || return 1
+  grep -q '^Agent queue size: *0$' <<<"$d" && grep -q '^Agent count: *0$' <<<"$d"
+}
+# release: lets the requeued job start now instead of after SLURM's ~2 min hold
+# (the hold is there because slurmctld retries an RPC to the old start that
+# timed out: with the same job and step id, a late one cancels the new start;
+# on a loaded machine here it did). So: once both nodes are idle and
+# slurmctld's agent has had nothing queued or in flight for 5 s.
 release() {
-  local deadline=$((SECONDS + 120))
-  until [ "$(sinfo -h -N -o '%t' | sort -u | tr -d '\n')" = idle ]; do
-    ((SECONDS < deadline)) || die "nodes not idle 120 s after the requeue: $(sinfo -h -N -o '%N=%t' | tr '\n' ' ')"
+  local deadline=$((SECONDS + 150)) quiet=0
+  while :; do
+    if [ "$(sinfo -h -N -o '%t' | sort -u | tr -d '\n')" = idle ] && agent_idle; then
+      quiet=$((quiet + 1))
+    else
+      quiet=0
+    fi
+    ((quiet >= 10)) && break
+    ((SECONDS < deadline)) || die "nodes not idle, or slurmctld's agent busy, 150 s after the requeue: $(sinfo -h -N -o '%N=%t' | tr '\n' ' ')"
     sleep 0.5
   done
-  sleep 2
   scontrol update jobid="$id" starttime=now || die "scontrol update jobid=$id starttime=now failed"
   released_at="$(date +%s)"
 }
