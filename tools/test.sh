@@ -3,9 +3,12 @@
 #   1. Open MPI build (build-test/): the whole suite (unit, mpi, e2e, slurm);
 #   2. MPICH build (build-test-mpich/): unit, mpi and e2e tests under MPICH's
 #      mpiexec (not the Python side, the fuzz subset and most malformed-input
-#      cases, which take the same paths under either MPI), and the same
-#      analysis as the Open MPI build at 1-4 ranks with identical p-values
-#      (e2e_same_numbers_as_reference);
+#      cases, which take the same paths under either MPI), the same analysis as
+#      the Open MPI build at 1-4 ranks with identical p-values
+#      (e2e_same_numbers_as_reference), and the jobs on the 2-node SLURM cluster
+#      (label slurm_nodes: srun --mpi=pmi2 across two nodes; not the single-node
+#      cluster's, label slurm_one_node, which test the scripts, not the MPI,
+#      nor the node-loss drill, label slurm_node_loss, which tests SLURM's side);
 #   3. AVX-512 code generation (build-test-avx512/, -march=x86-64-v4, -Werror):
 #      the numerical core, the engine and the core's unit tests compile on any
 #      machine; the tests run where the processor has AVX-512.
@@ -22,7 +25,7 @@ reference=()
 for mpi in ${WSC_TEST_MPIS:-openmpi mpich}; do
   case "$mpi" in
     openmpi) dir="$base"; labels=() ;;
-    mpich) dir="$base-mpich"; labels=(-LE "slurm|python_side|error_cases|fuzz") ;;
+    mpich) dir="$base-mpich"; labels=(-LE "slurm_one_node|slurm_node_loss|python_side|error_cases|fuzz") ;;
     *) echo "test.sh: unknown MPI '$mpi' in WSC_TEST_MPIS" >&2; exit 2 ;;
   esac
   echo "test.sh: $mpi build in $dir (WSC_ARCH=$WSC_ARCH)"

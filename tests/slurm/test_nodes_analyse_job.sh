@@ -5,7 +5,7 @@
 #   (0,2 on n1; 1,3 on n2), both with 2 groups of 2: summary.json records 2
 #   nodes of 2 ranks, the node of every rank as SLURM placed it, and each group
 #   on one node; wsc.csv is byte-identical to the same run (same 2 x 2 layout)
-#   with mpiexec on one node.
+#   with mpiexec ($WSC_MPIEXEC: the build's MPI) on one node.
 # - the automatic layout: p-values identical to a single-process run, cosines
 #   within 1e-7.
 set -uo pipefail
@@ -19,7 +19,7 @@ nodes="$(sinfo -h -o '%D' | head -n 1)"
 "$WSC_EXE" demo "$WORK/demo" --permutations 5 >/dev/null 2>&1 || die "wsc demo failed"
 CONFIG="$WORK/demo/biased.toml"
 "$WSC_EXE" run "$CONFIG" -q --set "output.dir=$WORK/single" || die "the single-process run failed"
-OMPI_MCA_rmaps_base_oversubscribe=1 mpiexec -n 4 "$WSC_EXE" run "$CONFIG" -q \
+OMPI_MCA_rmaps_base_oversubscribe=1 "$WSC_MPIEXEC" -n 4 "$WSC_EXE" run "$CONFIG" -q \
   --set "output.dir=$WORK/onenode" --set parallel.groups=2 || die "the 4-rank run on one node failed"
 ok "direct runs done ($(elapsed))"
 

@@ -3,6 +3,11 @@
 # tasks (jobs/permutations.sbatch) and the merge job (jobs/merge.sbatch) that waits
 # for them (afterok). The merged wsc.csv and probes.csv must equal, byte for byte,
 # those of the same config run directly in one piece.
+# On a cluster of 2 or more nodes (slurm_nodes_permutations_job: cluster/start.sh
+# --nodes 2) every job runs 2 ranks, one per node (lib.sh spread_jobs): each array
+# task and the merge must have run on both nodes (NodeList n[1-2], 2 ranks reading
+# the embeddings), the merge's summary.json must record the 2 nodes, and the direct
+# run is the same 2-rank layout on one machine.
 set -uo pipefail
 WSC_TEST_NAME=permutations
 # shellcheck source=tests/slurm/lib.sh
@@ -11,9 +16,10 @@ WSC_TEST_NAME=permutations
 /usr/bin/python3 "$ROOT/tests/slurm/make_model.py" "$WORK/model.h5" --rows 400 --dims 12 || die "make_model.py failed"
 write_config "$WORK/analysis.toml" model.h5 split 200 40 $'\n[parallel]\nbatch = 16\n'
 
-"$WSC_EXE" run "$WORK/analysis.toml" -q --set "output.dir=$WORK/direct" || die "the direct run failed"
+spread_jobs
+"${DIRECT[@]}" run "$WORK/analysis.toml" -q --set "output.dir=$WORK/direct" "${SET[@]}" || die "the direct run failed"
 
-submit_chain permutations "$WORK/analysis.toml" 3
+submit_chain permutations "$WORK/analysis.toml" 3 "$RANKS"
 echo "submitted: array $JOB_permutations, merge $JOB_merge ($(elapsed))"
 if ! wait_gone "$JOB_merge" 240; then
   squeue
@@ -45,6 +51,18 @@ for i in 0 1 2; do
     show "$WORK/wsc-permutations-${JOB_permutations}_$i.out"
   fi
 done
+if [ "$RANKS" -eq 2 ]; then
+  on_both_nodes "$JOB_permutations" "array $JOB_permutations"
+  on_both_nodes "$JOB_merge" "merge job $JOB_merge"
+  for i in 0 1 2; do
+    if grep -q '^wsc: reading /embeddings .* over 2 ranks$' "$WORK/wsc-permutations-${JOB_permutations}_$i.out" 2>/dev/null; then
+      ok "task $i: wsc ran over 2 ranks"
+    else
+      bad "task $i: wsc did not say it read over 2 ranks"
+    fi
+  done
+  layout_over_nodes "$WORK/split/summary.json" "$WORK/direct/summary.json" "merge job"
+fi
 same_file "$WORK/split/wsc.csv" "$WORK/direct/wsc.csv" "merged wsc.csv"
 same_file "$WORK/split/probes.csv" "$WORK/direct/probes.csv" "merged probes.csv"
 finish

@@ -56,7 +56,7 @@ else
 fi
 
 # 2. The uninterrupted reference with the same 2 ranks (same rank layout), while the job waits.
-mpiexec -n 2 "$WSC_EXE" run "$WORK/analysis.toml" -q --set "output.dir=$WORK/direct" --set checkpoint.interval=0 ||
+"$WSC_MPIEXEC" -n 2 "$WSC_EXE" run "$WORK/analysis.toml" -q --set "output.dir=$WORK/direct" --set checkpoint.interval=0 ||
   die "the direct run failed"
 echo "direct run done ($(elapsed))"
 

@@ -5,6 +5,10 @@
 # The broken model fails only its own task; the merge job summarises the other
 # three (and exits 1, naming the broken one); every result equals, byte for byte,
 # that of the same sweep run directly.
+# On a cluster of 2 or more nodes (slurm_nodes_sweep_job: cluster/start.sh --nodes 2)
+# every job runs 2 ranks, one per node (lib.sh spread_jobs): each array task and the
+# merge must have run on both nodes, each model's summary.json must record the 2
+# nodes, and the direct sweep is the same 2-rank layout on one machine.
 set -uo pipefail
 WSC_TEST_NAME=sweep
 # shellcheck source=tests/slurm/lib.sh
@@ -22,13 +26,14 @@ write_config "$WORK/analysis.toml" set-by-the-sweep.h5 set-by-the-sweep 100 20
 printf 'config = "analysis.toml"\noutput = "%s"\nmodels = ["models/*.h5"]\n' sweep >"$WORK/sweep.toml"
 printf 'config = "analysis.toml"\noutput = "%s"\nmodels = ["models/*.h5"]\n' direct >"$WORK/direct.toml"
 
-"$WSC_EXE" sweep "$WORK/direct.toml" -q >"$WORK/direct.out" 2>&1
+spread_jobs
+"${DIRECT[@]}" sweep "$WORK/direct.toml" -q "${SET[@]}" >"$WORK/direct.out" 2>&1
 rc=$?
 [ "$rc" -eq 1 ] || { show "$WORK/direct.out"; die "the direct sweep exited $rc, expected 1 (one broken model)"; }
-"$WSC_EXE" merge --sweep "$WORK/direct.toml" -q >>"$WORK/direct.out" 2>&1
+"${DIRECT[@]}" merge --sweep "$WORK/direct.toml" -q "${SET[@]}" >>"$WORK/direct.out" 2>&1
 echo "direct sweep and summary done ($(elapsed))"
 
-submit_chain sweep "$WORK/sweep.toml"
+submit_chain sweep "$WORK/sweep.toml" "$RANKS"
 echo "submitted: array $JOB_sweep, merge $JOB_merge ($(elapsed))"
 if ! wait_gone "$JOB_merge" 240; then
   squeue
@@ -64,6 +69,13 @@ else
   show "$WORK/wsc-merge-$JOB_merge.out"
 fi
 if [ -s "$WORK/sweep/failures/models_m2.txt" ]; then ok "failures/models_m2.txt written"; else bad "no failures/models_m2.txt"; fi
+if [ "$RANKS" -eq 2 ]; then
+  on_both_nodes "$JOB_sweep" "array $JOB_sweep"
+  on_both_nodes "$JOB_merge" "merge job $JOB_merge"
+  for m in 0 1 3; do
+    layout_over_nodes "$WORK/sweep/models_m$m/summary.json" "$WORK/direct/models_m$m/summary.json" "model m$m"
+  done
+fi
 for m in 0 1 3; do
   same_file "$WORK/sweep/models_m$m/wsc.csv" "$WORK/direct/models_m$m/wsc.csv" "model m$m wsc.csv"
 done
