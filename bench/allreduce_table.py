@@ -1,0 +1,103 @@
+#!/usr/bin/python3
+"""Side-by-side table of allreduce_bench runs and the network model fitted to each.
+
+Each CASE is NAME=FILE.json (allreduce_bench --json); the first is the
+baseline the others are divided by. Per case, the model of
+bench/scaling_model.py is fitted to the medians by least squares on the
+relative error (each size counts alike, 8 B as much as 16 MiB):
+
+  t(bytes) = log2(S) alpha + 2 (S - 1) / S * bytes / bw      (S ranks)
+
+Prints the table and the fits; --out writes them as one JSON file
+(`cases`: per name the fit and the measured rows), which
+`scaling_model.py --network` reads.
+
+  /usr/bin/python3 bench/allreduce_table.py one_node_shm=a.json two_nodes=b.json ... [--out allreduce.json]
+"""
+import argparse
+import json
+import math
+
+
+def fit(rows, ranks):
+    """(alpha seconds, bw bytes/s, max relative error) of t = l alpha + k bytes / bw, weighted by 1/t."""
+    l = math.log2(ranks)
+    k = 2.0 * (ranks - 1) / ranks
+    # Unknowns x = (alpha, 1/bw); row i: (l, k b_i) / t_i . x = 1.
+    a11 = a12 = a22 = r1 = r2 = 0.0
+    for r in rows:
+        t = r["median_s"]
+        u, v = l / t, k * r["bytes"] / t
+        a11 += u * u
+        a12 += u * v
+        a22 += v * v
+        r1 += u
+        r2 += v
+    det = a11 * a22 - a12 * a12
+    alpha = (r1 * a22 - r2 * a12) / det
+    inv_bw = (a11 * r2 - a12 * r1) / det
+    if inv_bw <= 0 or alpha <= 0:  # keep the model physical: refit the other term alone
+        if inv_bw <= 0:
+            inv_bw, alpha = 0.0, r1 / a11
+        else:
+            alpha, inv_bw = 0.0, r2 / a22
+    err = max(abs(l * alpha + k * r["bytes"] * inv_bw - r["median_s"]) / r["median_s"] for r in rows)
+    return alpha, (1.0 / inv_bw if inv_bw > 0 else float("inf")), err
+
+
+def size_text(b):
+    for unit, div in (("MiB", 2**20), ("KiB", 2**10)):
+        if b >= div:
+            v = b / div
+            return ("%d %s" % (v, unit)) if v == int(v) else ("%.2f %s" % (v, unit))
+    return "%d B" % b
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("cases", nargs="+", help="NAME=FILE.json, the first the baseline")
+    ap.add_argument("--out", help="write the cases, their fits and rows as one JSON file")
+    a = ap.parse_args()
+    cases = []
+    for spec in a.cases:
+        name, _, path = spec.partition("=")
+        d = json.load(open(path))
+        alpha, bw, err = fit(d["results"], d["ranks"])
+        d.update(name=name, alpha_s=alpha, bw_bytes_per_s=bw, fit_max_rel_error=err)
+        cases.append(d)
+    base = cases[0]
+    print("Cases (median of %d repeats per size; load average before / after each case):" % base["repeats"])
+    for c in cases:
+        print("  %-14s %s: %d ranks on %d node(s), node of rank %s, btl %s; load %s / %s" % (
+            c["name"], c["label"], c["ranks"], c["nodes"], c["node_of_rank"], c["ompi_mca_btl"] or "(default)",
+            c["loadavg_before"], c["loadavg_after"]))
+    print()
+    head = "| bytes | " + " | ".join("%s us" % c["name"] for c in cases[:1]) + " | " + \
+        " | ".join("%s us (x %s)" % (c["name"], base["name"]) for c in cases[1:]) + " |"
+    print(head)
+    print("|" + " --- |" * (len(cases) + 1))
+    by_size = [{r["bytes"]: r for r in c["results"]} for c in cases]
+    for b in sorted(by_size[0]):
+        cells = ["%.1f" % (by_size[0][b]["median_s"] * 1e6)]
+        for m in by_size[1:]:
+            if b in m:
+                cells.append("%.1f (%.1fx)" % (m[b]["median_s"] * 1e6, m[b]["median_s"] / by_size[0][b]["median_s"]))
+            else:
+                cells.append("-")
+        print("| %s | %s |" % (size_text(b), " | ".join(cells)))
+    print()
+    print("Fit t = log2(S) alpha + 2 (S-1)/S bytes / bw (least squares on the relative error):")
+    print()
+    print("| case | ranks S | nodes | alpha us | bw GB/s | largest relative misfit |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for c in cases:
+        print("| %s | %d | %d | %.2f | %.2f | %.0f%% |" % (c["name"], c["ranks"], c["nodes"], c["alpha_s"] * 1e6,
+                                                     c["bw_bytes_per_s"] * 1e-9, 100 * c["fit_max_rel_error"]))
+    if a.out:
+        json.dump({"cases": {c["name"]: c for c in cases}, "baseline": base["name"]}, open(a.out, "w"), indent=1)
+        print()
+        print("wrote %s" % a.out)
+
+
+if __name__ == "__main__":
+    main()
