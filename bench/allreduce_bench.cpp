@@ -140,11 +140,21 @@ int bench(int argc, char** argv) {
   std::vector<double> buffer;
   for (std::int64_t bytes : args.bytes) {
     const auto count = static_cast<std::size_t>(bytes / 8);
-    buffer.assign(count, 1.0);
-    // Warm-up (connections, buffers), then calls timed for about 20 ms (at
+    // Warm-up (connections, buffers; the first call checked), then calls timed for about 20 ms (at
     // least 3) set the calls per repeat from the budget (rank 0's figure, for
     // every rank; at least 3).
-    for (int w = 0; w < 2; ++w) world.sum(buffer.data(), count);
+    // The first call is checked: rank r gives r + 1 + i at element i.
+    buffer.resize(count);
+    for (std::size_t i = 0; i < count; ++i) buffer[i] = world.rank() + 1.0 + static_cast<double>(i % 1024);
+    world.sum(buffer.data(), count);
+    const double ranks = world.size();
+    bool right = true;
+    for (std::size_t i = 0; i < count; ++i) {
+      right = right && buffer[i] == ranks * (ranks + 1.0) / 2.0 + ranks * static_cast<double>(i % 1024);
+    }
+    world.agree(right, "the sum of " + std::to_string(count) + " doubles is wrong");
+    buffer.assign(count, 0.0);  // stays finite under repeated sums
+    world.sum(buffer.data(), count);
     world.barrier();
     auto t = Clock::now();
     int probe = 0;

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Side-by-side table of allreduce_bench runs and the network model fitted to each.
 
-Each CASE is NAME=FILE.json (allreduce_bench --json); the first is the
-baseline the others are divided by. Per case, the model of
+Each CASE is NAME=FILE.json[,FILE2.json,...] (allreduce_bench --json; several
+files: runs of the same case, e.g. rounds alternating with the other cases,
+and per size the median over the runs of each run's median); the first case
+is the baseline the others are divided by. Per case, the model of
 bench/scaling_model.py is fitted to the medians by least squares on the
 relative error (each size counts alike, 8 B as much as 16 MiB):
 
@@ -12,11 +14,13 @@ Prints the table and the fits; --out writes them as one JSON file
 (`cases`: per name the fit and the measured rows), which
 `scaling_model.py --network` reads.
 
-  /usr/bin/python3 bench/allreduce_table.py one_node_shm=a.json two_nodes=b.json ... [--out allreduce.json]
+  /usr/bin/python3 bench/allreduce_table.py one_node_shm=a1.json,a2.json two_nodes=b1.json,b2.json ...
+      [--out allreduce.json]
 """
 import argparse
 import json
 import math
+import statistics
 
 
 def fit(rows, ranks):
@@ -60,17 +64,30 @@ def main():
     a = ap.parse_args()
     cases = []
     for spec in a.cases:
-        name, _, path = spec.partition("=")
-        d = json.load(open(path))
+        name, _, paths = spec.partition("=")
+        runs = [json.load(open(p)) for p in paths.split(",")]
+        d = dict(runs[0])
+        for key in ("ranks", "nodes", "node_of_rank"):
+            if any(r[key] != d[key] for r in runs):
+                raise SystemExit("%s: the runs differ in %s" % (name, key))
+        per_size = {}
+        for r in runs:
+            for row in r["results"]:
+                per_size.setdefault(row["bytes"], []).append(row["median_s"])
+        d["results"] = [{"bytes": b, "median_s": statistics.median(v), "run_medians_s": v}
+                        for b, v in sorted(per_size.items())]
+        d["runs"] = len(runs)
+        d["loadavg"] = [r["loadavg_before"].split()[0] for r in runs] + [runs[-1]["loadavg_after"].split()[0]]
         alpha, bw, err = fit(d["results"], d["ranks"])
         d.update(name=name, alpha_s=alpha, bw_bytes_per_s=bw, fit_max_rel_error=err)
         cases.append(d)
     base = cases[0]
-    print("Cases (median of %d repeats per size; load average before / after each case):" % base["repeats"])
+    print("Cases (per size the median over %d run(s) of each run's median of %d repeats; 1-minute load average "
+          "before each run and after the last):" % (base["runs"], base["repeats"]))
     for c in cases:
-        print("  %-14s %s: %d ranks on %d node(s), node of rank %s, btl %s; load %s / %s" % (
+        print("  %-14s %s: %d ranks on %d node(s), node of rank %s, btl %s; load %s" % (
             c["name"], c["label"], c["ranks"], c["nodes"], c["node_of_rank"], c["ompi_mca_btl"] or "(default)",
-            c["loadavg_before"], c["loadavg_after"]))
+            " ".join(c["loadavg"])))
     print()
     head = "| bytes | " + " | ".join("%s us" % c["name"] for c in cases[:1]) + " | " + \
         " | ".join("%s us (x %s)" % (c["name"], base["name"]) for c in cases[1:]) + " |"

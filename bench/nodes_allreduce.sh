@@ -10,24 +10,27 @@
 # Cluster: the one SLURM_CONF names if it has 2 nodes; otherwise (or with
 # --cluster-dir) the script starts its own with cluster/start.sh --nodes 2 in
 # DIR on PORT (default /tmp/wsc-bench-nodes, 6967) and stops it at the end.
-# 1. build/allreduce_bench under srun --mpi=pmix: 2 ranks on one node over
-#    shared memory (btl self,vader), 2 ranks on one node over TCP (btl
-#    self,tcp, as the cluster's task prolog sets), 2 ranks on two nodes and
-#    4 ranks 2 per node in one communicator; bench/allreduce_table.py prints
+# 1. build/allreduce_bench under srun --mpi=pmix, ROUNDS times each case,
+#    alternating: 2 ranks on one node over shared memory (btl self,vader),
+#    2 ranks on one node over TCP (btl self,tcp, as the cluster's task prolog
+#    sets), 2 ranks on two nodes (TCP) and 4 ranks 2 per node in one
+#    communicator (btl self,vader,tcp: shared memory inside a node, TCP
+#    between, as on a real cluster); bench/allreduce_table.py prints
 #    them side by side against the first and fits alpha and bw per case;
 #    OUT/allreduce.json is what `scaling_model.py --network` reads. The sizes
 #    include a batch's B C (d + 1) doubles of the scaling model's example
 #    (--batch, --model-classes (mean C), --model-d).
-# 2. wsc run on an N x d float32 model (bench/make_large_model.py), ROUNDS
-#    times each, alternating: 2 nodes x 2 tasks with parallel.groups=2
-#    (each group inside a node), the same with parallel.groups=1 (one group
+# 2. wsc run (btl self,vader,tcp) on an N x d float32 model
+#    (bench/make_large_model.py), ROUNDS times each, alternating: 2 nodes x
+#    2 tasks with parallel.groups=2 (each group inside a node), the same with parallel.groups=1 (one group
 #    across both nodes), 4 ranks on one node with parallel.groups=1; the
 #    permutation phase's seconds (median, range) and its allreduce seconds
-#    (summary.json performance.permutations.allreduce_seconds, rank 0).
+#    (summary.json performance.permutations.allreduce_seconds, rank 0); the
+#    layouts' wsc.csv must agree (p-values identical, cosines within 1e-7).
 # The machine's load average is printed beside every result.
 set -uo pipefail
 
-usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 2; }
 die() { echo "nodes_allreduce.sh: $*" >&2; exit 1; }
 say() { echo "nodes_allreduce.sh: $*" >&2; }
 
@@ -97,23 +100,28 @@ if ((skip_allreduce == 0)); then
   model_doubles=$("$py" -c "import sys; c=[int(x) for x in sys.argv[1].split(',')]; \
 print(int(round(int(sys.argv[2]) * sum(c) / len(c) * (int(sys.argv[3]) + 1))))" "$model_classes" "$batch" "$model_d")
   bargs=(--repeats "$repeats" --seconds "$seconds" --doubles "$model_doubles")
-  # NAME LABEL BTL SRUN_OPTIONS... : one case (BTL empty: the cluster's task prolog's self,tcp).
+  # NAME ROUND LABEL BTL SRUN_OPTIONS... : one run of a case (BTL empty: the cluster's task prolog's self,tcp).
   run_case() {
-    local name=$1 label=$2 btl=$3
-    shift 3
+    local name=$1 round=$2 label=$3 btl=$4
+    shift 4
     local envs=()
     [[ -n "$btl" ]] && envs=(env "OMPI_MCA_btl=$btl")
-    say "allreduce: $label ($*), load $(loadavg)"
-    "${srun_[@]}" "$@" "${envs[@]}" "$bench_exe" "${bargs[@]}" --label "$label" --json "$out/allreduce_$name.json" \
-      >"$out/allreduce_$name.txt" 2>&1 || { cat "$out/allreduce_$name.txt" >&2; die "allreduce case $name failed"; }
+    local base="$out/allreduce_${name}_r$round"
+    say "allreduce: $label, round $round ($*), load $(loadavg)"
+    "${srun_[@]}" "$@" "${envs[@]}" "$bench_exe" "${bargs[@]}" --label "$label" --json "$base.json" \
+      >"$base.txt" 2>&1 || { cat "$base.txt" >&2; die "allreduce case $name failed"; }
   }
-  run_case one_node_shm "2 ranks, one node, shared memory" self,vader -N1 -n2 -w "${nodes[0]}"
-  run_case one_node_tcp "2 ranks, one node, TCP loopback" "" -N1 -n2 -w "${nodes[0]}"
-  run_case two_nodes "2 ranks, two nodes, 1 per node" "" -N2 -n2 --ntasks-per-node=1
-  run_case two_nodes_4 "4 ranks, two nodes, 2 per node" "" -N2 -n4 --ntasks-per-node=2
-  "$py" "$here/allreduce_table.py" one_node_shm="$out/allreduce_one_node_shm.json" \
-    one_node_tcp="$out/allreduce_one_node_tcp.json" two_nodes="$out/allreduce_two_nodes.json" \
-    two_nodes_4="$out/allreduce_two_nodes_4.json" --out "$out/allreduce.json" || die "allreduce_table.py failed"
+  # Rounds alternate the cases, so the load of other work falls on all alike.
+  for ((r = 1; r <= rounds; r++)); do
+    run_case one_node_shm "$r" "2 ranks, one node, shared memory" self,vader -N1 -n2 -w "${nodes[0]}"
+    run_case one_node_tcp "$r" "2 ranks, one node, TCP loopback" "" -N1 -n2 -w "${nodes[0]}"
+    run_case two_nodes "$r" "2 ranks, two nodes, 1 per node" "" -N2 -n2 --ntasks-per-node=1
+    run_case two_nodes_4 "$r" "4 ranks, two nodes, 2 per node" self,vader,tcp -N2 -n4 --ntasks-per-node=2
+  done
+  files() { local f="" k; for ((k = 1; k <= rounds; k++)); do f+="${f:+,}$out/allreduce_$1_r$k.json"; done; echo "$f"; }
+  "$py" "$here/allreduce_table.py" one_node_shm="$(files one_node_shm)" one_node_tcp="$(files one_node_tcp)" \
+    two_nodes="$(files two_nodes)" two_nodes_4="$(files two_nodes_4)" --out "$out/allreduce.json" ||
+    die "allreduce_table.py failed"
   echo "(the 4 MiB-class row is the model's batch: $model_doubles doubles = B $batch x C mean of $model_classes x (d $model_d + 1))"
   echo
 fi
@@ -142,14 +150,14 @@ if ((skip_wsc == 0)); then
     local dir="$out/wsc_${name}_r$round"
     rm -rf "$dir"
     say "wsc run: $name round $round ($*, parallel.groups=$groups), load $(loadavg)"
-    "${srun_[@]}" "$@" "$wsc_exe" run "$config" -q --set "output.dir=$dir" --set "parallel.groups=$groups" \
+    "${srun_[@]}" "$@" env OMPI_MCA_btl=self,vader,tcp "$wsc_exe" run "$config" -q --set "output.dir=$dir" --set "parallel.groups=$groups" \
       >"$dir.log" 2>&1 || { cat "$dir.log" >&2; die "wsc run $name failed"; }
     loadavg >"$dir/loadavg"
   }
   for ((r = 1; r <= rounds; r++)); do
     run_wsc two_nodes_groups_in_nodes 2 "$r" -N2 -n4 --ntasks-per-node=2
     run_wsc two_nodes_group_spanning 1 "$r" -N2 -n4 --ntasks-per-node=2
-    run_wsc one_node_4 1 "$r" -N1 -n4 -w "${nodes[0]}"
+    run_wsc one_node_4 1 "$r" -N1 -n4 --overcommit -w "${nodes[0]}"
   done
   "$py" - "$out" "$rounds" <<'PY' || die "summarising the wsc runs failed"
 import json, statistics, sys
@@ -183,5 +191,21 @@ for name, label in cases:
                      "permuted_heads": heads, "permutation_seconds": t, "allreduce_seconds": ar,
                      "allreduce_calls": calls, "loadavg_after": loads}
 json.dump(summary, open(out + "/wsc_runs.json", "w"), indent=1)
+# The layouts must not change the results.
+import csv
+def rows(name):
+    return list(csv.DictReader(open("%s/wsc_%s_r1/wsc.csv" % (out, name))))
+ref = rows(cases[0][0])
+worst = 0.0
+for name, _ in cases[1:]:
+    other = rows(name)
+    assert len(other) == len(ref), "%s: %d rows, %d expected" % (name, len(other), len(ref))
+    for a, b in zip(ref, other):
+        for key in ("p_perm", "p_fwer", "q_fdr"):
+            assert a[key] == b[key], "%s: %s %s != %s" % (name, key, b[key], a[key])
+        worst = max(worst, abs(float(a["cos"]) - float(b["cos"])))
+assert worst <= 1e-7, "cosines differ by %.1e between layouts" % worst
+print()
+print("wsc.csv of the three layouts: p-values identical, largest cosine difference %.1e" % worst)
 PY
 fi
