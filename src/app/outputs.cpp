@@ -390,7 +390,10 @@ nlohmann::json performance_json(const engine::AnalysisResult& r) {
                 {"kernel_seconds", number(kernels)},
                 {"gemm_bound_seconds", number(bound)},
                 {"gemm_fraction_of_kernels", number(kernels > 0.0 ? bound / kernels : std::nan(""))},
-                {"gemm_fraction", number(p.seconds > 0.0 ? bound / p.seconds : std::nan(""))}};
+                {"gemm_fraction", number(p.seconds > 0.0 ? bound / p.seconds : std::nan(""))},
+                {"allreduce_calls", s.reduce_calls},
+                {"allreduce_doubles", s.reduced_doubles},
+                {"allreduce_seconds", number(s.reduce_seconds)}};
   }
   return j;
 }

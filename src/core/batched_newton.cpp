@@ -368,7 +368,9 @@ class BatchKernels {
   }
 
   void call_reduce(Index size) {
+    const auto start = Clock::now();
     reduce_(buffer_.data(), static_cast<std::size_t>(size));
+    stats_.reduce_seconds += seconds_since(start);
     ++stats_.reduce_calls;
     stats_.reduced_doubles += static_cast<std::size_t>(size);
   }
@@ -666,7 +668,12 @@ std::vector<ProbeHead> fit_probes_batched(RowsView x, const std::vector<Labels>&
   const Index d = x.cols();
   RowInvariants own;
   if (invariants == nullptr) {
-    own = row_invariants(x, reduce);
+    const SumReduce timed = [&](double* data, std::size_t count) {
+      const auto start = Clock::now();
+      reduce(data, count);
+      st.reduce_seconds += seconds_since(start);
+    };
+    own = row_invariants(x, timed);
     st.reduce_calls += 2;
     st.reduced_doubles += static_cast<std::size_t>(d * d + d + 1);
     invariants = &own;
@@ -676,7 +683,9 @@ std::vector<ProbeHead> fit_probes_batched(RowsView x, const std::vector<Labels>&
   }
   const Index tile = options.tile_rows > 0 ? options.tile_rows : tile_rows(d);
   SetupSums setup = local_setup(x, labels, classes, row_weights, tile);
+  const auto reduce_start = Clock::now();
   reduce(setup.values.data(), static_cast<std::size_t>(setup.values.size()));
+  st.reduce_seconds += seconds_since(reduce_start);
   ++st.reduce_calls;
   st.reduced_doubles += static_cast<std::size_t>(setup.values.size());
   check_setup(setup);

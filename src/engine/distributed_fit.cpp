@@ -31,6 +31,7 @@ void add_stats(core::BatchedFitStats& into, const core::BatchedFitStats& more) {
   into.hessian_flops += more.hessian_flops;
   into.hessian_float_flops += more.hessian_float_flops;
   into.hessian_seconds += more.hessian_seconds;
+  into.reduce_seconds += more.reduce_seconds;
 }
 
 std::vector<core::ProbeHead> fit_group_probes(core::RowsView x, const std::vector<core::Labels>& labels_in,

@@ -329,6 +329,34 @@ TEST(BatchedNewton, BatchShrinksAsHeadsConverge) {
   for (const FitReport& r : reports) EXPECT_TRUE(r.converged);
 }
 
+TEST(BatchedNewton, ReduceSecondsCoverEveryReduceCall) {
+  // A hook that sleeps 1 ms per call and times itself: reduce_seconds
+  // encloses every call (the invariants', the setup's and the passes'), so it
+  // is at least the hook's own total, and the kernels' times exclude it
+  // (their sum with it stays within the wall time of the fit).
+  const Problem p = make_problem(300, 4, 3, 1.0, 31);
+  const std::vector<Labels> labels = permuted_labels(p.y, 4, 32);
+  using Clock = std::chrono::steady_clock;
+  int calls = 0;
+  double inside = 0.0;
+  const SumReduce slow = [&](double*, std::size_t) {
+    const auto t = Clock::now();
+    ++calls;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    inside += std::chrono::duration<double>(Clock::now() - t).count();
+  };
+  BatchedFitStats stats;
+  std::vector<FitReport> reports;
+  const auto start = Clock::now();
+  fit_probes_batched(p.x, labels, 3, 1e-3, SolverOptions{}, slow, &reports, &stats);
+  const double wall = std::chrono::duration<double>(Clock::now() - start).count();
+  ASSERT_EQ(stats.reduce_calls, calls);
+  ASSERT_GT(calls, 4);
+  EXPECT_GE(stats.reduce_seconds, inside);
+  EXPECT_GE(inside, 1e-3 * calls);
+  EXPECT_LE(stats.evaluation_seconds + stats.hessian_seconds + stats.reduce_seconds, wall);
+}
+
 TEST(BatchedNewton, IterationLimitAndSameIterates) {
   // Stopped after k outer iterations the heads are not converged, and each is
   // the k-th iterate of fit_probe: the same CG steps, radii and acceptance

@@ -31,6 +31,7 @@ struct BatchedFitStats {
   double hessian_flops = 0.0;        ///< GEMM flops of the double Hessian-vector products
   double hessian_float_flops = 0.0;  ///< GEMM flops of the float ones (options.float_hessian)
   double hessian_seconds = 0.0;      ///< local wall time of all products (reduce excluded)
+  double reduce_seconds = 0.0;  ///< local wall time inside the reduction hook (waits for the slowest participant)
 };
 
 /// Fits one softmax head per label vector (all over the same rows x, same
