@@ -115,14 +115,10 @@ MeasuredCosts measure_costs(const par::Communicator& comm) {
 /// The layout request of a run: the file's shape and precision, the
 /// config's tasks, batch and groups, the node's memory, the measured costs.
 engine::LayoutRequest layout_request(const Config& config, const engine::AnalysisInput& in, bool float32, int ranks,
-                                     int ranks_on_node, const std::vector<int>& node_of_rank,
+                                     int ranks_on_node, const std::vector<int>& ranks_per_node,
                                      const MeasuredCosts& costs, int classes = 10) {
   engine::LayoutRequest r;
-  // Ranks per node (node ids are each node's lowest world rank).
-  for (std::size_t id = 0; id < node_of_rank.size(); ++id) {
-    const auto n = std::count(node_of_rank.begin(), node_of_rank.end(), static_cast<int>(id));
-    if (n > 0) r.ranks_per_node.push_back(static_cast<int>(n));
-  }
+  r.ranks_per_node = ranks_per_node;
   r.rows = in.rows;
   r.dim = in.dim;
   r.ranks = ranks;
@@ -146,6 +142,7 @@ engine::LayoutRequest layout_request(const Config& config, const engine::Analysi
 struct RankNodes {
   int ranks_on_node = 1;
   std::vector<int> node_of_rank;
+  std::vector<int> ranks_per_node;  ///< per node, in order of its lowest world rank
 };
 
 RankNodes rank_nodes(const par::Communicator& comm) {
@@ -160,6 +157,12 @@ RankNodes rank_nodes(const par::Communicator& comm) {
   nodes.ranks_on_node = static_cast<int>(comm.max(static_cast<std::int64_t>(here)));
   nodes.node_of_rank.assign(static_cast<std::size_t>(comm.size()), 0);
   WSC_MPI_CHECK(MPI_Allgather(&first, 1, MPI_INT, nodes.node_of_rank.data(), 1, MPI_INT, comm.get()));
+  // A node's id is its lowest world rank, so ids appear in increasing order.
+  std::vector<int> count(nodes.node_of_rank.size(), 0);
+  for (const int id : nodes.node_of_rank) ++count[static_cast<std::size_t>(id)];
+  for (const int n : count) {
+    if (n > 0) nodes.ranks_per_node.push_back(n);
+  }
   return nodes;
 }
 
@@ -290,7 +293,7 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm, RunP
     }
     // The layout first: how many ranks share the rows decides what a rank holds.
     model.layout = engine::plan_layout(layout_request(config, in, file.embeddings_float32(), comm.size(),
-                                                      ranks_on_node, nodes.node_of_rank, costs));
+                                                      ranks_on_node, nodes.ranks_per_node, costs));
     engine::place_groups(model.layout, nodes.node_of_rank);
     check_memory(in.rows, in.dim, model.layout, ranks_on_node, file_name(path));
     // Every task and the primary have >= 2 classes: a lower bound on the cells.
@@ -307,7 +310,7 @@ LoadedModel load_model(const Config& config, const par::Communicator& comm, RunP
     int classes = 2;
     for (const engine::TaskLabels& task : in.metadata) classes = std::max(classes, task.classes);
     model.layout = engine::plan_layout(layout_request(config, in, file.embeddings_float32(), comm.size(),
-                                                      ranks_on_node, nodes.node_of_rank, costs, classes));
+                                                      ranks_on_node, nodes.ranks_per_node, costs, classes));
     engine::place_groups(model.layout, nodes.node_of_rank);
     check_memory(in.rows, in.dim, model.layout, ranks_on_node, file_name(path));
     std::int64_t task_classes = 0;
